@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the build and runtime dependencies from Debian packages and PyPI (idempotent).
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config libopenblas-dev nlohmann-json3-dev libcli11-dev
+      libpcre2-dev libgtest-dev libbenchmark-dev wamerican python3 python3-pip unzip)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# numpy/matplotlib draw the report plots (tools/plot_report.py).
+python3 -c "import numpy, matplotlib" 2>/dev/null || python3 -m pip install -q numpy matplotlib

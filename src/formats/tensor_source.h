@@ -1,0 +1,53 @@
+// TensorSource: the one read interface over checkpoint files (GGUF, safetensors, sharded safetensors).
+// Shapes are in PyTorch order ([out, in] for a linear weight), whatever the file's native order;
+// read_f32 dequantizes any supported storage type to float32. Formats know no model: tensor names are
+// the file's own (a model layer maps its names onto them).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace spf {
+
+enum class DType {
+  f32, f16, bf16, f64, i8, i16, i32, i64, u8, bool_,  // plain (safetensors and GGUF)
+  q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, q8_k, other  // GGUF block types
+};
+
+const char* dtype_name(DType t);
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;  // PyTorch order
+  DType dtype = DType::f32;
+  std::string ggml_type_name;  // for GGUF: the ggml type's name (also for types we cannot decode)
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+class TensorSource {
+ public:
+  virtual ~TensorSource() = default;
+  virtual const std::string& path() const = 0;
+  virtual std::vector<std::string> names() const = 0;  // in file order
+  virtual bool has(const std::string& name) const = 0;
+  // Throws spf::Error "<path>: no tensor <name>" when absent.
+  virtual const TensorInfo& info(const std::string& name) const = 0;
+  // out.size() must equal numel; throws a clear error naming the tensor and its type if the type
+  // cannot be decoded.
+  virtual void read_f32(const std::string& name, std::span<float> out) const = 0;
+
+  std::vector<float> read_f32(const std::string& name) const {
+    std::vector<float> v(size_t(info(name).numel()));
+    read_f32(name, v);
+    return v;
+  }
+};
+
+}  // namespace spf
