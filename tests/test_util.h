@@ -1,0 +1,71 @@
+// Shared helpers for the GoogleTest suites: fixture paths, the default model, temp dirs, running the CLI.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace spf::test {
+
+inline std::string fixture(const std::string& rel) { return std::string(SPF_FIXTURE_DIR) + "/" + rel; }
+
+// The default SmolLM2 GGUF: $SPF_MODEL, else models/ in the source tree; "" when absent (tests skip).
+inline std::string default_model_path() {
+  if (const char* m = std::getenv("SPF_MODEL"); m != nullptr && std::filesystem::exists(m)) return m;
+  const std::string p = std::string(SPF_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  return std::filesystem::exists(p) ? p : "";
+}
+
+#define SPF_REQUIRE_DEFAULT_MODEL(var)                                                        \
+  const std::string var = ::spf::test::default_model_path();                                  \
+  if (var.empty()) GTEST_SKIP() << "default model not fetched (run scripts/fetch-model.sh)"
+
+// A fresh empty directory under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("spf-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs the spf CLI with the given argument string (shell-quoted by the caller).
+inline CommandResult run_cli(const std::string& args) {
+  CommandResult r;
+  const std::string cmd = std::string(SPF_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+}  // namespace spf::test
