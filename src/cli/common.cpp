@@ -1,0 +1,86 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/threads.h"
+
+namespace spf::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kDefaultModelFile = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+fs::path executable_dir() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return fs::current_path();
+  buf[n] = 0;
+  return fs::path(buf).parent_path();
+}
+}  // namespace
+
+std::string resolve_model(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("SPF_MODEL"); env != nullptr && *env != 0) return env;
+  const fs::path exe = executable_dir();
+  for (const fs::path& dir : {exe / ".." / "models", exe / "models", fs::current_path() / "models"}) {
+    const fs::path p = dir / kDefaultModelFile;
+    if (fs::exists(p)) return fs::weakly_canonical(p).string();
+  }
+  fail("no --model given and the default model (", kDefaultModelFile,
+       ") is not fetched: run scripts/fetch-model.sh");
+}
+
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& where) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  int idx = 0;
+  while (std::getline(ss, item, ',')) {
+    const size_t b = item.find_first_not_of(" \t\r\n"), e = item.find_last_not_of(" \t\r\n");
+    SPF_CHECK(b != std::string::npos, where, ": empty element at position ", idx);
+    const std::string tok = item.substr(b, e - b + 1);
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(tok.c_str(), &end, 10);
+    SPF_CHECK(end != nullptr && *end == 0 && errno == 0 && v >= 0 && v <= INT32_MAX, where,
+              ": element ", idx, " ('", tok, "') is not a non-negative token id");
+    ids.push_back(int32_t(v));
+    ++idx;
+  }
+  SPF_CHECK(!ids.empty(), where, ": no token ids");
+  return ids;
+}
+
+std::vector<int32_t> read_ids_file(const std::string& path) {
+  std::ifstream in(path);
+  SPF_CHECK(in.good(), path, ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  for (char& c : s)
+    if (c == '\n' || c == ' ' || c == '\t' || c == '\r') c = ',';
+  // Collapse separators so that "1 2\n3" and "1,2,3" both work.
+  std::string norm;
+  for (char c : s)
+    if (!(c == ',' && (norm.empty() || norm.back() == ','))) norm.push_back(c);
+  if (!norm.empty() && norm.back() == ',') norm.pop_back();
+  return parse_ids(norm, path);
+}
+
+void add_threads_option(CLI::App& app, int& threads) {
+  app.add_option("--threads", threads, "Worker threads (default: all cores, or OMP_NUM_THREADS)")
+      ->check(CLI::Range(1, 4096));
+}
+
+void apply_threads(int threads) { set_num_threads(threads); }
+
+}  // namespace spf::cli

@@ -1,0 +1,33 @@
+// Helpers shared by the spf subcommands: default-model resolution, id-list parsing, threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace spf::cli {
+
+// --model given -> it; else $SPF_MODEL; else models/SmolLM2-135M-Instruct.Q4_1.gguf next to the
+// build tree or in the working directory. Throws with the fetch command when none exists.
+std::string resolve_model(const std::string& given);
+
+// "1,2, 3" -> {1,2,3}; throws naming the bad element.
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& where);
+std::vector<int32_t> read_ids_file(const std::string& path);
+
+// Registers --threads on a subcommand; apply_threads() applies it.
+void add_threads_option(CLI::App& app, int& threads);
+void apply_threads(int threads);
+
+// Subcommand registration, one per file.
+void add_generate(CLI::App& app);
+void add_logits(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_info(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace spf::cli

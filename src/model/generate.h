@@ -1,0 +1,35 @@
+// Prompt -> continuation: one batched prefill over the prompt, then token-by-token decode with the
+// model's caches, stopping at an end-of-sequence id or max_new_tokens. Reports time-to-first-token and
+// decode throughput. The attention backend is used for prefill; decode uses the same backend.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "attention/attention.h"
+#include "model/model.h"
+#include "model/sampler.h"
+
+namespace spf {
+
+struct GenerateParams {
+  int max_new_tokens = 128;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_ids;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (without the stop id)
+  bool stopped = false;         // hit a stop id
+  int64_t prompt_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+// on_token is called for every generated id as soon as it is chosen (for streaming); may be empty.
+GenerateResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateParams& params,
+                        AttentionBackend& attention, const std::function<void(int32_t)>& on_token = {});
+
+}  // namespace spf
