@@ -25,7 +25,7 @@ void write_all(int fd, const char* p, size_t n, const std::string& path) {
 }
 }  // namespace
 
-void write_file_atomic(const std::string& path, std::span<const char> bytes) {
+void write_file_atomic(const std::string& path, std::string_view bytes) {
   const std::string tmp = cat(path, ".tmp.", ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   SPF_CHECK(fd >= 0, tmp, ": cannot create: ", std::strerror(errno));

@@ -8,10 +8,7 @@
 
 namespace spf {
 
-void write_file_atomic(const std::string& path, std::span<const char> bytes);
-inline void write_file_atomic(const std::string& path, std::string_view text) {
-  write_file_atomic(path, std::span<const char>(text.data(), text.size()));
-}
+void write_file_atomic(const std::string& path, std::string_view bytes);
 
 // Appends one complete line (a '\n' is added) with a single write() and fsync, so a kill leaves either
 // the whole line or, at worst, a torn last line that readers must skip.

@@ -28,7 +28,7 @@ void write_npy_f32(const std::string& path, std::span<const float> data, std::sp
   const size_t off = buf.size();
   buf.resize(off + data.size_bytes());
   std::memcpy(buf.data() + off, data.data(), data.size_bytes());
-  write_file_atomic(path, std::span<const char>(buf.data(), buf.size()));
+  write_file_atomic(path, buf);
 }
 
 NpyArray read_npy(const std::string& path) {
