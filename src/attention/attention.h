@@ -9,6 +9,9 @@
 //   out [n_q][n_heads][head_dim]
 // Causal: query i may see keys j <= q_pos0 + i. GQA: query head h reads KV head h / (n_heads / n_kv_heads).
 // q/k have RoPE (and any q/k norm) applied already; scale multiplies q·k before the softmax.
+//
+// Executors (attention/cpu/): dense.h (the default backend), sparse.h (over a SupportView), mass.h
+// (softmax statistics in tiles), reference.h (naive double precision, tests only).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,9 @@ struct AttentionCall {
   const float* k = nullptr;
   const float* v = nullptr;
   float* out = nullptr;
+
+  // shape.validate() plus non-null pointers.
+  void validate() const;
 };
 
 class AttentionBackend {

@@ -1,7 +1,7 @@
 // GGUF v2/v3 reader: memory-mapped, every metadata type (arrays included), tensor infos validated
-// (alignment, bounds, overlap, block multiples). Dequantizes F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K,
-// Q5_K, Q6_K; any other tensor type is rejected by read_f32 with an error naming the tensor and type.
-// Shapes are reported in PyTorch order (GGUF's ne[] reversed).
+// (alignment, bounds, overlap, block multiples). Dequantizes F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+// Q4_K, Q5_K, Q6_K; any other tensor type is rejected by read_f32 with an error naming the tensor
+// and type. Shapes are reported in PyTorch order (GGUF's ne[] reversed).
 #pragma once
 
 #include <cstdint>
@@ -19,8 +19,19 @@
 namespace spf {
 
 enum class GgufType : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, bool_ = 7, string = 8, array = 9,
-  u64 = 10, i64 = 11, f64 = 12
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  bool_ = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12
 };
 
 struct GgufValue {
@@ -50,7 +61,7 @@ class GgufFile final : public TensorSource {
 
   // Typed getters: throw "<path>: metadata key <key> missing" or "... has type X, expected Y".
   std::string get_string(const std::string& key) const;
-  int64_t get_int(const std::string& key) const;  // any integer type
+  int64_t get_int(const std::string& key) const;   // any integer type
   double get_float(const std::string& key) const;  // f32/f64 (integers accepted too)
   bool get_bool(const std::string& key) const;
   std::vector<std::string> get_strings(const std::string& key) const;
@@ -68,10 +79,12 @@ class GgufFile final : public TensorSource {
   using TensorSource::read_f32;
   void read_f32(const std::string& name, std::span<float> out) const override;
 
-  // Raw stored bytes of one tensor and of one row of a 2-D (or higher) tensor (row = ne[0] elements).
+  // Raw stored bytes of one tensor and of one row of a 2-D (or higher) tensor (row = ne[0]
+  // elements).
   std::span<const uint8_t> raw(const std::string& name) const;
   // Dequantizes rows [row0, row0 + n_rows) of a tensor (row = ne[0] elements) into out.
-  void read_rows_f32(const std::string& name, int64_t row0, int64_t n_rows, std::span<float> out) const;
+  void read_rows_f32(const std::string& name, int64_t row0, int64_t n_rows,
+                     std::span<float> out) const;
 
  private:
   struct Entry {
@@ -82,6 +95,7 @@ class GgufFile final : public TensorSource {
     int64_t row_len = 0;  // ne[0]
   };
   const Entry& entry(const std::string& name) const;
+  void check_readable(const std::string& name) const override;
   MappedFile file_;
   uint32_t version_ = 0;
   size_t alignment_ = 32;

@@ -1,7 +1,7 @@
-// TensorSource: the one read interface over checkpoint files (GGUF, safetensors, sharded safetensors).
-// Shapes are in PyTorch order ([out, in] for a linear weight), whatever the file's native order;
-// read_f32 dequantizes any supported storage type to float32. Formats know no model: tensor names are
-// the file's own (a model layer maps its names onto them).
+// TensorSource: the one read interface over checkpoint files (GGUF, safetensors, sharded
+// safetensors). Shapes are in PyTorch order ([out, in] for a linear weight), whatever the file's
+// native order; read_f32 dequantizes any supported storage type to float32. Formats know no model:
+// tensor names are the file's own (a model layer maps its names onto them).
 #pragma once
 
 #include <cstdint>
@@ -13,8 +13,28 @@
 namespace spf {
 
 enum class DType {
-  f32, f16, bf16, f64, i8, i16, i32, i64, u8, bool_,  // plain (safetensors and GGUF)
-  q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, q8_k, other  // GGUF block types
+  f32,
+  f16,
+  bf16,
+  f64,
+  i8,
+  i16,
+  i32,
+  i64,
+  u8,
+  bool_,  // plain (safetensors and GGUF)
+  q4_0,
+  q4_1,
+  q5_0,
+  q5_1,
+  q8_0,
+  q2_k,
+  q3_k,
+  q4_k,
+  q5_k,
+  q6_k,
+  q8_k,
+  other  // GGUF block types
 };
 
 const char* dtype_name(DType t);
@@ -44,10 +64,16 @@ class TensorSource {
   virtual void read_f32(const std::string& name, std::span<float> out) const = 0;
 
   std::vector<float> read_f32(const std::string& name) const {
+    check_readable(name);
     std::vector<float> v(size_t(info(name).numel()));
     read_f32(name, v);
     return v;
   }
+
+ protected:
+  // Throws the read_f32 error for a tensor whose type cannot be decoded, before anything is
+  // allocated (the element count of an undecodable tensor is not bounded by the file size).
+  virtual void check_readable(const std::string& name) const { (void)info(name); }
 };
 
 }  // namespace spf

@@ -9,11 +9,17 @@
 // Storage is CSR: row (g, r) owns cols[row_ptr[g * n_rows + r] .. row_ptr[g * n_rows + r + 1]), sorted
 // ascending, no duplicates. Always causal: no column starts after the last query of its row; keys of a
 // column that lie in the future of a particular query are masked by the executor.
+//
+// Builders below; producers in producer.h; the backend that applies them in support_attention.h.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "attention/attention.h"
+#include "attention/support_view.h"
 
 namespace spf {
 
@@ -40,6 +46,33 @@ struct Support {
   void validate() const;
   // Number of (query, key) pairs the support admits after causal clipping, summed over groups.
   int64_t admitted_pairs() const;
+
+  // Absolute positions of the first and last query of row r.
+  int64_t row_first_pos(int64_t r) const { return q_pos0 + r * q_block; }
+  int64_t row_last_pos(int64_t r) const { return q_pos0 + std::min((r + 1) * q_block, n_q) - 1; }
+  // Columns row r may hold (those starting at or before its last query): [0, causal_cols(r)).
+  int64_t causal_cols(int64_t r) const { return std::min(row_last_pos(r) / k_block + 1, n_cols()); }
+  // Causal (query, key) pairs of one group: the sum over queries of their visible keys.
+  int64_t causal_pairs() const;
+  // admitted_pairs() / (n_groups * causal_pairs()): 1 for the full causal support.
+  double density() const;
+  // The executors' view of this support (valid while the support lives and is not modified).
+  SupportView view() const {
+    return SupportView{n_q, n_kv, q_pos0, q_block, k_block, n_groups, row_ptr.data(), cols.data()};
+  }
 };
+
+// An empty support laid out for a call: dimensions from the shape, no rows yet.
+Support support_layout(const AttentionShape& shape, int q_block, int k_block, int n_groups);
+
+// The full causal support of a layout: every causal column of every row, in every group.
+Support dense_support(const Support& layout);
+inline Support dense_support(const AttentionShape& shape, int block = 1) {
+  return dense_support(support_layout(shape, block, block, 1));
+}
+
+// Fills a layout from per-row column lists, rows[g * n_rows + r] (each sorted and deduplicated here),
+// then validates: throws spf::Error on an out-of-range or acausal column or a wrong row count.
+Support support_from_rows(const Support& layout, std::vector<std::vector<int32_t>> rows);
 
 }  // namespace spf

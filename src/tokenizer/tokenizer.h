@@ -15,6 +15,7 @@
 namespace spf {
 
 class GgufFile;
+struct TokenizerData;
 
 // Which split regexes run before BPE.
 enum class PreTokenizer { gpt2, smollm, llama3, qwen2, qwen35 };
@@ -52,6 +53,8 @@ class Tokenizer {
 
  private:
   struct Impl;
+  static Tokenizer from_data(TokenizerData data);
+  const TokenizerData& data() const;  // throws when nothing was loaded (default-constructed/moved-from)
   std::unique_ptr<Impl> impl_;
 };
 

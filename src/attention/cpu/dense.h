@@ -1,0 +1,29 @@
+// Dense causal attention on the CPU: fp32, GQA, any head_dim, tiled with an online softmax so that
+// memory stays O(tile) per thread whatever the sequence length. Work items are (KV head, query tile)
+// pairs spread over OpenMP threads; each stacks the tile's queries of all heads of its KV group and
+// streams key tiles through OpenBLAS sgemm. Handles decode and continued prefill (q_pos0 > 0, n_q = 1).
+#pragma once
+
+#include "attention/attention.h"
+
+namespace spf {
+
+struct DenseOptions {
+  int q_tile = 64;   // queries per work item (times the GQA group size in GEMM rows)
+  int k_tile = 256;  // keys per tile
+};
+
+// Writes call.out. Throws spf::Error for an invalid call or options.
+void dense_attention(const AttentionCall& call, const DenseOptions& options = {});
+
+// The default backend.
+class DenseAttention : public AttentionBackend {
+ public:
+  explicit DenseAttention(DenseOptions options = {}) : options_(options) {}
+  void attend(const AttentionCall& call) override { dense_attention(call, options_); }
+
+ private:
+  DenseOptions options_;
+};
+
+}  // namespace spf

@@ -1,0 +1,171 @@
+#include "attention/cpu/sparse.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "attention/cpu/blas_threads.h"
+#include "attention/cpu/online_softmax.h"
+#include "attention/cpu/pack.h"
+#include "core/error.h"
+#include "core/threads.h"
+
+namespace spf {
+
+namespace {
+
+void check_support(const AttentionShape& s, const SupportView& sv) {
+  SPF_CHECK(sv.n_q == s.n_q && sv.n_kv == s.n_kv && sv.q_pos0 == s.q_pos0,
+            "sparse attention: support is for n_q = ", sv.n_q, ", n_kv = ", sv.n_kv, ", q_pos0 = ", sv.q_pos0,
+            " but the call has n_q = ", s.n_q, ", n_kv = ", s.n_kv, ", q_pos0 = ", s.q_pos0);
+  SPF_CHECK(sv.q_block >= 1 && sv.k_block >= 1, "sparse attention: support block sizes ", sv.q_block,
+            " x ", sv.k_block, " (must be >= 1)");
+  SPF_CHECK(sv.row_ptr != nullptr, "sparse attention: support has no row pointers");
+  group_of_head(0, sv.n_groups, s.n_heads, s.n_kv_heads);  // throws for an unusable group count
+  // The kernel relies on ascending, in-range columns; a scan is cheap next to the attention itself.
+  const int64_t n_cols = (sv.n_kv + sv.k_block - 1) / sv.k_block;
+  for (int grp = 0; grp < sv.n_groups; ++grp) {
+    for (int64_t r = 0; r < sv.n_rows(); ++r) {
+      const int64_t i = grp * sv.n_rows() + r;
+      SPF_CHECK(sv.row_ptr[i] <= sv.row_ptr[i + 1], "sparse attention: support row_ptr decreases at group ",
+                grp, " row ", r);
+      int64_t prev = -1;
+      for (const int32_t c : sv.row(grp, r)) {
+        SPF_CHECK(c > prev && c < n_cols, "sparse attention: support group ", grp, " row ", r,
+                  " has column ", c, " (columns must be ascending, unique and in [0, ", n_cols, "))");
+        prev = c;
+      }
+    }
+  }
+}
+
+// Per-thread buffers, reused across work items.
+struct Scratch {
+  std::vector<float> qp, kg, vg;
+  std::vector<int64_t> limits, pos;
+  std::vector<int> valid;
+  detail::OnlineSoftmax osm;
+};
+
+// Streams one support row's keys through the kernel: contiguous runs of at least min_direct keys in
+// place, the rest gathered (positions ascending within each tile, as the kernel requires).
+class RowStreamer {
+ public:
+  RowStreamer(const AttentionShape& s, const SparseOptions& o, int kvh, Scratch& w)
+      : o_(o),
+        osm_(w.osm),
+        limits_(w.limits),
+        kg_(w.kg),
+        vg_(w.vg),
+        pos_(w.pos),
+        valid_(w.valid),
+        ld_(detail::kv_stride(s)),
+        d_(s.head_dim),
+        kv_off_(detail::kv_offset(s, kvh)) {
+    kg_.resize(size_t(o.k_tile) * size_t(d_));
+    vg_.resize(size_t(o.k_tile) * size_t(d_));
+    pos_.resize(size_t(o.k_tile));
+    valid_.resize(limits_.size());
+  }
+
+  void run(const float* k, const float* v, int64_t a, int64_t b) {
+    if (b - a >= o_.min_direct_run) {
+      for (int64_t t = a; t < b; t += o_.k_tile) {
+        const int nk = int(std::min<int64_t>(o_.k_tile, b - t));
+        for (size_t r = 0; r < limits_.size(); ++r) valid_[r] = detail::causal_prefix(limits_[r], t, nk);
+        osm_.add(k + t * ld_ + kv_off_, ld_, v + t * ld_ + kv_off_, ld_, nk, valid_.data());
+      }
+      return;
+    }
+    for (int64_t j = a; j < b; ++j) {
+      const float* kj = k + j * ld_ + kv_off_;
+      const float* vj = v + j * ld_ + kv_off_;
+      std::copy(kj, kj + d_, kg_.data() + size_t(n_) * size_t(d_));
+      std::copy(vj, vj + d_, vg_.data() + size_t(n_) * size_t(d_));
+      pos_[size_t(n_)] = j;
+      if (++n_ == o_.k_tile) flush();
+    }
+  }
+
+  void flush() {
+    if (n_ == 0) return;
+    for (size_t r = 0; r < limits_.size(); ++r) {
+      valid_[r] = int(std::upper_bound(pos_.begin(), pos_.begin() + n_, limits_[r]) - pos_.begin());
+    }
+    osm_.add(kg_.data(), d_, vg_.data(), d_, n_, valid_.data());
+    n_ = 0;
+  }
+
+ private:
+  const SparseOptions& o_;
+  detail::OnlineSoftmax& osm_;
+  const std::vector<int64_t>& limits_;
+  std::vector<float>& kg_;
+  std::vector<float>& vg_;
+  std::vector<int64_t>& pos_;
+  std::vector<int>& valid_;
+  int64_t ld_;
+  int d_;
+  int64_t kv_off_;
+  int n_ = 0;
+};
+
+}  // namespace
+
+void sparse_attention(const AttentionCall& call, const SupportView& support, const SparseOptions& options) {
+  call.validate();
+  const AttentionShape& s = call.shape;
+  check_support(s, support);
+  SPF_CHECK(options.k_tile >= 1 && options.min_direct_run >= 1, "sparse attention: k_tile = ",
+            options.k_tile, ", min_direct_run = ", options.min_direct_run, " (both must be >= 1)");
+  const int g = s.group_size();
+  const int d = s.head_dim;
+  // Heads that read the same support row and the same KV head share one work item.
+  const int hp = (support.n_groups == s.n_heads && g > 1) ? 1 : g;
+  const int64_t n_rows = support.n_rows();
+  const int64_t n_head_items = s.n_heads / hp;
+  const int64_t kb = support.k_block;
+
+  detail::BlasSingleThread blas_guard;
+  parallel_for(n_rows * n_head_items, [&](int64_t item) {
+    const int64_t r = n_rows - 1 - item / n_head_items;  // long rows first
+    const int h0 = int(item % n_head_items) * hp;
+    const int kvh = s.kv_head_of(h0);
+    const int grp = group_of_head(h0, support.n_groups, s.n_heads, s.n_kv_heads);
+    const int64_t i0 = r * support.q_block;
+    const int nq = int(std::min<int64_t>(support.q_block, s.n_q - i0));
+    const int rows = nq * hp;
+
+    thread_local Scratch w;
+    w.qp.resize(size_t(rows) * size_t(d));
+    w.limits.resize(size_t(rows));
+    for (int rr = 0; rr < rows; ++rr) w.limits[size_t(rr)] = s.q_pos0 + i0 + rr / hp;
+    detail::pack_queries(s, call.q, i0, nq, h0, hp, w.qp.data());
+    w.osm.begin(rows, d, w.qp.data(), s.scale);
+
+    RowStreamer stream(s, options, kvh, w);
+    const int64_t end_pos = std::min(s.n_kv, s.q_pos0 + i0 + nq);  // one past the row's last visible key
+    int64_t run_a = 0, run_b = 0;
+    for (const int32_t c : support.row(grp, r)) {
+      const int64_t a = int64_t(c) * kb;
+      const int64_t b = std::min(a + kb, end_pos);
+      if (a >= b) continue;
+      if (a == run_b && run_b > run_a) {
+        run_b = b;  // extends the current run
+      } else {
+        if (run_b > run_a) stream.run(call.k, call.v, run_a, run_b);
+        run_a = a;
+        run_b = b;
+      }
+    }
+    if (run_b > run_a) stream.run(call.k, call.v, run_a, run_b);
+    stream.flush();
+
+    for (int rr = 0; rr < rows; ++rr) {
+      const int64_t i = i0 + rr / hp;
+      const int h = h0 + rr % hp;
+      w.osm.finish_row(rr, call.out + (i * s.n_heads + h) * d);
+    }
+  });
+}
+
+}  // namespace spf

@@ -1,0 +1,151 @@
+#include "eval/sweep.h"
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "eval/custom_tasks.h"
+#include "eval/results_log.h"
+#include "eval/scoring.h"
+#include "eval/task_generator.h"
+
+namespace spf::eval {
+
+namespace {
+
+// Cells that share a model, length and task share their samples.
+struct Slot {
+  std::string model;
+  int64_t length;
+  std::string task;
+  std::vector<CellKey> cells;
+  int64_t samples;
+};
+
+ResultKey key_of(const CellKey& c, int64_t sample, uint64_t seed) {
+  return {c.model, c.method, c.budget, c.length, c.task, sample, seed};
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOptions& options) {
+  validate_sweep_config(cfg, [&](const std::string& m) { return runner.max_context(m); });
+  std::map<std::string, std::vector<Sample>> custom;
+  for (const std::string& t : cfg.tasks)
+    if (const std::string p = custom_task_path(cfg, t); !p.empty()) custom[t] = load_custom_tasks(p, t);
+
+  const ResultsScan scan = scan_results(cfg.results, /*strict=*/true);
+  std::set<ResultKey> done;
+  for (const ResultRecord& r : scan.records) done.insert(r.key);
+
+  std::vector<Slot> slots;
+  for (const CellKey& c : enumerate_cells(cfg)) {
+    if (slots.empty() || slots.back().model != c.model || slots.back().length != c.length ||
+        slots.back().task != c.task) {
+      const auto it = custom.find(c.task);
+      const int64_t n = it == custom.end() ? cfg.samples : std::min<int64_t>(cfg.samples, int64_t(it->second.size()));
+      slots.push_back({c.model, c.length, c.task, {}, n});
+    }
+    slots.back().cells.push_back(c);
+  }
+
+  SweepSummary summary;
+  std::vector<int64_t> first_todo(slots.size(), -1);  // per slot, the first index with work left
+  for (size_t s = 0; s < slots.size(); ++s)
+    for (int64_t i = 0; i < slots[s].samples; ++i)
+      for (const CellKey& c : slots[s].cells) {
+        ++summary.total;
+        if (done.count(key_of(c, i, cfg.seed))) {
+          ++summary.already_done;
+        } else if (first_todo[s] < 0) {
+          first_todo[s] = i;
+        }
+      }
+
+  // Every model's prompt format, and every (task, length) with work left generated once, before any
+  // write: a length too small for a task or a custom prompt beyond the context fails here.
+  std::map<std::string, std::unique_ptr<TaskGenerator>> generators;
+  std::map<std::string, PromptFormat> formats;
+  for (size_t s = 0; s < slots.size(); ++s) {
+    if (first_todo[s] < 0) continue;
+    const Slot& slot = slots[s];
+    if (!formats.count(slot.model)) {
+      formats[slot.model] = runner.prompt_format(slot.model);
+      if (formats[slot.model].count_tokens)
+        generators[slot.model] = std::make_unique<TaskGenerator>(formats[slot.model], options.text);
+    }
+    const auto it = custom.find(slot.task);
+    if (it == custom.end()) {
+      SPF_CHECK(generators.count(slot.model), "sweep: model ", slot.model,
+                " gave no token counter (needed to size the synthetic tasks)");
+      generators[slot.model]->generate(slot.task, slot.length, first_todo[s], cfg.seed);
+      continue;
+    }
+    const int64_t cap = runner.max_context(slot.model);
+    const TokenCounter& count = formats[slot.model].count_tokens;
+    if (cap <= 0 || !count) continue;
+    for (int64_t i = 0; i < slot.samples; ++i) {
+      Sample& x = it->second[size_t(i)];
+      x.prompt_tokens = count(x.input);
+      SPF_CHECK(x.prompt_tokens + x.max_new_tokens <= cap, "sweep: ", slot.task, " sample \"", x.id,
+                "\": ", x.prompt_tokens, " prompt tokens + ", x.max_new_tokens,
+                " to generate exceed the max context ", cap, " of model ", slot.model);
+    }
+  }
+
+  if (scan.torn_tail) {
+    const std::string text = read_file(cfg.results);
+    write_file_atomic(cfg.results, std::string_view(text).substr(0, scan.complete_bytes));
+    summary.dropped_torn_line = true;
+    if (options.progress)
+      *options.progress << "sweep: dropped the torn last line " << scan.torn_line << " of "
+                        << cfg.results << " (an interrupted write); that sample runs again\n";
+  }
+
+  Progress progress(options.progress, options.progress_style, summary.total, summary.already_done,
+                    options.progress_interval_s);
+  for (size_t s = 0; s < slots.size(); ++s) {
+    if (first_todo[s] < 0) continue;
+    const Slot& slot = slots[s];
+    for (int64_t i = first_todo[s]; i < slot.samples; ++i) {
+      Sample sample;
+      bool have_sample = false;
+      for (const CellKey& c : slot.cells) {
+        const ResultKey key = key_of(c, i, cfg.seed);
+        if (done.count(key)) continue;
+        if (!have_sample) {
+          const auto it = custom.find(slot.task);
+          sample = it != custom.end() ? it->second[size_t(i)]
+                                      : generators.at(slot.model)->generate(slot.task, slot.length, i, cfg.seed);
+          sample.seed = cfg.seed;
+          have_sample = true;
+        }
+        const RunResult out = runner.run(sample, c);
+        ResultRecord r;
+        r.key = key;
+        r.id = sample.id;
+        r.score = score_prediction(out.prediction, sample.outputs, sample.metric);
+        r.prediction = out.prediction;
+        r.outputs = sample.outputs;
+        r.metric = std::string(metric_name(sample.metric));
+        r.prefill_seconds = out.prefill_seconds;
+        r.support_density = out.support_density;
+        r.prompt_tokens = out.prompt_tokens >= 0 ? out.prompt_tokens : sample.prompt_tokens;
+        r.timestamp = utc_timestamp();
+        r.extra = out.extra;
+        // Predictions may hold invalid UTF-8 (a cut multi-byte character): replaced, not fatal.
+        append_line_durable(cfg.results,
+                            record_to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        done.insert(key);
+        ++summary.ran;
+        progress.tick();
+      }
+    }
+  }
+  progress.finish();
+  return summary;
+}
+
+}  // namespace spf::eval

@@ -1,0 +1,60 @@
+// Runs a sweep (sweep_config.h) through a model-agnostic Runner and appends one results line per
+// sample (results_log.h). Resumable: lines already in the results file are skipped; a torn last line
+// (an interrupted write) is dropped by rewriting the file atomically before anything is appended, so
+// finished lines are never lost or duplicated. Everything is validated before the first write: config,
+// custom task files, lengths against each model's max context, and that every (task, length) can be
+// generated. A Runner error stops the sweep; finished lines stay, and a rerun continues.
+#pragma once
+
+#include <cstdint>
+#include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "eval/progress.h"
+#include "eval/sample.h"
+#include "eval/sweep_config.h"
+#include "eval/text_sources.h"
+
+namespace spf::eval {
+
+struct RunResult {
+  std::string prediction;  // generated text (scored after RULER post-processing)
+  double prefill_seconds = 0;
+  double support_density = std::numeric_limits<double>::quiet_NaN();  // share of causal entries kept
+  int64_t prompt_tokens = -1;  // as the model tokenized the input; -1: use the sample's count
+  nlohmann::json extra;        // anything else worth keeping (stored under "extra"); null: nothing
+};
+
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  // The token counter and chat wrapper of `model`; called once per model, before any run.
+  virtual PromptFormat prompt_format(const std::string& model) = 0;
+  // 0 when unknown (no length check).
+  virtual int64_t max_context(const std::string& model) {
+    (void)model;
+    return 0;
+  }
+  // Prefill sample.input with cell.method at cell.budget, generate up to sample.max_new_tokens.
+  virtual RunResult run(const Sample& sample, const CellKey& cell) = 0;
+};
+
+struct SweepOptions {
+  std::ostream* progress = &std::cerr;  // nullptr: silent
+  ProgressStyle progress_style = ProgressStyle::automatic;
+  double progress_interval_s = 10;  // plain-line mode
+  TextSources text;
+};
+
+struct SweepSummary {
+  int64_t total = 0;         // samples in the sweep
+  int64_t already_done = 0;  // found in the results file
+  int64_t ran = 0;           // run now
+  bool dropped_torn_line = false;
+};
+
+SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOptions& options = {});
+
+}  // namespace spf::eval

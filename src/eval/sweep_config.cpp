@@ -1,0 +1,181 @@
+#include "eval/sweep_config.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "eval/custom_tasks.h"
+#include "eval/tasks/registry.h"
+
+namespace spf::eval {
+
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> string_list(const json& j, const char* key, const std::string& where,
+                                     bool required) {
+  if (!j.contains(key)) {
+    SPF_CHECK(!required, where, ": missing key \"", key, "\"");
+    return {};
+  }
+  const json& v = j[key];
+  SPF_CHECK(v.is_array(), where, ": \"", key, "\" must be an array of strings");
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const json& e : v) {
+    SPF_CHECK(e.is_string() && !e.get<std::string>().empty(), where, ": \"", key,
+              "\" must hold non-empty strings");
+    SPF_CHECK(seen.insert(e.get<std::string>()).second, where, ": \"", key, "\" lists \"",
+              e.get<std::string>(), "\" twice");
+    out.push_back(e.get<std::string>());
+  }
+  SPF_CHECK(!required || !out.empty(), where, ": \"", key, "\" is empty");
+  return out;
+}
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  const std::filesystem::path path(p);
+  if (path.is_absolute() || base_dir.empty()) return p;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+}  // namespace
+
+bool is_dense_method(const std::string& method) { return method == "dense"; }
+
+double budget_value(const std::string& budget) {
+  const bool pct = !budget.empty() && budget.back() == '%';
+  const std::string num = pct ? budget.substr(0, budget.size() - 1) : budget;
+  if (num.empty()) return std::numeric_limits<double>::quiet_NaN();
+  size_t used = 0;
+  double v;
+  try {
+    v = std::stod(num, &used);
+  } catch (const std::exception&) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (used != num.size() || !std::isfinite(v)) return std::numeric_limits<double>::quiet_NaN();
+  if (pct) return (v > 0 && v <= 100) ? v : std::numeric_limits<double>::quiet_NaN();
+  return (v >= 1 && v == std::floor(v)) ? v : std::numeric_limits<double>::quiet_NaN();
+}
+
+SweepConfig parse_sweep_config(const json& j, const std::string& where, const std::string& base_dir) {
+  SPF_CHECK(j.is_object(), where, ": the sweep config must be a JSON object");
+  static const std::set<std::string> known = {"models", "methods", "budgets", "lengths", "tasks",
+                                              "samples", "seed",   "results"};
+  for (const auto& [k, v] : j.items())
+    SPF_CHECK(known.count(k), where, ": unknown key \"", k,
+              "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results)");
+  SweepConfig c;
+  c.base_dir = base_dir;
+  c.models = string_list(j, "models", where, true);
+  c.methods = string_list(j, "methods", where, true);
+  c.budgets = string_list(j, "budgets", where, false);
+  c.tasks = string_list(j, "tasks", where, true);
+
+  bool sparse = false;
+  for (const std::string& m : c.methods) sparse |= !is_dense_method(m);
+  SPF_CHECK(!sparse || !c.budgets.empty(), where,
+            ": \"budgets\" is empty but a method other than dense needs one");
+  for (const std::string& b : c.budgets)
+    SPF_CHECK(!std::isnan(budget_value(b)), where, ": budget \"", b,
+              "\" is neither a percentage in (0%, 100%] nor a positive integer token count");
+
+  bool builtin = false;
+  for (const std::string& t : c.tasks) {
+    if (t.rfind(kCustomPrefix, 0) == 0) {
+      SPF_CHECK(t.size() > std::string(kCustomPrefix).size(), where, ": task \"", t, "\" names no file");
+      continue;
+    }
+    SPF_CHECK(find_builtin_task(t) != nullptr, where, ": unknown task \"", t,
+              "\" (built-in tasks: ", builtin_task_list(), "; or custom:FILE.jsonl)");
+    builtin = true;
+  }
+
+  if (j.contains("lengths")) {
+    const json& v = j["lengths"];
+    SPF_CHECK(v.is_array(), where, ": \"lengths\" must be an array of positive integers");
+    std::set<int64_t> seen;
+    for (const json& e : v) {
+      SPF_CHECK(e.is_number_integer() && e.get<int64_t>() > 0, where,
+                ": \"lengths\" must hold positive integers");
+      SPF_CHECK(seen.insert(e.get<int64_t>()).second, where, ": \"lengths\" lists ", e.get<int64_t>(),
+                " twice");
+      c.lengths.push_back(e.get<int64_t>());
+    }
+  }
+  SPF_CHECK(!builtin || !c.lengths.empty(), where, ": \"lengths\" is empty but built-in tasks need it");
+
+  SPF_CHECK(j.contains("samples") && j["samples"].is_number_integer() && j["samples"].get<int64_t>() > 0,
+            where, ": \"samples\" must be a positive integer");
+  c.samples = j["samples"].get<int64_t>();
+  if (j.contains("seed")) {
+    SPF_CHECK(j["seed"].is_number_unsigned() || (j["seed"].is_number_integer() && j["seed"].get<int64_t>() >= 0),
+              where, ": \"seed\" must be a non-negative integer");
+    c.seed = j["seed"].get<uint64_t>();
+  }
+  SPF_CHECK(j.contains("results") && j["results"].is_string() && !j["results"].get<std::string>().empty(),
+            where, ": \"results\" must name the results file");
+  c.results = resolve(base_dir, j["results"].get<std::string>());
+  return c;
+}
+
+SweepConfig load_sweep_config(const std::string& path) {
+  SPF_CHECK(std::filesystem::is_regular_file(path), "sweep config ", path, " not found");
+  json j;
+  try {
+    j = json::parse(read_file(path));
+  } catch (const json::parse_error& e) {
+    fail(path, ": invalid JSON (", e.what(), ")");
+  }
+  return parse_sweep_config(j, path, std::filesystem::path(path).parent_path().string());
+}
+
+std::string custom_task_path(const SweepConfig& cfg, const std::string& task) {
+  if (task.rfind(kCustomPrefix, 0) != 0) return "";
+  return resolve(cfg.base_dir, task.substr(std::string(kCustomPrefix).size()));
+}
+
+void validate_sweep_config(const SweepConfig& cfg, const MaxContextFn& max_context) {
+  if (max_context) {
+    for (const std::string& m : cfg.models) {
+      const int64_t cap = max_context(m);
+      if (cap <= 0) continue;
+      for (const int64_t len : cfg.lengths)
+        SPF_CHECK(len <= cap, "sweep: length ", len, " exceeds the max context ", cap, " of model ", m);
+    }
+  }
+  for (const std::string& t : cfg.tasks)
+    if (const std::string p = custom_task_path(cfg, t); !p.empty()) load_custom_tasks(p, t);
+  const std::filesystem::path dir = std::filesystem::path(cfg.results).parent_path();
+  SPF_CHECK(dir.empty() || std::filesystem::is_directory(dir), "sweep: the directory of the results file ",
+            cfg.results, " does not exist");
+}
+
+std::vector<CellKey> enumerate_cells(const SweepConfig& cfg) {
+  std::vector<CellKey> cells;
+  for (const std::string& model : cfg.models) {
+    std::vector<std::pair<int64_t, std::string>> slots;  // (length, task)
+    for (const int64_t len : cfg.lengths)
+      for (const std::string& t : cfg.tasks)
+        if (t.rfind(kCustomPrefix, 0) != 0) slots.emplace_back(len, t);
+    for (const std::string& t : cfg.tasks)
+      if (t.rfind(kCustomPrefix, 0) == 0) slots.emplace_back(0, t);
+    for (const auto& [len, task] : slots)
+      for (const std::string& method : cfg.methods) {
+        if (is_dense_method(method)) {
+          cells.push_back({model, method, "", len, task});
+          continue;
+        }
+        for (const std::string& b : cfg.budgets) cells.push_back({model, method, b, len, task});
+      }
+  }
+  return cells;
+}
+
+}  // namespace spf::eval

@@ -1,0 +1,60 @@
+// A sweep: the cartesian product models x methods x budgets x lengths x tasks, `samples` samples per
+// cell. Methods and budgets are opaque strings handed to the Runner; "dense" ignores budgets (one cell
+// per length and task, budget ""). Custom tasks ("custom:FILE.jsonl") ignore lengths (length 0: their
+// prompts are used as written). JSON form:
+//   {"models": ["m.gguf"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
+//    "lengths": [4096, 8192], "tasks": ["niah_single_1", "custom:my.jsonl"], "samples": 20,
+//    "seed": 42, "results": "results.jsonl"}
+// Relative paths (results, custom task files) are resolved against the config file's directory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace spf::eval {
+
+inline constexpr const char* kCustomPrefix = "custom:";
+
+struct SweepConfig {
+  std::vector<std::string> models;
+  std::vector<std::string> methods;
+  std::vector<std::string> budgets;  // "N%" (0 < N <= 100) or a positive integer token count
+  std::vector<int64_t> lengths;
+  std::vector<std::string> tasks;  // built-in names or "custom:FILE.jsonl"
+  int64_t samples = 0;
+  uint64_t seed = 42;
+  std::string results;   // the results JSONL (resolved)
+  std::string base_dir;  // where relative paths in the config resolve from
+};
+
+// Parses and checks everything that needs no model: keys and types, known tasks, non-empty and
+// duplicate-free lists, budget syntax. `where` prefixes error messages (the file name).
+SweepConfig parse_sweep_config(const nlohmann::json& j, const std::string& where,
+                               const std::string& base_dir);
+SweepConfig load_sweep_config(const std::string& path);
+
+// The max context of a model, 0 when unknown.
+using MaxContextFn = std::function<int64_t(const std::string& model)>;
+// parse_sweep_config's checks plus lengths against each model's max context and the custom task files
+// (exist and parse). Throws spf::Error on the first problem.
+void validate_sweep_config(const SweepConfig& cfg, const MaxContextFn& max_context = {});
+
+// A custom task's file path, resolved; "" for built-in tasks.
+std::string custom_task_path(const SweepConfig& cfg, const std::string& task);
+bool is_dense_method(const std::string& method);
+// Sort key of a budget: the percentage, or the token count; NaN when it does not parse.
+double budget_value(const std::string& budget);
+
+struct CellKey {
+  std::string model, method, budget;
+  int64_t length = 0;
+  std::string task;
+};
+// In run order: model, length, task, then method and budget (all methods of one sample run together).
+std::vector<CellKey> enumerate_cells(const SweepConfig& cfg);
+
+}  // namespace spf::eval

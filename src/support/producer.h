@@ -1,0 +1,65 @@
+// SupportProducer: makes the Support of one attention call (which keys each query block may see).
+// Every producer returns a validated, causal support whose rows honour the budget exactly (budget.h);
+// make_producer() builds one by method name:
+//
+//   dense           the full causal support (budget ignored)
+//   oracle          top keys (or key blocks) by the true attention mass, from the dense statistics
+//   streaming       sink tokens + the most recent keys (StreamingLLM)
+//   vertical_slash  columns and diagonals ranked by the attention of the last probe queries
+//   antidiagonal    key blocks ranked by strided antidiagonal q.k sums, softmax-normalized per row
+//   random          random columns at the same budget (seeded; a floor)
+//
+// Head-independent methods (dense, streaming, random) always emit one shared group.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attention/attention.h"
+#include "support/budget.h"
+#include "support/support.h"
+
+namespace spf {
+
+enum class GroupMode { shared, per_kv_group, per_head };
+
+// n_groups of a support in this mode for the shape: 1, n_kv_heads or n_heads.
+int n_groups_for(GroupMode mode, const AttentionShape& shape);
+GroupMode parse_group_mode(std::string_view text);  // "shared" | "per_kv_group" | "per_head"
+const char* group_mode_name(GroupMode mode);
+
+// "token" -> 1, "block:64" or "64" -> 64. Throws for 0, negatives and anything else.
+int parse_granularity(std::string_view text);
+
+struct ProducerOptions {
+  Budget budget;                        // default: 100% (the full causal support)
+  int block = 1;                        // 1: token granularity; B: B-query rows and B-key columns
+  GroupMode groups = GroupMode::shared;
+  uint64_t seed = 0;                    // random
+  int probe_queries = 64;               // vertical_slash: the last queries whose attention is probed
+  int stride = 8;                       // antidiagonal: sampling stride (block must be a multiple)
+
+  // Throws spf::Error for a bad budget, block < 1 or probe_queries / stride < 1.
+  void validate() const;
+};
+
+class SupportProducer {
+ public:
+  virtual ~SupportProducer() = default;
+  // The support for this call. Throws spf::Error on an invalid call.
+  virtual Support produce(const AttentionCall& call) = 0;
+  // Method and options, e.g. "oracle(frac=0.05,block=64,per_head)": names runs in reports.
+  virtual std::string name() const = 0;
+};
+
+// Throws spf::Error for an unknown method (listing the known ones) or options the method cannot use.
+std::unique_ptr<SupportProducer> make_producer(std::string_view method, const ProducerOptions& options);
+std::vector<std::string> producer_methods();
+
+// "method(budget,block=B,groups)" for name() implementations.
+std::string describe_producer(std::string_view method, const ProducerOptions& options);
+
+}  // namespace spf

@@ -1,0 +1,39 @@
+// Row selection shared by the producers: given a score per causal column of one support row, keep the
+// budget's forced columns (sink, local window) and fill the rest of the budget with the best scores.
+// Exact rules in budget.h. Ties between equal scores go to the lower column, so results are
+// deterministic whatever the thread schedule.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "support/budget.h"
+#include "support/support.h"
+
+namespace spf {
+
+struct RowGeometry {
+  int64_t first_pos = 0;  // absolute position of the row's first query
+  int64_t last_pos = 0;   // ... and of its last
+  int64_t avail = 0;      // causal columns: [0, avail)
+  int k_block = 1;
+};
+
+RowGeometry row_geometry(const Support& layout, int64_t r);
+
+// The sink and window columns of a row, ascending, within [0, avail).
+void forced_columns(const Budget& budget, const RowGeometry& row, std::vector<int32_t>& out);
+
+// Writes the selected columns of the row, ascending, to out. score has avail entries (larger is
+// better; NaN counts as -inf); top_p needs non-negative scores. Does not throw except for allocation.
+void select_columns(const Budget& budget, const RowGeometry& row, std::span<const float> score,
+                    std::vector<int32_t>& out);
+
+// A whole support from per-row scores: rows of all groups are scored (score(g, r, out) fills out, one
+// entry per causal column of row r) and selected in parallel. score must be thread-safe, not throw.
+using RowScorer = std::function<void(int g, int64_t r, std::span<float> out)>;
+Support select_support(const Support& layout, const Budget& budget, const RowScorer& score);
+
+}  // namespace spf

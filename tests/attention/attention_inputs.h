@@ -1,0 +1,108 @@
+// Random attention inputs for the attention and support tests, plus comparison helpers.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "attention/attention.h"
+#include "attention/support_view.h"
+#include "test_util.h"
+
+namespace spf::test {
+
+struct AttnInputs {
+  AttentionShape shape;
+  std::vector<float> q, k, v, out;
+  AttentionCall call() {
+    AttentionCall c;
+    c.shape = shape;
+    c.q = q.data();
+    c.k = k.data();
+    c.v = v.data();
+    c.out = out.data();
+    return c;
+  }
+};
+
+// q_pos0 = n_kv - n_q (the queries are the last n_q positions). `sharp` widens q so that softmaxes are
+// peaked rather than nearly uniform.
+inline AttnInputs make_inputs(int64_t n_q, int64_t n_kv, int n_heads, int n_kv_heads, int head_dim,
+                              uint32_t seed, float sharp = 3.0f) {
+  AttnInputs in;
+  in.shape.n_q = n_q;
+  in.shape.n_kv = n_kv;
+  in.shape.q_pos0 = n_kv - n_q;
+  in.shape.n_heads = n_heads;
+  in.shape.n_kv_heads = n_kv_heads;
+  in.shape.head_dim = head_dim;
+  in.shape.scale = 1.0f / std::sqrt(float(head_dim));
+  in.q = random_floats(size_t(n_q * n_heads * head_dim), seed, -sharp, sharp);
+  in.k = random_floats(size_t(n_kv * n_kv_heads * head_dim), seed + 1);
+  in.v = random_floats(size_t(n_kv * n_kv_heads * head_dim), seed + 2);
+  in.out.assign(size_t(n_q * n_heads * head_dim), -7.0f);  // poison: every entry must be written
+  return in;
+}
+
+// max |a - b| / max |b|.
+inline double rel_max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num = std::max(num, std::abs(double(a[i]) - double(b[i])));
+    den = std::max(den, std::abs(double(b[i])));
+  }
+  return den > 0.0 ? num / den : num;
+}
+
+// A CSR support owned by a test (the attention layer sees it only as a SupportView).
+struct TestSupport {
+  int64_t n_q = 0, n_kv = 0, q_pos0 = 0;
+  int q_block = 1, k_block = 1, n_groups = 1;
+  std::vector<int64_t> row_ptr{0};
+  std::vector<int32_t> cols;
+  int64_t n_rows() const { return (n_q + q_block - 1) / q_block; }
+  void add_row(const std::vector<int32_t>& r) {
+    cols.insert(cols.end(), r.begin(), r.end());
+    row_ptr.push_back(int64_t(cols.size()));
+  }
+  SupportView view() const {
+    return SupportView{n_q, n_kv, q_pos0, q_block, k_block, n_groups, row_ptr.data(), cols.data()};
+  }
+};
+
+// Each causal column of each row kept with probability keep (seeded); rows are never left empty of
+// causal columns when force_nonempty.
+inline TestSupport random_support(const AttentionShape& s, int q_block, int k_block, int n_groups, double keep,
+                                  uint32_t seed, bool force_nonempty = true) {
+  TestSupport t;
+  t.n_q = s.n_q;
+  t.n_kv = s.n_kv;
+  t.q_pos0 = s.q_pos0;
+  t.q_block = q_block;
+  t.k_block = k_block;
+  t.n_groups = n_groups;
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution coin(keep);
+  for (int g = 0; g < n_groups; ++g) {
+    for (int64_t r = 0; r < t.n_rows(); ++r) {
+      const int64_t last = s.q_pos0 + std::min<int64_t>((r + 1) * q_block, s.n_q) - 1;
+      const int64_t causal_cols = last / k_block + 1;
+      std::vector<int32_t> row;
+      for (int64_t c = 0; c < causal_cols; ++c) {
+        if (coin(rng)) row.push_back(int32_t(c));
+      }
+      if (row.empty() && force_nonempty) row.push_back(int32_t(rng() % uint32_t(causal_cols)));
+      t.add_row(row);
+    }
+  }
+  return t;
+}
+
+// The full causal support at the given granularity.
+inline TestSupport full_support(const AttentionShape& s, int q_block, int k_block, int n_groups = 1) {
+  return random_support(s, q_block, k_block, n_groups, 1.0, 0);
+}
+
+}  // namespace spf::test

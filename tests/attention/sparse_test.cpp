@@ -1,0 +1,112 @@
+#include "attention/cpu/sparse.h"
+
+#include <gtest/gtest.h>
+
+#include "attention/cpu/dense.h"
+#include "attention/cpu/reference.h"
+#include "attention_inputs.h"
+#include "core/error.h"
+
+namespace spf {
+namespace {
+
+struct SparseCase {
+  int64_t n_q, n_kv;
+  int heads, kv_heads, head_dim;
+  int block;  // q_block = k_block
+};
+
+class SparseFullSupport : public ::testing::TestWithParam<SparseCase> {};
+
+TEST_P(SparseFullSupport, EqualsDenseToFp32Rounding) {
+  const SparseCase c = GetParam();
+  test::AttnInputs sparse = test::make_inputs(c.n_q, c.n_kv, c.heads, c.kv_heads, c.head_dim, 21);
+  test::AttnInputs dense = sparse;
+  const int n_groups_options[] = {1, c.kv_heads, c.heads};
+  for (const int groups : n_groups_options) {
+    const test::TestSupport full = test::full_support(sparse.shape, c.block, c.block, groups);
+    sparse_attention(sparse.call(), full.view());
+    dense_attention(dense.call());
+    EXPECT_LE(test::rel_max_diff(sparse.out, dense.out), 1e-5) << "groups " << groups;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SparseFullSupport,
+                         ::testing::Values(SparseCase{1, 1, 2, 1, 64, 1}, SparseCase{1, 300, 4, 2, 64, 1},
+                                           SparseCase{97, 97, 4, 1, 64, 1}, SparseCase{97, 97, 4, 1, 64, 16},
+                                           SparseCase{130, 400, 6, 2, 128, 64},
+                                           SparseCase{64, 64, 8, 1, 256, 8}, SparseCase{50, 50, 3, 3, 128, 3}));
+
+struct RandomCase {
+  int64_t n_q, n_kv;
+  int heads, kv_heads, head_dim;
+  int q_block, k_block;
+  int groups_kind;  // 0 shared, 1 per KV group, 2 per head
+  double keep;
+};
+
+class SparseRandomSupport : public ::testing::TestWithParam<RandomCase> {};
+
+TEST_P(SparseRandomSupport, MatchesReferenceRestrictedToSupport) {
+  const RandomCase c = GetParam();
+  test::AttnInputs in = test::make_inputs(c.n_q, c.n_kv, c.heads, c.kv_heads, c.head_dim, 31);
+  test::AttnInputs ref = in;
+  const int groups = c.groups_kind == 0 ? 1 : c.groups_kind == 1 ? c.kv_heads : c.heads;
+  const test::TestSupport sup = test::random_support(in.shape, c.q_block, c.k_block, groups, c.keep, 7);
+  const SupportView view = sup.view();
+  // Small tiles and direct runs exercise both the gathered and the in-place key paths.
+  sparse_attention(in.call(), view, SparseOptions{16, 4});
+  reference_attention(ref.call(), &view);
+  EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6);
+  test::AttnInputs def = ref;
+  sparse_attention(def.call(), view);
+  EXPECT_LT(test::rel_max_diff(def.out, ref.out), 2e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Supports, SparseRandomSupport,
+                         ::testing::Values(RandomCase{80, 80, 4, 2, 64, 1, 1, 0, 0.2},
+                                           RandomCase{80, 80, 4, 2, 64, 1, 1, 2, 0.1},
+                                           RandomCase{33, 120, 4, 1, 128, 1, 1, 1, 0.3},
+                                           RandomCase{100, 100, 6, 2, 64, 16, 16, 0, 0.4},
+                                           RandomCase{100, 160, 8, 2, 64, 8, 32, 1, 0.5},
+                                           RandomCase{70, 70, 3, 1, 256, 4, 1, 2, 0.3},
+                                           RandomCase{1, 200, 4, 4, 64, 1, 8, 2, 0.3}));
+
+TEST(SparseAttention, QueryWithNoVisibleKeyGetsZero) {
+  test::AttnInputs in = test::make_inputs(4, 4, 1, 1, 64, 2);
+  // One row of four queries admitting only key block [2, 4): queries 0 and 1 see nothing.
+  test::TestSupport sup;
+  sup.n_q = sup.n_kv = 4;
+  sup.q_block = 4;
+  sup.k_block = 2;
+  sup.add_row({1});
+  sparse_attention(in.call(), sup.view());
+  for (int c = 0; c < 64; ++c) {
+    EXPECT_EQ(in.out[size_t(c)], 0.0f);
+    EXPECT_EQ(in.out[size_t(64 + c)], 0.0f);
+    EXPECT_FLOAT_EQ(in.out[size_t(128 + c)], in.v[size_t(128 + c)]);  // query 2 sees key 2 only
+  }
+}
+
+TEST(SparseAttention, RejectsMismatchedOrMalformedSupports) {
+  test::AttnInputs in = test::make_inputs(8, 8, 4, 2, 64, 1);
+  test::TestSupport sup = test::full_support(in.shape, 1, 1);
+  sup.n_kv = 9;
+  EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);
+
+  sup = test::full_support(in.shape, 1, 1, 3);  // 3 groups for 4 heads / 2 KV heads
+  EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);
+
+  sup = test::full_support(in.shape, 1, 1);
+  std::swap(sup.cols[1], sup.cols[2]);  // row 1 = {0, 1} and row 2 = {0, 1, 2}: break ordering
+  sup.cols[1] = 1;
+  sup.cols[2] = 0;
+  EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);
+
+  sup = test::full_support(in.shape, 1, 1);
+  sup.cols.back() = 8;  // out of range
+  EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);
+}
+
+}  // namespace
+}  // namespace spf
