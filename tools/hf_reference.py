@@ -120,7 +120,6 @@ def versions() -> dict:
     except Exception:  # pragma: no cover
         v["safetensors"] = None
     try:
-        import gguf  # noqa: F401
         from importlib.metadata import version as _ver
 
         v["gguf"] = _ver("gguf")
@@ -616,7 +615,35 @@ def _check_gguf_dequant(model, gguf_path: str) -> dict:
     return out
 
 
-def make_smollm2(gguf_path: str, prose_path: str, out_dir: str) -> dict:
+def _gguf_string(gguf_path: str, key: str):
+    from gguf import GGUFReader
+
+    f = GGUFReader(gguf_path).fields.get(key)
+    if f is None:
+        return None
+    return bytes(f.parts[f.data[0]]).decode("utf-8")
+
+
+def _restore_smollm_pretokenizer(tok) -> str:
+    """transformers' GGUF tokenizer converter ignores tokenizer.ggml.pre = "smollm" and builds a plain
+    GPT-2 ByteLevel pre-tokenizer. SmolLM2's published tokenizer (and llama.cpp's "smollm") split
+    every digit first, which changes ids where whitespace precedes a digit ("x  1": smollm gives
+    x,"  ",1; plain GPT-2 gives x," "," 1"). Put the published pre-tokenizer and decoder back on the
+    HF tokenizer's backend (same vocab, merges and special tokens)."""
+    from tokenizers import decoders, pre_tokenizers
+
+    backend = tok.backend_tokenizer
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
+        ]
+    )
+    backend.decoder = decoders.ByteLevel(add_prefix_space=True, trim_offsets=True, use_regex=True)
+    return "pre_tokenizer = Sequence[Digits(individual_digits), ByteLevel(no prefix space)], decoder = ByteLevel"
+
+
+def make_smollm2(gguf_path: str, prose_path: str, out_dir: str, fix_tokenizer: bool = True) -> dict:
     import numpy as np
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
@@ -630,6 +657,12 @@ def make_smollm2(gguf_path: str, prose_path: str, out_dir: str) -> dict:
 
     log(f"smollm2: loading tokenizer and model from {gname} (dequantising to fp32)")
     tok = AutoTokenizer.from_pretrained(gdir, gguf_file=gname)
+    raw_tok = None
+    tok_fix = None
+    if fix_tokenizer and _gguf_string(gguf_path, "tokenizer.ggml.pre") == "smollm":
+        raw_tok = AutoTokenizer.from_pretrained(gdir, gguf_file=gname)
+        tok_fix = _restore_smollm_pretokenizer(tok)
+        log(f"smollm2: tokenizer: {tok_fix}")
     model, load_notes = _load_gguf_dense(AutoModelForCausalLM, gdir, gname)
     log(f"smollm2: loaded in {time.time() - t0:.1f}s: {type(model).__name__}, vocab {model.config.vocab_size}")
     dequant_check = _check_gguf_dequant(model, gguf_path)
@@ -642,6 +675,7 @@ def make_smollm2(gguf_path: str, prose_path: str, out_dir: str) -> dict:
         "model_sha256": sha256_file(gguf_path),
         "model_class": type(model).__name__,
         "tokenizer_class": type(tok).__name__,
+        "tokenizer_fix": tok_fix,
         "versions": versions(),
         "dtype": "float32",
         "device": "cpu",
@@ -660,19 +694,18 @@ def make_smollm2(gguf_path: str, prose_path: str, out_dir: str) -> dict:
 
     # (a) tokenizer cases
     cases = []
-    for cname, text in TOKENIZER_CASES:
-        ids = _encode(tok, text)
-        cases.append(
-            {
-                "name": cname,
-                "text": text,
-                "ids": ids,
-                "tokens": tok.convert_ids_to_tokens(ids),
-                "decoded": tok.decode(ids),
-            }
-        )
     all_text = "\n".join(t for _, t in TOKENIZER_CASES)
-    cases.append({"name": "all", "text": all_text, "ids": _encode(tok, all_text), "decoded": None})
+    for cname, text in TOKENIZER_CASES + [("all", all_text)]:
+        ids = _encode(tok, text)
+        case = {"name": cname, "text": text, "ids": ids}
+        if cname != "all":
+            case["tokens"] = tok.convert_ids_to_tokens(ids)
+            case["decoded"] = tok.decode(ids)
+        if raw_tok is not None:
+            raw = _encode(raw_tok, text)
+            if raw != ids:  # what the unmodified HF GGUF tokenizer gives instead
+                case["ids_hf_gguf_unmodified"] = raw
+        cases.append(case)
     ref["tokenizer_cases"] = cases
 
     # (b) prose: one full forward
@@ -802,6 +835,11 @@ def parse_args(argv=None):
     ap.add_argument("--out", required=True, help="output directory (created; per-reference subdirs replaced)")
     ap.add_argument("--smollm2-gguf", default=None, help="SmolLM2 GGUF file; without it the SmolLM2 part is skipped")
     ap.add_argument("--prose", default=DEFAULT_PROSE, help="English text (>= 600 tokens) for the SmolLM2 forward")
+    ap.add_argument(
+        "--raw-gguf-tokenizer",
+        action="store_true",
+        help="use the HF GGUF tokenizer as converted (no SmolLM2 digit-split pre-tokenizer fix)",
+    )
     ap.add_argument("--only", default=None, help=f"comma list out of {','.join(ALL_NAMES)}")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--tokens", type=int, default=DEFAULT_T, help="T for the tiny models (>= 128, even)")
@@ -854,7 +892,7 @@ def main(argv=None) -> int:
         t0 = time.time()
         try:
             if name == "smollm2":
-                info = make_smollm2(a.smollm2_gguf, a.prose, a.out)
+                info = make_smollm2(a.smollm2_gguf, a.prose, a.out, fix_tokenizer=not a.raw_gguf_tokenizer)
             else:
                 info = make_tiny(name, a.out, a.seed, a.tokens)
             status[name] = {"ok": True, **info, "seconds": round(time.time() - t0, 2)}

@@ -11,7 +11,8 @@ Outputs:
   smollm2_tokenizer.json  HF's tokenizer built from the GGUF (AutoTokenizer.from_pretrained(dir, gguf_file=...)),
                           with pre_tokenizer/decoder/post_processor set back to the ones SmolLM2 publishes (see
                           restore_smollm2_pipeline for why), saved compact.
-  smollm2_cases.json      {"cases": [{text, ids}], "chat": {...}}: HF encodings without added special tokens, and
+  smollm2_cases.json      {"cases": [{text, ids, decoded}], "chat": {...}}: HF encodings without added special tokens
+                          (and HF's decode of those ids), and
                           the full HF chat-template rendering of a one-message chat.
   nfc_cases.json          [{text, nfc}]: HF's NFC normalizer (tokenizers.normalizers.NFC) on varied text.
   pretok_cases.json       {name: {regex, cases: [{text, pieces}]}}: pure regex splits by the `tokenizers` library
@@ -77,6 +78,8 @@ TEXTS = [
     "Россия и Україна, Ελληνικά, עברית, مرحبا بالعالم",
     "Tab\u000bvt\u000cff end",
     "$$$ !!! ??? ... --- ((parens)) [[x]] {y} ~~~",
+    "ctrl\x04\x06 chars \x13\x14x \x00\x7f",  # bytes missing from SmolLM2's vocab -> fused unk
+    "\U00050000\U00090000 rare planes \U0001F9E0",
     PROSE,
 ]
 
@@ -225,7 +228,7 @@ def main():
     for text in TEXTS:
         ids = tok.encode(text, add_special_tokens=False).ids
         raw_ids = raw_gguf_tok.encode(text, add_special_tokens=False).ids
-        case = {"text": text, "ids": ids}
+        case = {"text": text, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)}
         if raw_ids != ids:
             case["ids_hf_gguf_converter"] = raw_ids  # what the unrestored GGUF conversion gives
         cases.append(case)

@@ -7,7 +7,8 @@ namespace spf {
 void AttentionShape::validate() const {
   SPF_CHECK(n_q >= 1, "attention shape: n_q = ", n_q, " (need at least one query)");
   SPF_CHECK(q_pos0 >= 0, "attention shape: q_pos0 = ", q_pos0, " is negative");
-  SPF_CHECK(n_kv >= q_pos0 + n_q, "attention shape: n_kv = ", n_kv, " < q_pos0 + n_q = ", q_pos0 + n_q,
+  SPF_CHECK(n_kv >= q_pos0 + n_q, "attention shape: n_kv = ", n_kv,
+            " < q_pos0 + n_q = ", q_pos0 + n_q,
             " (queries would see keys that are not in the cache)");
   SPF_CHECK(n_heads >= 1 && n_kv_heads >= 1, "attention shape: n_heads = ", n_heads,
             ", n_kv_heads = ", n_kv_heads, " (both must be >= 1)");
@@ -19,8 +20,8 @@ void AttentionShape::validate() const {
 
 void AttentionCall::validate() const {
   shape.validate();
-  SPF_CHECK(q != nullptr && k != nullptr && v != nullptr && out != nullptr, "attention call (layer ",
-            layer, "): q, k, v and out must all be set");
+  SPF_CHECK(q != nullptr && k != nullptr && v != nullptr && out != nullptr,
+            "attention call (layer ", layer, "): q, k, v and out must all be set");
 }
 
 }  // namespace spf

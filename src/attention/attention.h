@@ -5,9 +5,10 @@
 //
 // Layout (row-major, float32):
 //   q   [n_q][n_heads][head_dim]      queries at absolute positions q_pos0 .. q_pos0 + n_q - 1
-//   k,v [n_kv][n_kv_heads][head_dim]  keys/values at absolute positions 0 .. n_kv - 1 (KV cache prefix)
+//   k,v [n_kv][n_kv_heads][head_dim]  keys/values at positions 0 .. n_kv - 1 (KV cache prefix)
 //   out [n_q][n_heads][head_dim]
-// Causal: query i may see keys j <= q_pos0 + i. GQA: query head h reads KV head h / (n_heads / n_kv_heads).
+// Causal: query i may see keys j <= q_pos0 + i.
+// GQA: query head h reads KV head h / (n_heads / n_kv_heads).
 // q/k have RoPE (and any q/k norm) applied already; scale multiplies q·k before the softmax.
 //
 // Executors (attention/cpu/): dense.h (the default backend), sparse.h (over a SupportView), mass.h
@@ -31,7 +32,8 @@ struct AttentionShape {
   int kv_head_of(int h) const { return h / group_size(); }
   // Number of causal keys visible to query i.
   int64_t visible(int64_t i) const { return q_pos0 + i + 1; }
-  // Throws spf::Error when the shape is inconsistent (n_kv < q_pos0 + n_q, heads not divisible, ...).
+  // Throws spf::Error when the shape is inconsistent (n_q < 1, n_kv < q_pos0 + n_q, heads not
+  // divisible, head_dim < 1, scale <= 0).
   void validate() const;
 };
 

@@ -1,6 +1,6 @@
-// SupportView: a non-owning view of a Support's CSR arrays (see support/support.h for the meaning of
-// rows, columns and groups). Executors read supports through this view so that the attention layer
-// does not depend on the support layer above it; Support::view() makes one.
+// SupportView: a non-owning view of a Support's CSR arrays (see support/support.h for the meaning
+// of rows, columns and groups). Executors read supports through this view so that the attention
+// layer does not depend on the support layer above it; Support::view() makes one.
 #pragma once
 
 #include <cstddef>

@@ -590,8 +590,9 @@ void GgufFile::read_rows_f32(const std::string& name, int64_t row0, int64_t n_ro
   const uint32_t type = e.ggml_type;
   const int64_t row_len = e.row_len;
   float* dst = out.data();
-  // Threads only pay off for large reads; small ones (norm vectors, single rows) stay serial.
-#pragma omp parallel for schedule(static) if (n_rows * row_len >= (int64_t(1) << 18))
+  // Threads only pay off for large reads (~1M elements is a few ms of work per thread); smaller
+  // ones stay serial, since a parallel region costs far more than that on a loaded machine.
+#pragma omp parallel for schedule(static) if (n_rows * row_len >= (int64_t(1) << 20))
   for (int64_t r = 0; r < n_rows; ++r) {
     dequantize_row(type, base + uint64_t(r) * row_bytes, dst + r * row_len, row_len);
   }

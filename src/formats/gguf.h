@@ -37,12 +37,14 @@ enum class GgufType : uint32_t {
 struct GgufValue {
   GgufType type = GgufType::u8;
   GgufType elem_type = GgufType::u8;  // for arrays
-  // Scalars: integers (signed or unsigned, bool) in i, floats in f, strings in s.
+  // Scalars: integers (signed or unsigned, bool) in i and their bits in u (u is exact for a u64
+  // above INT64_MAX, which i wraps), floats in f, strings in s.
   int64_t i = 0;
   uint64_t u = 0;
   double f = 0;
   std::string s;
-  // Arrays: exactly one of these is filled, by element kind (nested arrays are kept in arr).
+  // Arrays: exactly one of these is filled, by element kind: integers and bools in ints (u64 bits
+  // stored as int64), f32/f64 in floats, strings in strings, nested arrays in arr.
   std::vector<int64_t> ints;
   std::vector<double> floats;
   std::vector<std::string> strings;

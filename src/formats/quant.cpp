@@ -67,7 +67,7 @@ inline void store_fp16(uint8_t* p, float f) {
 }
 
 void deq_f32(const uint8_t* src, float* dst, int64_t n) {
-  std::memcpy(dst, src, size_t(n) * 4);
+  if (n > 0) std::memcpy(dst, src, size_t(n) * 4);
 }
 
 void deq_f16(const uint8_t* src, float* dst, int64_t n) {

@@ -194,6 +194,7 @@ void SafetensorsFile::read_f32(const std::string& name, std::span<float> out) co
   const size_t n = size_t(e.info.numel());
   SPF_CHECK(out.size() == n, path(), ": tensor ", name, ": output holds ", out.size(),
             " floats, expected ", n);
+  if (n == 0) return;  // out.data() may be null; memcpy must not see it
   const uint8_t* src = file_.data() + e.begin;
   float* dst = out.data();
   switch (e.info.dtype) {

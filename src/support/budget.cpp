@@ -67,9 +67,15 @@ std::string Budget::str() const {
   std::ostringstream os;
   os.precision(17);
   switch (kind) {
-    case BudgetKind::top_k: os << "k=" << int64_t(value); break;
-    case BudgetKind::fraction: os << "frac=" << value; break;
-    case BudgetKind::top_p: os << "p=" << value; break;
+    case BudgetKind::top_k:
+      os << "k=" << int64_t(value);
+      break;
+    case BudgetKind::fraction:
+      os << "frac=" << value;
+      break;
+    case BudgetKind::top_p:
+      os << "p=" << value;
+      break;
   }
   if (sink > 0) os << ",sink=" << sink;
   if (window > 0) os << ",window=" << window;
@@ -100,7 +106,8 @@ Budget parse_budget(std::string_view text) {
   // Optional ",sink=N" and ",window=N" parts.
   for (size_t at = comma; at != std::string_view::npos;) {
     const size_t next = text.find(',', at + 1);
-    const std::string_view part = trim(text.substr(at + 1, next == std::string_view::npos ? next : next - at - 1));
+    const std::string_view part =
+        trim(text.substr(at + 1, next == std::string_view::npos ? next : next - at - 1));
     if (part.starts_with("sink=")) {
       b.sink = parse_count(part.substr(5), whole);
     } else if (part.starts_with("window=")) {
@@ -130,7 +137,8 @@ int64_t budget_columns(const Budget& b, int64_t avail, int k_block) {
       const double want = std::ceil(b.value * double(avail) * (1.0 - 1e-12));
       return std::clamp<int64_t>(int64_t(want), 1, avail);
     }
-    case BudgetKind::top_p: break;
+    case BudgetKind::top_p:
+      break;
   }
   fail("budget ", b.str(), ": a top-p budget has no fixed column count");
 }

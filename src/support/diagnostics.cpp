@@ -18,7 +18,8 @@ class MassInSupport : public ProbVisitor {
  public:
   MassInSupport(const AttentionShape& s, const Support& sup, float threshold)
       : s_(s), sup_(sup), threshold_(threshold), retained_(size_t(s.n_q), 0.0) {
-    for (int h = 0; h < s.n_heads; ++h) group_.push_back(sup.group_of_head(h, s.n_heads, s.n_kv_heads));
+    for (int h = 0; h < s.n_heads; ++h)
+      group_.push_back(sup.group_of_head(h, s.n_heads, s.n_kv_heads));
     slots_.resize(size_t(mass_slots()));
   }
 
@@ -92,9 +93,10 @@ class MassInSupport : public ProbVisitor {
 };
 
 void check_match(const AttentionShape& s, const Support& sup) {
-  SPF_CHECK(sup.n_q == s.n_q && sup.n_kv == s.n_kv && sup.q_pos0 == s.q_pos0, "support diagnostics: support is for n_q = ",
-            sup.n_q, ", n_kv = ", sup.n_kv, ", q_pos0 = ", sup.q_pos0, " but the call has n_q = ", s.n_q,
-            ", n_kv = ", s.n_kv, ", q_pos0 = ", s.q_pos0);
+  SPF_CHECK(sup.n_q == s.n_q && sup.n_kv == s.n_kv && sup.q_pos0 == s.q_pos0,
+            "support diagnostics: support is for n_q = ", sup.n_q, ", n_kv = ", sup.n_kv,
+            ", q_pos0 = ", sup.q_pos0, " but the call has n_q = ", s.n_q, ", n_kv = ", s.n_kv,
+            ", q_pos0 = ", s.q_pos0);
 }
 
 }  // namespace
@@ -124,8 +126,9 @@ double relative_error(const float* a, const float* b, int64_t n) {
   return std::sqrt(num / den);
 }
 
-SupportDiagnostics diagnose_support(const AttentionCall& call, const Support& support, const float* sparse_out,
-                                    const float* dense_out, float critical_threshold) {
+SupportDiagnostics diagnose_support(const AttentionCall& call, const Support& support,
+                                    const float* sparse_out, const float* dense_out,
+                                    float critical_threshold) {
   SupportDiagnostics d = support_mass_diagnostics(call, support, critical_threshold);
   const AttentionShape& s = call.shape;
   const int64_t n = s.n_q * s.n_heads * s.head_dim;

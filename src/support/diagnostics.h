@@ -35,9 +35,10 @@ SupportDiagnostics support_mass_diagnostics(const AttentionCall& call, const Sup
 // ||a - b|| / ||b|| over n floats (0 when both are 0).
 double relative_error(const float* a, const float* b, int64_t n);
 
-// Everything above; sparse_out is the executor's output for this support, dense_out the dense output
-// (computed here when null).
-SupportDiagnostics diagnose_support(const AttentionCall& call, const Support& support, const float* sparse_out,
-                                    const float* dense_out = nullptr, float critical_threshold = 0.1f);
+// Everything above; sparse_out is the executor's output for this support, dense_out the dense
+// output (computed here when null).
+SupportDiagnostics diagnose_support(const AttentionCall& call, const Support& support,
+                                    const float* sparse_out, const float* dense_out = nullptr,
+                                    float critical_threshold = 0.1f);
 
 }  // namespace spf

@@ -14,9 +14,12 @@ namespace spf {
 
 int n_groups_for(GroupMode mode, const AttentionShape& shape) {
   switch (mode) {
-    case GroupMode::shared: return 1;
-    case GroupMode::per_kv_group: return shape.n_kv_heads;
-    case GroupMode::per_head: return shape.n_heads;
+    case GroupMode::shared:
+      return 1;
+    case GroupMode::per_kv_group:
+      return shape.n_kv_heads;
+    case GroupMode::per_head:
+      return shape.n_heads;
   }
   return 1;
 }
@@ -30,9 +33,12 @@ GroupMode parse_group_mode(std::string_view text) {
 
 const char* group_mode_name(GroupMode mode) {
   switch (mode) {
-    case GroupMode::shared: return "shared";
-    case GroupMode::per_kv_group: return "per_kv_group";
-    case GroupMode::per_head: return "per_head";
+    case GroupMode::shared:
+      return "shared";
+    case GroupMode::per_kv_group:
+      return "per_kv_group";
+    case GroupMode::per_head:
+      return "per_head";
   }
   return "?";
 }
@@ -43,8 +49,8 @@ int parse_granularity(std::string_view text) {
   if (num.starts_with("block:")) num.remove_prefix(6);
   int v = 0;
   const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
-  SPF_CHECK(!num.empty() && ec == std::errc() && end == num.data() + num.size(), "granularity '", text,
-            "' (expected token, block:N or N)");
+  SPF_CHECK(!num.empty() && ec == std::errc() && end == num.data() + num.size(), "granularity '",
+            text, "' (expected token, block:N or N)");
   SPF_CHECK(v >= 1, "granularity '", text, "': block size ", v, " (must be >= 1)");
   return v;
 }
@@ -52,7 +58,8 @@ int parse_granularity(std::string_view text) {
 void ProducerOptions::validate() const {
   budget.validate();
   SPF_CHECK(block >= 1, "support producer: block size ", block, " (must be >= 1)");
-  SPF_CHECK(probe_queries >= 1, "support producer: probe_queries = ", probe_queries, " (must be >= 1)");
+  SPF_CHECK(probe_queries >= 1, "support producer: probe_queries = ", probe_queries,
+            " (must be >= 1)");
   SPF_CHECK(stride >= 1, "support producer: stride = ", stride, " (must be >= 1)");
 }
 
@@ -64,13 +71,15 @@ std::vector<std::string> producer_methods() {
   return {"dense", "oracle", "streaming", "vertical_slash", "antidiagonal", "random"};
 }
 
-std::unique_ptr<SupportProducer> make_producer(std::string_view method, const ProducerOptions& options) {
+std::unique_ptr<SupportProducer> make_producer(std::string_view method,
+                                               const ProducerOptions& options) {
   options.validate();
   if (method == "dense") return std::make_unique<DenseProducer>(options);
   if (method == "oracle") return std::make_unique<OracleProducer>(options);
   if (method == "streaming") return std::make_unique<StreamingProducer>(options);
   if (method == "vertical_slash") return std::make_unique<VerticalSlashProducer>(options);
-  if (method == "antidiagonal" || method == "xattention") return std::make_unique<AntidiagonalProducer>(options);
+  if (method == "antidiagonal" || method == "xattention")
+    return std::make_unique<AntidiagonalProducer>(options);
   if (method == "random") return std::make_unique<RandomProducer>(options);
   std::string known;
   for (const std::string& m : producer_methods()) known += (known.empty() ? "" : ", ") + m;

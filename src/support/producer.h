@@ -1,6 +1,6 @@
 // SupportProducer: makes the Support of one attention call (which keys each query block may see).
-// Every producer returns a validated, causal support whose rows honour the budget exactly (budget.h);
-// make_producer() builds one by method name:
+// Every producer returns a validated, causal support whose rows honour the budget exactly
+// (budget.h); make_producer() builds one by method name:
 //
 //   dense           the full causal support (budget ignored)
 //   oracle          top keys (or key blocks) by the true attention mass, from the dense statistics
@@ -35,12 +35,12 @@ const char* group_mode_name(GroupMode mode);
 int parse_granularity(std::string_view text);
 
 struct ProducerOptions {
-  Budget budget;                        // default: 100% (the full causal support)
-  int block = 1;                        // 1: token granularity; B: B-query rows and B-key columns
+  Budget budget;  // default: 100% (the full causal support)
+  int block = 1;  // 1: token granularity; B: B-query rows and B-key columns
   GroupMode groups = GroupMode::shared;
-  uint64_t seed = 0;                    // random
-  int probe_queries = 64;               // vertical_slash: the last queries whose attention is probed
-  int stride = 8;                       // antidiagonal: sampling stride (block must be a multiple)
+  uint64_t seed = 0;       // random
+  int probe_queries = 64;  // vertical_slash: the last queries whose attention is probed
+  int stride = 8;          // antidiagonal: sampling stride (block must be a multiple)
 
   // Throws spf::Error for a bad budget, block < 1 or probe_queries / stride < 1.
   void validate() const;
@@ -55,8 +55,10 @@ class SupportProducer {
   virtual std::string name() const = 0;
 };
 
-// Throws spf::Error for an unknown method (listing the known ones) or options the method cannot use.
-std::unique_ptr<SupportProducer> make_producer(std::string_view method, const ProducerOptions& options);
+// Throws spf::Error for an unknown method (listing the known ones) or options the method cannot
+// use.
+std::unique_ptr<SupportProducer> make_producer(std::string_view method,
+                                               const ProducerOptions& options);
 std::vector<std::string> producer_methods();
 
 // "method(budget,block=B,groups)" for name() implementations.

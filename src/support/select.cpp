@@ -9,7 +9,8 @@
 namespace spf {
 
 RowGeometry row_geometry(const Support& layout, int64_t r) {
-  return RowGeometry{layout.row_first_pos(r), layout.row_last_pos(r), layout.causal_cols(r), layout.k_block};
+  return RowGeometry{layout.row_first_pos(r), layout.row_last_pos(r), layout.causal_cols(r),
+                     layout.k_block};
 }
 
 void forced_columns(const Budget& b, const RowGeometry& row, std::vector<int32_t>& out) {
@@ -46,7 +47,8 @@ void select_columns(const Budget& b, const RowGeometry& row, std::span<const flo
   const size_t n_forced = out.size();
 
   if (b.kind != BudgetKind::top_p) {
-    const int64_t target = std::max<int64_t>(budget_columns(b, avail, row.k_block), int64_t(n_forced));
+    const int64_t target =
+        std::max<int64_t>(budget_columns(b, avail, row.k_block), int64_t(n_forced));
     const size_t need = size_t(target) - n_forced;
     if (need < cand.size()) {
       std::nth_element(cand.begin(), cand.begin() + ptrdiff_t(need), cand.end(), better);

@@ -1,6 +1,6 @@
-// Row selection shared by the producers: given a score per causal column of one support row, keep the
-// budget's forced columns (sink, local window) and fill the rest of the budget with the best scores.
-// Exact rules in budget.h. Ties between equal scores go to the lower column, so results are
+// Row selection shared by the producers: given a score per causal column of one support row, keep
+// the budget's forced columns (sink, local window) and fill the rest of the budget with the best
+// scores. Exact rules in budget.h. Ties between equal scores go to the lower column, so results are
 // deterministic whatever the thread schedule.
 #pragma once
 
@@ -27,12 +27,14 @@ RowGeometry row_geometry(const Support& layout, int64_t r);
 void forced_columns(const Budget& budget, const RowGeometry& row, std::vector<int32_t>& out);
 
 // Writes the selected columns of the row, ascending, to out. score has avail entries (larger is
-// better; NaN counts as -inf); top_p needs non-negative scores. Does not throw except for allocation.
+// better; NaN counts as -inf); top_p needs non-negative scores. Does not throw except for
+// allocation.
 void select_columns(const Budget& budget, const RowGeometry& row, std::span<const float> score,
                     std::vector<int32_t>& out);
 
-// A whole support from per-row scores: rows of all groups are scored (score(g, r, out) fills out, one
-// entry per causal column of row r) and selected in parallel. score must be thread-safe, not throw.
+// A whole support from per-row scores: rows of all groups are scored (score(g, r, out) fills out,
+// one entry per causal column of row r) and selected in parallel. score must be thread-safe, not
+// throw.
 using RowScorer = std::function<void(int g, int64_t r, std::span<float> out)>;
 Support select_support(const Support& layout, const Budget& budget, const RowScorer& score);
 

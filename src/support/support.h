@@ -6,9 +6,9 @@
 // (k_block = 1: token granularity; k_block > 1: key blocks aligned to position 0).
 // Groups: one support shared by all heads (n_groups = 1, the head-averaged setting), or one per KV
 // group (n_groups = n_kv_heads), or one per query head (n_groups = n_heads).
-// Storage is CSR: row (g, r) owns cols[row_ptr[g * n_rows + r] .. row_ptr[g * n_rows + r + 1]), sorted
-// ascending, no duplicates. Always causal: no column starts after the last query of its row; keys of a
-// column that lie in the future of a particular query are masked by the executor.
+// Storage is CSR: row (g, r) owns cols[row_ptr[g * n_rows + r] .. row_ptr[g * n_rows + r + 1]),
+// sorted ascending, no duplicates. Always causal: no column starts after the last query of its row;
+// keys of a column that lie in the future of a particular query are masked by the executor.
 //
 // Builders below; producers in producer.h; the backend that applies them in support_attention.h.
 #pragma once
@@ -71,8 +71,9 @@ inline Support dense_support(const AttentionShape& shape, int block = 1) {
   return dense_support(support_layout(shape, block, block, 1));
 }
 
-// Fills a layout from per-row column lists, rows[g * n_rows + r] (each sorted and deduplicated here),
-// then validates: throws spf::Error on an out-of-range or acausal column or a wrong row count.
+// Fills a layout from per-row column lists, rows[g * n_rows + r] (each sorted and deduplicated
+// here), then validates: throws spf::Error on an out-of-range or acausal column or a wrong row
+// count.
 Support support_from_rows(const Support& layout, std::vector<std::vector<int32_t>> rows);
 
 }  // namespace spf

@@ -5,7 +5,8 @@
 
 namespace spf {
 
-SupportAttention::SupportAttention(std::unique_ptr<SupportProducer> producer, SupportAttentionOptions options)
+SupportAttention::SupportAttention(std::unique_ptr<SupportProducer> producer,
+                                   SupportAttentionOptions options)
     : producer_(std::move(producer)), options_(options) {
   SPF_CHECK(producer_ != nullptr, "support attention: no producer given");
   SPF_CHECK(options_.dense_layers >= 0, "support attention: dense_layers = ", options_.dense_layers,
@@ -31,7 +32,8 @@ void SupportAttention::run_dense(const AttentionCall& call, bool record) {
 
 void SupportAttention::attend(const AttentionCall& call) {
   call.validate();
-  if (call.attention_layer < options_.dense_layers || (options_.dense_decode && call.shape.n_q == 1)) {
+  if (call.attention_layer < options_.dense_layers ||
+      (options_.dense_decode && call.shape.n_q == 1)) {
     run_dense(call, options_.diagnostics);
     return;
   }
@@ -39,8 +41,10 @@ void SupportAttention::attend(const AttentionCall& call) {
   const Support support = producer_->produce(call);
   const double produce_s = sw.seconds();
   support.validate();
-  SPF_CHECK(support.n_q == call.shape.n_q && support.n_kv == call.shape.n_kv && support.q_pos0 == call.shape.q_pos0,
-            "support attention: producer ", producer_->name(), " returned a support for another call");
+  SPF_CHECK(support.n_q == call.shape.n_q && support.n_kv == call.shape.n_kv &&
+                support.q_pos0 == call.shape.q_pos0,
+            "support attention: producer ", producer_->name(),
+            " returned a support for another call");
   if (observer_) observer_(call, support);
 
   sw.reset();

@@ -1,9 +1,10 @@
-// SupportAttention: the backend for sparse prefill. For every attention call it asks its producer for
-// a Support and runs the sparse executor on it. Options:
+// SupportAttention: the backend for sparse prefill. For every attention call it asks its producer
+// for a Support and runs the sparse executor on it. Options:
 //   dense_layers       attention layers [0, dense_layers) run dense (attention_layer index)
 //   dense_decode       calls with a single query (decode steps) run dense
 //   diagnostics        after each sparse call, also compare with dense (support/diagnostics.h) and
-//                      record one LayerDiagnostics per call (costs a dense pass plus two mass passes)
+//                      record one LayerDiagnostics per call (costs a dense pass plus two mass
+//                      passes)
 // A support that admits every causal pair runs on the dense executor: identical result, less work.
 // Not thread-safe: one call at a time (as the model makes them).
 #pragma once
@@ -35,7 +36,8 @@ struct LayerDiagnostics {
   int attention_layer = 0;
   int64_t n_q = 0;
   int64_t n_kv = 0;
-  bool dense = false;  // ran dense (dense layer, decode step or full support): the fields below are exact 1 / 0
+  bool dense = false;  // ran dense (dense layer, decode step or full support): the fields below are
+                       // exact 1 / 0
   SupportDiagnostics support;
   double produce_seconds = 0.0;  // time in the producer
   double attend_seconds = 0.0;   // time in the executor
@@ -43,7 +45,8 @@ struct LayerDiagnostics {
 
 class SupportAttention : public AttentionBackend {
  public:
-  explicit SupportAttention(std::unique_ptr<SupportProducer> producer, SupportAttentionOptions options = {});
+  explicit SupportAttention(std::unique_ptr<SupportProducer> producer,
+                            SupportAttentionOptions options = {});
   void attend(const AttentionCall& call) override;
 
   const SupportProducer& producer() const { return *producer_; }

@@ -4,7 +4,8 @@
 
 namespace spf {
 
-Bpe::Bpe(std::array<int32_t, 256> byte_ids, std::optional<int32_t> unk_id) : byte_ids_(byte_ids), unk_id_(unk_id) {}
+Bpe::Bpe(std::array<int32_t, 256> byte_ids, std::optional<int32_t> unk_id, bool fuse_unk)
+    : byte_ids_(byte_ids), unk_id_(unk_id), fuse_unk_(fuse_unk) {}
 
 void Bpe::add_merge(int32_t left, int32_t right, int32_t merged) {
   // A repeated pair keeps its first (best) rank, as HF's rank map does.
@@ -39,7 +40,7 @@ void Bpe::encode(std::string_view piece, std::vector<int32_t>& out) const {
   merge_piece(piece, ids);
   out.insert(out.end(), ids.begin(), ids.end());
   std::lock_guard<std::mutex> lock(cache_mu_);
-  if (cache_.size() < kCacheMax) cache_.emplace(std::move(key_str), std::move(ids));
+  if (cache_.size() < kCacheMax && piece.size() <= kCacheMaxPiece) cache_.emplace(std::move(key_str), std::move(ids));
 }
 
 void Bpe::merge_piece(std::string_view piece, std::vector<int32_t>& out) const {
@@ -50,14 +51,16 @@ void Bpe::merge_piece(std::string_view piece, std::vector<int32_t>& out) const {
   };
   std::vector<Sym> syms;
   syms.reserve(piece.size());
+  bool prev_unknown = false;
   for (const char c : piece) {
     int32_t id = byte_ids_[static_cast<unsigned char>(c)];
-    if (id < 0) {
+    const bool unknown = id < 0;
+    if (unknown) {
       if (!unk_id_) continue;  // HF drops unknown symbols when the model has no unk token
+      if (fuse_unk_ && prev_unknown) continue;
       id = *unk_id_;
-      // HF fuses consecutive unknowns only with fuse_unk; byte-level vocabs cover all bytes, so the
-      // difference never shows in practice.
     }
+    prev_unknown = unknown;
     const auto n = static_cast<int32_t>(syms.size());
     syms.push_back({id, n - 1, n + 1});
   }

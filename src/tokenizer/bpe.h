@@ -17,8 +17,8 @@ namespace spf {
 class Bpe {
  public:
   // byte_ids[b]: id of the vocab entry for the single byte b (-1: absent; such bytes map to unk_id,
-  // or are dropped when there is no unk, as HF's BPE does).
-  Bpe(std::array<int32_t, 256> byte_ids, std::optional<int32_t> unk_id);
+  // or are dropped when there is no unk, as HF's BPE does; fuse_unk turns a run of them into one unk).
+  Bpe(std::array<int32_t, 256> byte_ids, std::optional<int32_t> unk_id, bool fuse_unk);
 
   // Merge of two vocab ids into a third; rank = order of the calls.
   void add_merge(int32_t left, int32_t right, int32_t merged);
@@ -38,10 +38,12 @@ class Bpe {
 
   std::array<int32_t, 256> byte_ids_;
   std::optional<int32_t> unk_id_;
+  bool fuse_unk_ = false;
   std::unordered_map<uint64_t, Merge> merges_;
   std::unordered_map<std::string, int32_t> whole_;  // empty unless ignore_merges
 
-  static constexpr size_t kCacheMax = 200000;
+  static constexpr size_t kCacheMax = 200000;     // entries; later pieces are merged uncached
+  static constexpr size_t kCacheMaxPiece = 256;   // bytes; long whitespace/symbol runs are rare repeats
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
 };

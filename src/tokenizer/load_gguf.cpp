@@ -67,6 +67,9 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
   spec.special.eos = opt_id(g, "tokenizer.ggml.eos_token_id");
   spec.special.pad = opt_id(g, "tokenizer.ggml.padding_token_id");
   spec.special.unk = opt_id(g, "tokenizer.ggml.unknown_token_id");
+  // Bytes missing from the vocab (SmolLM2 lacks a few control bytes) become one unk per run, which is
+  // what HF's tokenizer built from a GGUF does (llama.cpp has no rule for them).
+  spec.fuse_unk = true;
   if (g.find("tokenizer.ggml.add_bos_token") != nullptr) {
     spec.special.add_bos = g.get_bool("tokenizer.ggml.add_bos_token") && spec.special.bos.has_value();
   }

@@ -120,6 +120,7 @@ void read_model(const std::string& where, const json& model, VocabSpec& spec) {
   }
   SPF_CHECK(!model.contains("dropout") || model["dropout"].is_null(), where, ": BPE dropout is not supported");
   spec.ignore_merges = model.value("ignore_merges", false);
+  spec.fuse_unk = model.value("fuse_unk", false);
 
   const json& vocab = model.at("vocab");
   SPF_CHECK(vocab.is_object(), where, ": model.vocab is not an object");

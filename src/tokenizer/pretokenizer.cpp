@@ -82,8 +82,11 @@ class Regex {
     size_t prev = 0;  // end of the last emitted piece
     while (pos < text.size()) {
       // The text was validated once up front; re-checking at every offset would make splitting quadratic.
-      const int rc = jit_ ? pcre2_jit_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, md.get(), nullptr)
-                          : pcre2_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, md.get(), nullptr);
+      int rc = jit_ ? pcre2_jit_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, md.get(), nullptr)
+                    : PCRE2_ERROR_JIT_STACKLIMIT;
+      // The interpreter keeps its backtracking state on the heap, so it copes where JIT's stack did not.
+      if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = pcre2_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md.get(), nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
         std::array<PCRE2_UCHAR, 256> msg{};

@@ -23,6 +23,7 @@ struct VocabSpec {
   std::vector<std::pair<std::string, std::string>> merges;  // rank = index
   std::vector<AddedToken> added;
   bool ignore_merges = false;
+  bool fuse_unk = false;  // a run of bytes missing from the vocab becomes one unk
   bool nfc = false;
   PreTokenizer pre = PreTokenizer::gpt2;
   SpecialTokens special;  // bos/eos/pad/unk/add_bos; eos_ids is derived from these

@@ -56,7 +56,7 @@ TokenizerData build_tokenizer_data(VocabSpec spec) {
     byte_ids[b] = it == vocab.end() ? -1 : it->second;
   }
   check_special(spec, spec.special.unk, "unk", d.id_bytes.size());
-  d.bpe = std::make_unique<Bpe>(byte_ids, spec.special.unk);
+  d.bpe = std::make_unique<Bpe>(byte_ids, spec.special.unk, spec.fuse_unk);
   auto lookup = [&](size_t rank, const std::string& a, const std::string& b, const std::string& s) {
     auto it = vocab.find(s);
     SPF_CHECK(it != vocab.end(), spec.where, ": merge ", rank, " \"", a, " ", b, "\": \"", s,

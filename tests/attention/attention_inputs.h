@@ -27,8 +27,8 @@ struct AttnInputs {
   }
 };
 
-// q_pos0 = n_kv - n_q (the queries are the last n_q positions). `sharp` widens q so that softmaxes are
-// peaked rather than nearly uniform.
+// q_pos0 = n_kv - n_q (the queries are the last n_q positions). `sharp` widens q so that softmaxes
+// are peaked rather than nearly uniform.
 inline AttnInputs make_inputs(int64_t n_q, int64_t n_kv, int n_heads, int n_kv_heads, int head_dim,
                               uint32_t seed, float sharp = 3.0f) {
   AttnInputs in;
@@ -74,8 +74,8 @@ struct TestSupport {
 
 // Each causal column of each row kept with probability keep (seeded); rows are never left empty of
 // causal columns when force_nonempty.
-inline TestSupport random_support(const AttentionShape& s, int q_block, int k_block, int n_groups, double keep,
-                                  uint32_t seed, bool force_nonempty = true) {
+inline TestSupport random_support(const AttentionShape& s, int q_block, int k_block, int n_groups,
+                                  double keep, uint32_t seed, bool force_nonempty = true) {
   TestSupport t;
   t.n_q = s.n_q;
   t.n_kv = s.n_kv;
@@ -101,7 +101,8 @@ inline TestSupport random_support(const AttentionShape& s, int q_block, int k_bl
 }
 
 // The full causal support at the given granularity.
-inline TestSupport full_support(const AttentionShape& s, int q_block, int k_block, int n_groups = 1) {
+inline TestSupport full_support(const AttentionShape& s, int q_block, int k_block,
+                                int n_groups = 1) {
   return random_support(s, q_block, k_block, n_groups, 1.0, 0);
 }
 

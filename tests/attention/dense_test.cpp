@@ -21,22 +21,41 @@ TEST_P(DenseVsReference, MatchesDoublePrecision) {
   const DenseCase c = GetParam();
   test::AttnInputs in = test::make_inputs(c.n_q, c.n_kv, c.heads, c.kv_heads, c.head_dim, 11);
   test::AttnInputs ref = in;
-  dense_attention(in.call(), DenseOptions{c.q_tile, c.k_tile});
+  DenseOptions o;
+  o.q_tile = c.q_tile;
+  o.k_tile = c.k_tile;
+  dense_attention(in.call(), o);
   reference_attention(ref.call());
   EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, DenseVsReference,
-    ::testing::Values(DenseCase{1, 1, 1, 1, 64, 64, 256},        // a single token
-                      DenseCase{1, 300, 4, 2, 64, 64, 256},      // decode: one query after a prefix
-                      DenseCase{100, 100, 2, 2, 64, 64, 256},    // not a multiple of the query tile
-                      DenseCase{300, 300, 3, 1, 64, 64, 256},    // GQA 3, crosses a key tile
-                      DenseCase{37, 500, 4, 1, 128, 64, 256},    // continued prefill, GQA 4
-                      DenseCase{70, 70, 8, 1, 128, 64, 256},     // GQA 8
-                      DenseCase{65, 129, 2, 1, 256, 64, 256},    // head_dim 256
-                      DenseCase{45, 90, 4, 4, 128, 7, 13},       // odd tiles
-                      DenseCase{10, 10, 6, 2, 64, 1, 1}));       // degenerate tiles
+    ::testing::Values(DenseCase{1, 1, 1, 1, 64, 64, 256},      // a single token
+                      DenseCase{1, 300, 4, 2, 64, 64, 256},    // decode: one query after a prefix
+                      DenseCase{100, 100, 2, 2, 64, 64, 256},  // not a multiple of the query tile
+                      DenseCase{300, 300, 3, 1, 64, 64, 256},  // GQA 3, crosses a key tile
+                      DenseCase{37, 500, 4, 1, 128, 64, 256},  // continued prefill, GQA 4
+                      DenseCase{70, 70, 8, 1, 128, 64, 256},   // GQA 8
+                      DenseCase{65, 129, 2, 1, 256, 64, 256},  // head_dim 256
+                      DenseCase{45, 90, 4, 4, 128, 7, 13},     // odd tiles
+                      DenseCase{10, 10, 6, 2, 64, 1, 1}));     // degenerate tiles
+
+TEST(DenseAttention, KeySplitsMatchReference) {
+  // Decode and short continued prefill with the key range split 1..7 ways (the merge path).
+  for (const int64_t n_q : {int64_t(1), int64_t(3), int64_t(70)}) {
+    test::AttnInputs in = test::make_inputs(n_q, 700, 4, 2, 64, 13);
+    test::AttnInputs ref = in;
+    reference_attention(ref.call());
+    for (const int splits : {1, 2, 3, 7}) {
+      DenseOptions o;
+      o.k_tile = 64;
+      o.key_splits = splits;
+      dense_attention(in.call(), o);
+      EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6) << "n_q " << n_q << " splits " << splits;
+    }
+  }
+}
 
 TEST(DenseAttention, BackendEqualsFreeFunction) {
   test::AttnInputs a = test::make_inputs(50, 80, 4, 2, 64, 3);
@@ -71,6 +90,9 @@ TEST(DenseAttention, RejectsInconsistentShapes) {
   c.shape.n_q = 0;
   EXPECT_THROW(dense_attention(c), Error);
   EXPECT_THROW(dense_attention(in.call(), DenseOptions{0, 256}), Error);
+  DenseOptions neg;
+  neg.key_splits = -1;
+  EXPECT_THROW(dense_attention(in.call(), neg), Error);
 }
 
 TEST(AttentionShape, ErrorsSayWhatIsWrong) {

@@ -104,7 +104,8 @@ TEST_P(BlockMassVsReference, SumsOfReferenceProbabilities) {
   const int groups = c.groups_kind == 0 ? 1 : c.groups_kind == 1 ? s.n_kv_heads : s.n_heads;
   const std::vector<float> m = block_mass(in.call(), c.q_block, c.k_block, groups);
   const std::vector<double> ref = reference_probabilities(s, in.q.data(), in.k.data());
-  const int64_t rows = (s.n_q + c.q_block - 1) / c.q_block, cols = (s.n_kv + c.k_block - 1) / c.k_block;
+  const int64_t rows = (s.n_q + c.q_block - 1) / c.q_block,
+                cols = (s.n_kv + c.k_block - 1) / c.k_block;
   ASSERT_EQ(m.size(), size_t(groups * rows * cols));
   std::vector<double> want(m.size(), 0.0);
   const int per_group = s.n_heads / groups;
@@ -117,7 +118,8 @@ TEST_P(BlockMassVsReference, SumsOfReferenceProbabilities) {
       }
     }
   }
-  for (size_t x = 0; x < m.size(); ++x) ASSERT_NEAR(m[x], want[x], 1e-5 * c.q_block) << "entry " << x;
+  for (size_t x = 0; x < m.size(); ++x)
+    ASSERT_NEAR(m[x], want[x], 1e-5 * c.q_block) << "entry " << x;
   // Each query's head-averaged mass sums to 1: a row of a block holds q_block queries' worth.
   for (int g = 0; g < groups; ++g) {
     for (int64_t r = 0; r < rows; ++r) {
@@ -129,8 +131,9 @@ TEST_P(BlockMassVsReference, SumsOfReferenceProbabilities) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Blocks, BlockMassVsReference,
-                         ::testing::Values(BlockCase{1, 1, 0}, BlockCase{1, 1, 2}, BlockCase{16, 16, 0},
-                                           BlockCase{7, 5, 1}, BlockCase{64, 32, 2}, BlockCase{200, 3, 0}));
+                         ::testing::Values(BlockCase{1, 1, 0}, BlockCase{1, 1, 2},
+                                           BlockCase{16, 16, 0}, BlockCase{7, 5, 1},
+                                           BlockCase{64, 32, 2}, BlockCase{200, 3, 0}));
 
 TEST(Mass, RejectsStatsOfAnotherCall) {
   test::AttnInputs a = test::make_inputs(10, 10, 2, 1, 64, 1);

@@ -31,11 +31,12 @@ TEST_P(SparseFullSupport, EqualsDenseToFp32Rounding) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, SparseFullSupport,
-                         ::testing::Values(SparseCase{1, 1, 2, 1, 64, 1}, SparseCase{1, 300, 4, 2, 64, 1},
-                                           SparseCase{97, 97, 4, 1, 64, 1}, SparseCase{97, 97, 4, 1, 64, 16},
-                                           SparseCase{130, 400, 6, 2, 128, 64},
-                                           SparseCase{64, 64, 8, 1, 256, 8}, SparseCase{50, 50, 3, 3, 128, 3}));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SparseFullSupport,
+    ::testing::Values(SparseCase{1, 1, 2, 1, 64, 1}, SparseCase{1, 300, 4, 2, 64, 1},
+                      SparseCase{97, 97, 4, 1, 64, 1}, SparseCase{97, 97, 4, 1, 64, 16},
+                      SparseCase{130, 400, 6, 2, 128, 64}, SparseCase{64, 64, 8, 1, 256, 8},
+                      SparseCase{50, 50, 3, 3, 128, 3}));
 
 struct RandomCase {
   int64_t n_q, n_kv;
@@ -52,7 +53,8 @@ TEST_P(SparseRandomSupport, MatchesReferenceRestrictedToSupport) {
   test::AttnInputs in = test::make_inputs(c.n_q, c.n_kv, c.heads, c.kv_heads, c.head_dim, 31);
   test::AttnInputs ref = in;
   const int groups = c.groups_kind == 0 ? 1 : c.groups_kind == 1 ? c.kv_heads : c.heads;
-  const test::TestSupport sup = test::random_support(in.shape, c.q_block, c.k_block, groups, c.keep, 7);
+  const test::TestSupport sup =
+      test::random_support(in.shape, c.q_block, c.k_block, groups, c.keep, 7);
   const SupportView view = sup.view();
   // Small tiles and direct runs exercise both the gathered and the in-place key paths.
   sparse_attention(in.call(), view, SparseOptions{16, 4});

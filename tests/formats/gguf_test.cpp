@@ -253,7 +253,7 @@ TEST(Gguf, CustomAlignmentAndVersion2) {
 
 TEST(Gguf, LargeQuantizedReadUsesAllRows) {
   // Big enough to take the multi-threaded path in read_rows_f32.
-  const int64_t rows = 512, cols = 1024;
+  const int64_t rows = 1024, cols = 1024;
   const std::vector<float> x = test::random_floats(size_t(rows * cols), 3);
   Bytes q(size_t(rows * cols / 32 * 34));
   quantize_row_q8_0(x.data(), q.data(), rows * cols);

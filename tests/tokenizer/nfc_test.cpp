@@ -14,7 +14,9 @@ TEST(Nfc, MatchesHf) {
   for (const auto& c : doc) {
     const std::string text = c.at("text"), want = c.at("nfc");
     EXPECT_EQ(nfc_normalize(text), want) << "text: " << text;
-    if (nfc_is_trivially_stable(text)) EXPECT_EQ(text, want) << "fast path would be wrong for: " << text;
+    if (nfc_is_trivially_stable(text)) {
+      EXPECT_EQ(text, want) << "fast path would be wrong for: " << text;
+    }
     changed += text != want;
   }
   EXPECT_GT(changed, 15u);  // the fixture really exercises composition

@@ -9,19 +9,15 @@
 namespace spf::test {
 namespace {
 
-std::string stream_all(const Tokenizer& tok, const std::vector<int32_t>& ids, bool skip_special,
-                       size_t* max_chunks_empty = nullptr) {
+std::string stream_all(const Tokenizer& tok, const std::vector<int32_t>& ids, bool skip_special) {
   StreamDecoder dec(tok, skip_special);
   std::string out;
-  size_t empty = 0;
   for (int32_t id : ids) {
     const std::string chunk = dec.push(id);
     EXPECT_TRUE(utf8::is_valid(chunk)) << "broken UTF-8 chunk after id " << id;
-    if (chunk.empty()) ++empty;
     out += chunk;
   }
   out += dec.flush();
-  if (max_chunks_empty) *max_chunks_empty = empty;
   return out;
 }
 
@@ -31,7 +27,7 @@ TEST(StreamDecoder, MatchesDecodeOnFixtureTexts) {
   for (const auto& c : doc.at("cases")) {
     const std::string text = c.at("text");
     const auto ids = tok.encode(text);
-    EXPECT_EQ(stream_all(tok, ids, false), text);
+    EXPECT_EQ(stream_all(tok, ids, false), c.at("decoded").get<std::string>());
     EXPECT_EQ(stream_all(tok, ids, true), tok.decode(ids, true));
   }
 }
@@ -57,7 +53,7 @@ TEST(StreamDecoder, InvalidBytesAreReplacedNotHeld) {
   const Tokenizer& tok = smollm2_from_json();
   auto byte_id = [&](unsigned char b) { return tok.token_id(byte_level::encode_byte(b)).value(); };
   StreamDecoder dec(tok);
-  EXPECT_EQ(dec.push(byte_id(0xFF)), "\xEF\xBF\xBD");           // never valid
+  EXPECT_EQ(dec.push(byte_id(0x80)), "\xEF\xBF\xBD");           // never valid
   EXPECT_EQ(dec.push(byte_id(0xE4)), "");                        // may still complete
   EXPECT_EQ(dec.push(byte_id('x')), "\xEF\xBF\xBD" "x");         // it did not
   EXPECT_EQ(dec.push(byte_id(0xE4)), "");

@@ -1,6 +1,6 @@
 // OpenBLAS must run single-threaded while our OpenMP workers each call sgemm on their own tile:
-// otherwise every tile call would try to fan out over the BLAS thread pool (oversubscription and lock
-// contention). The guard is process-global; executors are entered from one thread at a time.
+// otherwise every tile call would try to fan out over the BLAS thread pool (oversubscription and
+// lock contention). The guard is process-global; executors are entered from one thread at a time.
 #pragma once
 
 #include <cblas.h>

@@ -8,12 +8,14 @@
 namespace spf {
 
 namespace {
-// Per-slot accumulator budget in floats (16 MiB); per-head supports over long sequences get short tiles.
+// Per-slot accumulator budget in floats (16 MiB); per-head supports over long sequences get short
+// tiles.
 constexpr int64_t kAccFloats = int64_t(4) << 20;
 constexpr int64_t kTargetQueries = 64;
 }  // namespace
 
-BlockMassVisitor::BlockMassVisitor(const AttentionShape& shape, int q_block, int k_block, int n_groups)
+BlockMassVisitor::BlockMassVisitor(const AttentionShape& shape, int q_block, int k_block,
+                                   int n_groups)
     : shape_(shape), q_block_(q_block), k_block_(k_block), n_groups_(n_groups) {
   shape.validate();
   SPF_CHECK(q_block >= 1 && k_block >= 1, "block mass: block sizes ", q_block, " x ", k_block,
@@ -26,7 +28,8 @@ BlockMassVisitor::BlockMassVisitor(const AttentionShape& shape, int q_block, int
     ++members[size_t(group_[size_t(h)])];
   }
   weight_.resize(size_t(shape.n_heads));
-  for (int h = 0; h < shape.n_heads; ++h) weight_[size_t(h)] = 1.0f / float(members[size_t(group_[size_t(h)])]);
+  for (int h = 0; h < shape.n_heads; ++h)
+    weight_[size_t(h)] = 1.0f / float(members[size_t(group_[size_t(h)])]);
 
   const int64_t by_memory = std::max<int64_t>(1, kAccFloats / (int64_t(n_groups) * n_cols_));
   const int64_t by_target = std::max<int64_t>(1, kTargetQueries / q_block);

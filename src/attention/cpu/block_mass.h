@@ -1,8 +1,9 @@
 // Block-summed, head-group-averaged attention mass, reduced from pass-2 probability tiles:
-//   M_g(r, c) = mean over heads h of group g of  sum_{i in query block r} sum_{j in key block c} p_h(i, j)
+//   M_g(r, c) = mean over heads h of group g of  sum_{i in query block r} sum_{j in key block c}
+//   p_h(i, j)
 // Query blocks are q_block consecutive queries of the call (row r = i / q_block); key blocks are
-// k_block keys aligned to position 0; groups are as in a Support (1 = all heads, n_kv_heads, n_heads).
-// q_block = k_block = 1 with one group is the head-averaged mass per (query, key).
+// k_block keys aligned to position 0; groups are as in a Support (1 = all heads, n_kv_heads,
+// n_heads). q_block = k_block = 1 with one group is the head-averaged mass per (query, key).
 //
 // The rows of one query tile are accumulated per worker slot and handed to on_rows() as soon as the
 // tile is complete, so a consumer (top-k selection, for instance) works in O(tile x n_kv) memory.
@@ -51,8 +52,8 @@ class BlockMassVisitor : public ProbVisitor {
   int64_t n_cols_;
   int64_t rows_per_tile_;
   MassOptions options_;
-  std::vector<int> group_;     // group of each head
-  std::vector<float> weight_;  // 1 / heads in the head's group
+  std::vector<int> group_;               // group of each head
+  std::vector<float> weight_;            // 1 / heads in the head's group
   std::vector<std::vector<float>> acc_;  // per slot: [n_groups][rows_per_tile][n_cols]
 };
 

@@ -1,5 +1,7 @@
 #include "attention/cpu/dense.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "attention/cpu/blas_threads.h"
@@ -10,45 +12,129 @@
 
 namespace spf {
 
+namespace {
+
+// One (query tile, KV head) work item, streaming its keys in [k_begin, k_end) (clipped to the
+// tile's causal range) through the kernel.
+struct Item {
+  int64_t i0 = 0;  // first query of the tile
+  int nq = 0;
+  int kvh = 0;
+  int64_t last() const {
+    return i0 + nq - 1;
+  }  // the tile's last query (index; + q_pos0 = position)
+};
+
+void stream(const AttentionCall& call, const DenseOptions& o, const Item& it, int64_t k_begin,
+            int64_t k_end, detail::OnlineSoftmax& osm, std::vector<float>& qp,
+            std::vector<int>& valid) {
+  const AttentionShape& s = call.shape;
+  const int g = s.group_size(), d = s.head_dim, rows = it.nq * g;
+  const int64_t ld = detail::kv_stride(s);
+  qp.resize(size_t(rows) * size_t(d));
+  valid.resize(size_t(rows));
+  detail::pack_queries(s, call.q, it.i0, it.nq, it.kvh * g, g, qp.data());
+  osm.begin(rows, d, qp.data(), s.scale);
+  const float* kh = call.k + detail::kv_offset(s, it.kvh);
+  const float* vh = call.v + detail::kv_offset(s, it.kvh);
+  const int64_t end = std::min(k_end, s.q_pos0 + it.last() + 1);
+  for (int64_t k0 = k_begin; k0 < end; k0 += o.k_tile) {
+    const int nk = int(std::min<int64_t>(o.k_tile, end - k0));
+    for (int r = 0; r < rows; ++r) {
+      valid[size_t(r)] = detail::causal_prefix(s.q_pos0 + it.i0 + r / g, k0, nk);
+    }
+    osm.add(kh + k0 * ld, ld, vh + k0 * ld, ld, nk, valid.data());
+  }
+}
+
+// Splits of the key range per item: only when there are fewer (tile, head) items than threads
+// (decode, short continued prefill) and enough keys to share.
+int64_t key_splits(const AttentionShape& s, int64_t items, const DenseOptions& o) {
+  if (o.key_splits > 0) return o.key_splits;
+  const int64_t threads = num_threads();
+  if (items >= threads) return 1;
+  const int64_t by_threads = (threads + items - 1) / items;
+  const int64_t by_keys = s.n_kv / std::max<int64_t>(o.min_split_keys, o.k_tile);
+  return std::max<int64_t>(1, std::min(by_threads, by_keys));
+}
+
+}  // namespace
+
 void dense_attention(const AttentionCall& call, const DenseOptions& options) {
   call.validate();
-  SPF_CHECK(options.q_tile >= 1 && options.k_tile >= 1, "dense attention: q_tile = ", options.q_tile,
-            ", k_tile = ", options.k_tile, " (both must be >= 1)");
+  SPF_CHECK(options.q_tile >= 1 && options.k_tile >= 1 && options.key_splits >= 0,
+            "dense attention: q_tile = ", options.q_tile, ", k_tile = ", options.k_tile,
+            ", key_splits = ", options.key_splits, " (tiles must be >= 1, splits >= 0)");
   const AttentionShape& s = call.shape;
-  const int g = s.group_size();
-  const int d = s.head_dim;
+  const int g = s.group_size(), d = s.head_dim;
   const int64_t n_tiles = (s.n_q + options.q_tile - 1) / options.q_tile;
-  const int64_t ldkv = detail::kv_stride(s);
+  const int64_t items = n_tiles * s.n_kv_heads;
+  auto item_at = [&](int64_t x) {
+    // Later query tiles see more keys: hand them out first for a better dynamic schedule.
+    Item it;
+    it.i0 = (n_tiles - 1 - x / s.n_kv_heads) * options.q_tile;
+    it.nq = int(std::min<int64_t>(options.q_tile, s.n_q - it.i0));
+    it.kvh = int(x % s.n_kv_heads);
+    return it;
+  };
+  auto out_row = [&](const Item& it, int r) {
+    return call.out + ((it.i0 + r / g) * s.n_heads + it.kvh * g + r % g) * d;
+  };
+  const int64_t splits = key_splits(s, items, options);
 
   detail::BlasSingleThread blas_guard;
-  parallel_for(n_tiles * s.n_kv_heads, [&](int64_t item) {
-    // Later query tiles see more keys: hand them out first for a better dynamic schedule.
-    const int64_t tile = n_tiles - 1 - item / s.n_kv_heads;
-    const int kvh = int(item % s.n_kv_heads);
-    const int64_t i0 = tile * options.q_tile;
-    const int nq = int(std::min<int64_t>(options.q_tile, s.n_q - i0));
-    const int rows = nq * g;
+  if (splits == 1) {
+    parallel_for(items, [&](int64_t x) {
+      thread_local detail::OnlineSoftmax osm;
+      thread_local std::vector<float> qp;
+      thread_local std::vector<int> valid;
+      const Item it = item_at(x);
+      stream(call, options, it, 0, s.n_kv, osm, qp, valid);
+      for (int r = 0; r < it.nq * g; ++r) osm.finish_row(r, out_row(it, r));
+    });
+    return;
+  }
 
+  // Split keys: each (item, split) leaves per row [max, sum, acc[d]]; merged below.
+  const int64_t rows_max = int64_t(options.q_tile) * g, width = d + 2;
+  std::vector<float> partial(size_t(items * splits * rows_max * width));
+  parallel_for(items * splits, [&](int64_t x) {
+    thread_local detail::OnlineSoftmax osm;
     thread_local std::vector<float> qp;
     thread_local std::vector<int> valid;
-    thread_local detail::OnlineSoftmax osm;
-    qp.resize(size_t(rows) * size_t(d));
-    valid.resize(size_t(rows));
-    detail::pack_queries(s, call.q, i0, nq, kvh * g, g, qp.data());
-    osm.begin(rows, d, qp.data(), s.scale);
-
-    const int64_t last = s.q_pos0 + i0 + nq - 1;  // the tile's last query sees keys [0, last]
-    const float* kh = call.k + detail::kv_offset(s, kvh);
-    const float* vh = call.v + detail::kv_offset(s, kvh);
-    for (int64_t k0 = 0; k0 <= last; k0 += options.k_tile) {
-      const int nk = int(std::min<int64_t>(options.k_tile, last + 1 - k0));
-      for (int r = 0; r < rows; ++r) valid[size_t(r)] = detail::causal_prefix(s.q_pos0 + i0 + r / g, k0, nk);
-      osm.add(kh + k0 * ldkv, ldkv, vh + k0 * ldkv, ldkv, nk, valid.data());
+    const Item it = item_at(x / splits);
+    const int64_t span = s.q_pos0 + it.last() + 1;
+    const int64_t chunk = (span + splits - 1) / splits;
+    const int64_t k_begin = (x % splits) * chunk;
+    stream(call, options, it, k_begin, k_begin + chunk, osm, qp, valid);
+    float* p = partial.data() + x * rows_max * width;
+    for (int r = 0; r < it.nq * g; ++r, p += width) {
+      p[0] = osm.row_sum(r) > 0.0f ? osm.row_max(r) : -INFINITY;
+      p[1] = osm.row_sum(r);
+      std::copy(osm.row_acc(r), osm.row_acc(r) + d, p + 2);
     }
-    for (int r = 0; r < rows; ++r) {
-      const int64_t i = i0 + r / g;
-      const int h = kvh * g + r % g;
-      osm.finish_row(r, call.out + (i * s.n_heads + h) * d);
+  });
+  parallel_for(items, [&](int64_t x) {
+    const Item it = item_at(x);
+    for (int r = 0; r < it.nq * g; ++r) {
+      auto part = [&](int64_t sp) {
+        return partial.data() + ((x * splits + sp) * rows_max + r) * width;
+      };
+      float m = -INFINITY;
+      for (int64_t sp = 0; sp < splits; ++sp) m = std::max(m, part(sp)[0]);
+      float* out = out_row(it, r);
+      std::fill(out, out + d, 0.0f);
+      float l = 0.0f;
+      for (int64_t sp = 0; sp < splits; ++sp) {
+        const float* p = part(sp);
+        if (!(p[1] > 0.0f)) continue;
+        const float w = std::exp(p[0] - m);
+        l += w * p[1];
+        for (int c = 0; c < d; ++c) out[c] += w * p[2 + c];
+      }
+      if (l > 0.0f) {
+        for (int c = 0; c < d; ++c) out[c] /= l;
+      }
     }
   });
 }

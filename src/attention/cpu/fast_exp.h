@@ -1,6 +1,6 @@
-// exp for softmax inner loops: plain float arithmetic so that the compiler vectorizes the loops that
-// call it (std::exp does not vectorize without -ffast-math). Relative error < 3e-7 on [-87, 88];
-// inputs below -87 return 0 (softmax terms that small do not matter and would be denormal).
+// exp for softmax inner loops: plain float arithmetic so that the compiler vectorizes the loops
+// that call it (std::exp does not vectorize without -ffast-math). Relative error < 3e-7 on [-87,
+// 88]; inputs below -87 return 0 (softmax terms that small do not matter and would be denormal).
 #pragma once
 
 #include <bit>

@@ -20,13 +20,15 @@ void check(const AttentionCall& call, const MassOptions& o) {
   call.shape.validate();
   SPF_CHECK(call.q != nullptr && call.k != nullptr, "attention mass (layer ", call.layer,
             "): q and k must be set");
-  SPF_CHECK(o.q_tile >= 1 && o.k_tile >= 1, "attention mass: q_tile = ", o.q_tile, ", k_tile = ",
-            o.k_tile, " (both must be >= 1)");
+  SPF_CHECK(o.q_tile >= 1 && o.k_tile >= 1, "attention mass: q_tile = ", o.q_tile,
+            ", k_tile = ", o.k_tile, " (both must be >= 1)");
 }
 
 }  // namespace
 
-int mass_slots() { return num_threads(); }
+int mass_slots() {
+  return num_threads();
+}
 
 RowStats row_stats(const AttentionCall& call, const MassOptions& o) {
   check(call, o);
@@ -57,7 +59,8 @@ RowStats row_stats(const AttentionCall& call, const MassOptions& o) {
     const int64_t last = s.q_pos0 + i0 + nq - 1;
     for (int64_t k0 = 0; k0 <= last; k0 += o.k_tile) {
       const int nk = int(std::min<int64_t>(o.k_tile, last + 1 - k0));
-      for (int r = 0; r < rows; ++r) valid[size_t(r)] = detail::causal_prefix(s.q_pos0 + i0 + r / g, k0, nk);
+      for (int r = 0; r < rows; ++r)
+        valid[size_t(r)] = detail::causal_prefix(s.q_pos0 + i0 + r / g, k0, nk);
       osm.add(call.k + k0 * ld + detail::kv_offset(s, kvh), ld, nullptr, 0, nk, valid.data());
     }
     for (int r = 0; r < rows; ++r) {
@@ -75,8 +78,9 @@ void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbV
   const AttentionShape& s = call.shape;
   SPF_CHECK(stats.n_q == s.n_q && stats.n_heads == s.n_heads &&
                 stats.lse.size() == size_t(s.n_q) * size_t(s.n_heads),
-            "attention mass: row statistics are for n_q = ", stats.n_q, ", n_heads = ", stats.n_heads,
-            " but the call has n_q = ", s.n_q, ", n_heads = ", s.n_heads);
+            "attention mass: row statistics are for n_q = ", stats.n_q,
+            ", n_heads = ", stats.n_heads, " but the call has n_q = ", s.n_q,
+            ", n_heads = ", s.n_heads);
   const int g = s.group_size();
   const int d = s.head_dim;
   const int64_t ld = detail::kv_stride(s);
@@ -100,8 +104,8 @@ void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbV
       const int nk = int(std::min<int64_t>(o.k_tile, last + 1 - k0));
       for (int kvh = 0; kvh < s.n_kv_heads; ++kvh) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, d, s.scale,
-                    qp.data() + size_t(kvh) * rows * d, d, call.k + k0 * ld + detail::kv_offset(s, kvh),
-                    int(ld), 0.0f, sc.data(), nk);
+                    qp.data() + size_t(kvh) * rows * d, d,
+                    call.k + k0 * ld + detail::kv_offset(s, kvh), int(ld), 0.0f, sc.data(), nk);
         for (int r = 0; r < rows; ++r) {
           const int64_t i = r / g;
           const int h = kvh * g + r % g;

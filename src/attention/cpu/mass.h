@@ -2,9 +2,10 @@
 //   pass 1, row_stats():           per query and head, the row max and log-sum-exp of the scaled
 //                                  scores over its causal keys (an online softmax without values);
 //   pass 2, visit_probabilities(): the key tiles again, turned into normalized probabilities
-//                                  p_h(i, j) = exp(scale q_i.k_j - lse_h(i)) and handed to a visitor.
-// Memory per thread: one (query tile x key tile) block of probabilities for every head, plus what the
-// visitor keeps (block_mass.h keeps O(query tile x n_kv)).
+//                                  p_h(i, j) = exp(scale q_i.k_j - lse_h(i)) and handed to a
+//                                  visitor.
+// Memory per thread: one (query tile x key tile) block of probabilities for every head, plus what
+// the visitor keeps (block_mass.h keeps O(query tile x n_kv)).
 #pragma once
 
 #include <cstddef>
@@ -42,16 +43,14 @@ struct ProbTile {
   const float* row(int h, int64_t i) const { return p + (h * nq + i) * nk; }
 };
 
-// Receives pass 2. For one query tile, all tile() calls come from one thread, in increasing k0 (up to
-// the tile's last causal key), then rows_done(); different query tiles run concurrently, each with its
-// slot, so a visitor writes only per-slot scratch or per-query outputs.
+// Receives pass 2. For one query tile, all tile() calls come from one thread, in increasing k0 (up
+// to the tile's last causal key), then rows_done(); different query tiles run concurrently, each
+// with its slot, so a visitor writes only per-slot scratch or per-query outputs.
 class ProbVisitor {
  public:
   virtual ~ProbVisitor() = default;
   virtual void tile(const ProbTile& t) = 0;
-  virtual void rows_done(int64_t q0, int64_t nq, int slot) {
-    (void)q0, (void)nq, (void)slot;
-  }
+  virtual void rows_done(int64_t q0, int64_t nq, int slot) { (void)q0, (void)nq, (void)slot; }
 };
 
 // Number of distinct worker slots a visitor must provide for (the OpenMP thread count).

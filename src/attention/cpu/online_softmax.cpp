@@ -46,7 +46,8 @@ void OnlineSoftmax::add(const float* k, int64_t ldk, const float* v, int64_t ldv
     }
     std::fill(sr + n, sr + nk, 0.0f);
     // m_old == -inf only before the row's first key, when l and acc are still 0.
-    const float alpha = m_old == -std::numeric_limits<float>::infinity() ? 0.0f : fast_exp(m_old - m_new);
+    const float alpha =
+        m_old == -std::numeric_limits<float>::infinity() ? 0.0f : fast_exp(m_old - m_new);
     l_[size_t(r)] = l_[size_t(r)] * alpha + sum;
     m_[size_t(r)] = m_new;
     if (v != nullptr && alpha != 1.0f) {

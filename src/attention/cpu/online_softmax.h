@@ -2,9 +2,9 @@
 // tile at a time (the inner loop of the dense and sparse executors and of the statistics pass).
 //
 // Contract: keys within a tile are in ascending position, so a causal limit is a prefix: row r sees
-// the first valid[r] keys of the tile (0 <= valid[r] <= nk). Tiles may come in any order. QK^T and PV
-// are OpenBLAS sgemm calls on the tile; the caller keeps BLAS single-threaded (blas_threads.h). A row
-// that sees no key at all ends with output 0 and lse -inf.
+// the first valid[r] keys of the tile (0 <= valid[r] <= nk). Tiles may come in any order. QK^T and
+// PV are OpenBLAS sgemm calls on the tile; the caller keeps BLAS single-threaded (blas_threads.h).
+// A row that sees no key at all ends with output 0 and lse -inf.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +26,10 @@ class OnlineSoftmax {
   // Running maximum of the scaled scores and log-sum-exp of row r.
   float row_max(int r) const { return m_[size_t(r)]; }
   float row_lse(int r) const;
+  // Partial state of row r for merging key splits: sum of exp(score - row_max) and the unnormalized
+  // output (head_dim floats).
+  float row_sum(int r) const { return l_[size_t(r)]; }
+  const float* row_acc(int r) const { return acc_.data() + size_t(r) * size_t(d_); }
 
  private:
   int rows_ = 0;

@@ -10,7 +10,8 @@ namespace spf {
 namespace {
 
 // Keys query i of head h may see: all causal keys, or those of its support row.
-std::vector<int64_t> visible_keys(const AttentionShape& s, const SupportView* sv, int h, int64_t i) {
+std::vector<int64_t> visible_keys(const AttentionShape& s, const SupportView* sv, int h,
+                                  int64_t i) {
   const int64_t pos = s.q_pos0 + i;
   std::vector<int64_t> keys;
   if (sv == nullptr) {
@@ -69,7 +70,8 @@ void reference_attention(const AttentionCall& call, const SupportView* support) 
   }
 }
 
-std::vector<double> reference_probabilities(const AttentionShape& s, const float* q, const float* k) {
+std::vector<double> reference_probabilities(const AttentionShape& s, const float* q,
+                                            const float* k) {
   s.validate();
   const int d = s.head_dim;
   const int64_t ld = int64_t(s.n_kv_heads) * d;
@@ -81,7 +83,8 @@ std::vector<double> reference_probabilities(const AttentionShape& s, const float
       const float* qi = q + (i * s.n_heads + h) * d;
       const int64_t n = s.visible(i);
       double mx = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, row[j] = double(s.scale) * dot(qi, k + j * ld + off, d));
+      for (int64_t j = 0; j < n; ++j)
+        mx = std::max(mx, row[j] = double(s.scale) * dot(qi, k + j * ld + off, d));
       double sum = 0.0;
       for (int64_t j = 0; j < n; ++j) sum += (row[j] = std::exp(row[j] - mx));
       for (int64_t j = 0; j < n; ++j) row[j] /= sum;

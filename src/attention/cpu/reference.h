@@ -14,6 +14,7 @@ namespace spf {
 void reference_attention(const AttentionCall& call, const SupportView* support = nullptr);
 
 // Softmax probabilities p[h][i][j] (size n_heads * n_q * n_kv), 0 for keys in a query's future.
-std::vector<double> reference_probabilities(const AttentionShape& shape, const float* q, const float* k);
+std::vector<double> reference_probabilities(const AttentionShape& shape, const float* q,
+                                            const float* k);
 
 }  // namespace spf

@@ -15,10 +15,11 @@ namespace {
 
 void check_support(const AttentionShape& s, const SupportView& sv) {
   SPF_CHECK(sv.n_q == s.n_q && sv.n_kv == s.n_kv && sv.q_pos0 == s.q_pos0,
-            "sparse attention: support is for n_q = ", sv.n_q, ", n_kv = ", sv.n_kv, ", q_pos0 = ", sv.q_pos0,
-            " but the call has n_q = ", s.n_q, ", n_kv = ", s.n_kv, ", q_pos0 = ", s.q_pos0);
-  SPF_CHECK(sv.q_block >= 1 && sv.k_block >= 1, "sparse attention: support block sizes ", sv.q_block,
-            " x ", sv.k_block, " (must be >= 1)");
+            "sparse attention: support is for n_q = ", sv.n_q, ", n_kv = ", sv.n_kv,
+            ", q_pos0 = ", sv.q_pos0, " but the call has n_q = ", s.n_q, ", n_kv = ", s.n_kv,
+            ", q_pos0 = ", s.q_pos0);
+  SPF_CHECK(sv.q_block >= 1 && sv.k_block >= 1, "sparse attention: support block sizes ",
+            sv.q_block, " x ", sv.k_block, " (must be >= 1)");
   SPF_CHECK(sv.row_ptr != nullptr, "sparse attention: support has no row pointers");
   group_of_head(0, sv.n_groups, s.n_heads, s.n_kv_heads);  // throws for an unusable group count
   // The kernel relies on ascending, in-range columns; a scan is cheap next to the attention itself.
@@ -26,12 +27,13 @@ void check_support(const AttentionShape& s, const SupportView& sv) {
   for (int grp = 0; grp < sv.n_groups; ++grp) {
     for (int64_t r = 0; r < sv.n_rows(); ++r) {
       const int64_t i = grp * sv.n_rows() + r;
-      SPF_CHECK(sv.row_ptr[i] <= sv.row_ptr[i + 1], "sparse attention: support row_ptr decreases at group ",
-                grp, " row ", r);
+      SPF_CHECK(sv.row_ptr[i] <= sv.row_ptr[i + 1],
+                "sparse attention: support row_ptr decreases at group ", grp, " row ", r);
       int64_t prev = -1;
       for (const int32_t c : sv.row(grp, r)) {
         SPF_CHECK(c > prev && c < n_cols, "sparse attention: support group ", grp, " row ", r,
-                  " has column ", c, " (columns must be ascending, unique and in [0, ", n_cols, "))");
+                  " has column ", c, " (columns must be ascending, unique and in [0, ", n_cols,
+                  "))");
         prev = c;
       }
     }
@@ -71,7 +73,8 @@ class RowStreamer {
     if (b - a >= o_.min_direct_run) {
       for (int64_t t = a; t < b; t += o_.k_tile) {
         const int nk = int(std::min<int64_t>(o_.k_tile, b - t));
-        for (size_t r = 0; r < limits_.size(); ++r) valid_[r] = detail::causal_prefix(limits_[r], t, nk);
+        for (size_t r = 0; r < limits_.size(); ++r)
+          valid_[r] = detail::causal_prefix(limits_[r], t, nk);
         osm_.add(k + t * ld_ + kv_off_, ld_, v + t * ld_ + kv_off_, ld_, nk, valid_.data());
       }
       return;
@@ -111,12 +114,14 @@ class RowStreamer {
 
 }  // namespace
 
-void sparse_attention(const AttentionCall& call, const SupportView& support, const SparseOptions& options) {
+void sparse_attention(const AttentionCall& call, const SupportView& support,
+                      const SparseOptions& options) {
   call.validate();
   const AttentionShape& s = call.shape;
   check_support(s, support);
-  SPF_CHECK(options.k_tile >= 1 && options.min_direct_run >= 1, "sparse attention: k_tile = ",
-            options.k_tile, ", min_direct_run = ", options.min_direct_run, " (both must be >= 1)");
+  SPF_CHECK(options.k_tile >= 1 && options.min_direct_run >= 1,
+            "sparse attention: k_tile = ", options.k_tile,
+            ", min_direct_run = ", options.min_direct_run, " (both must be >= 1)");
   const int g = s.group_size();
   const int d = s.head_dim;
   // Heads that read the same support row and the same KV head share one work item.
@@ -143,7 +148,8 @@ void sparse_attention(const AttentionCall& call, const SupportView& support, con
     w.osm.begin(rows, d, w.qp.data(), s.scale);
 
     RowStreamer stream(s, options, kvh, w);
-    const int64_t end_pos = std::min(s.n_kv, s.q_pos0 + i0 + nq);  // one past the row's last visible key
+    const int64_t end_pos =
+        std::min(s.n_kv, s.q_pos0 + i0 + nq);  // one past the row's last visible key
     int64_t run_a = 0, run_b = 0;
     for (const int32_t c : support.row(grp, r)) {
       const int64_t a = int64_t(c) * kb;

@@ -1,11 +1,11 @@
 // Sparse attention on the CPU over a support: each query attends only to the keys its support row
-// admits (block columns expanded, clipped causally per query), with the softmax taken over those keys
-// alone. Cost is proportional to the support size. A work item is one support row for the heads that
-// share it (all heads of a KV group unless the support is per head); the row's columns become key
-// runs: long contiguous runs are read in place, short ones are gathered into packed tiles, and every
-// tile goes through the same online-softmax kernel as the dense executor. With the full causal
-// support the result equals dense attention up to fp32 rounding. Queries that the support leaves with
-// no visible key get output 0.
+// admits (block columns expanded, clipped causally per query), with the softmax taken over those
+// keys alone. Cost is proportional to the support size. A work item is one support row for the
+// heads that share it (all heads of a KV group unless the support is per head); the row's columns
+// become key runs: long contiguous runs are read in place, short ones are gathered into packed
+// tiles, and every tile goes through the same online-softmax kernel as the dense executor. With the
+// full causal support the result equals dense attention up to fp32 rounding. Queries that the
+// support leaves with no visible key get output 0.
 #pragma once
 
 #include "attention/attention.h"

@@ -52,7 +52,13 @@ class CweBuilder final : public PromptBuilder {
     const std::string list =
         numbered_list(ex, counts_.example_common, counts_.example_uncommon, derive_seed(seed, 2), nullptr);
     std::string answer;
-    for (int i = 0; i < kCweCommon; ++i) answer += " " + std::to_string(i + 1) + ". " + *ex[size_t(i)];
+    for (int i = 0; i < kCweCommon; ++i) {
+      // Appended piecewise: GCC 12 -O2 reports a false -Wrestrict on chained "lit" + string.
+      answer += ' ';
+      answer += std::to_string(i + 1);
+      answer += ". ";
+      answer += *ex[size_t(i)];
+    }
     example_ = wrap_user(*ctx.wrap, kHead + list + kTail).text + kPrefix + answer + "\n";
     for (int i = 0; i < kCweCommon; ++i) outputs_.push_back(*pool_[size_t(i)]);
   }

@@ -15,12 +15,14 @@ namespace spf {
 AntidiagonalProducer::AntidiagonalProducer(ProducerOptions options) : options_(options) {
   options_.validate();
   SPF_CHECK(options_.block >= options_.stride && options_.block % options_.stride == 0,
-            "antidiagonal support: block size ", options_.block, " must be a multiple of the stride ",
-            options_.stride, " (use block:", options_.stride * 8, " for instance)");
+            "antidiagonal support: block size ", options_.block,
+            " must be a multiple of the stride ", options_.stride,
+            " (use block:", options_.stride * 8, " for instance)");
 }
 
 std::string AntidiagonalProducer::name() const {
-  return describe_producer("antidiagonal", options_) + "[stride=" + std::to_string(options_.stride) + "]";
+  return describe_producer("antidiagonal", options_) +
+         "[stride=" + std::to_string(options_.stride) + "]";
 }
 
 Support AntidiagonalProducer::produce(const AttentionCall& call) {
@@ -35,7 +37,8 @@ Support AntidiagonalProducer::produce(const AttentionCall& call) {
   const int64_t n_rq = (s.n_q + S - 1) / S, n_rk = (s.n_kv + S - 1) / S;
   const int64_t n_rows = layout.n_rows(), n_cols = layout.n_cols();
 
-  // Runs packed once: qr[a][h] = q[aS + S-1], ..., q[aS] (reversed); kr[b][kvh] = k[bS], ..., k[bS + S-1].
+  // Runs packed once: qr[a][h] = q[aS + S-1], ..., q[aS] (reversed); kr[b][kvh] = k[bS], ..., k[bS
+  // + S-1].
   std::vector<float> qr(size_t(n_rq) * size_t(s.n_heads) * size_t(sd), 0.0f);
   std::vector<float> kr(size_t(n_rk) * size_t(s.n_kv_heads) * size_t(sd), 0.0f);
   parallel_for(n_rq, [&](int64_t a) {
@@ -67,7 +70,8 @@ Support AntidiagonalProducer::produce(const AttentionCall& call) {
       group[size_t(h)] = group_of_head(h, n_groups, s.n_heads, s.n_kv_heads);
       ++members[size_t(group[size_t(h)])];
     }
-    for (int h = 0; h < s.n_heads; ++h) weight[size_t(h)] = 1.0f / float(members[size_t(group[size_t(h)])]);
+    for (int h = 0; h < s.n_heads; ++h)
+      weight[size_t(h)] = 1.0f / float(members[size_t(group[size_t(h)])]);
   }
 
   // A work item is a tile of query blocks (about 32 query runs), all heads.
@@ -91,8 +95,9 @@ Support AntidiagonalProducer::produce(const AttentionCall& call) {
         const float* src = qr.data() + ((a0 + a) * s.n_heads + int64_t(kvh) * g) * sd;
         std::copy(src, src + int64_t(g) * sd, qp.data() + a * g * sd);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(na * g), int(nb), sd, s.scale, qp.data(), sd,
-                  kr.data() + int64_t(kvh) * sd, s.n_kv_heads * sd, 0.0f, sc.data(), int(nb));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(na * g), int(nb), sd, s.scale,
+                  qp.data(), sd, kr.data() + int64_t(kvh) * sd, s.n_kv_heads * sd, 0.0f, sc.data(),
+                  int(nb));
       for (int64_t x = 0; x < na * g; ++x) {
         const int64_t a = a0 + x / g;
         const int h = kvh * g + int(x % g);

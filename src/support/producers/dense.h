@@ -13,7 +13,9 @@ class DenseProducer : public SupportProducer {
     call.shape.validate();
     return dense_support(call.shape, options_.block);
   }
-  std::string name() const override { return "dense(block=" + std::to_string(options_.block) + ")"; }
+  std::string name() const override {
+    return "dense(block=" + std::to_string(options_.block) + ")";
+  }
 
  private:
   ProducerOptions options_;

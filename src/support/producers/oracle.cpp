@@ -36,12 +36,14 @@ class SelectByMass : public BlockMassVisitor {
 
 }  // namespace
 
-OracleProducer::OracleProducer(ProducerOptions options) : options_(options) { options_.validate(); }
+OracleProducer::OracleProducer(ProducerOptions options) : options_(options) {
+  options_.validate();
+}
 
 Support OracleProducer::produce(const AttentionCall& call) {
   call.shape.validate();
-  const Support layout =
-      support_layout(call.shape, options_.block, options_.block, n_groups_for(options_.groups, call.shape));
+  const Support layout = support_layout(call.shape, options_.block, options_.block,
+                                        n_groups_for(options_.groups, call.shape));
   std::vector<std::vector<int32_t>> rows(size_t(layout.n_groups) * size_t(layout.n_rows()));
   SelectByMass visitor(layout, call.shape, options_.budget, rows);
   visitor.run(call, row_stats(call));

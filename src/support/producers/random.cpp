@@ -18,7 +18,8 @@ uint64_t mix(uint64_t x) {  // splitmix64 finalizer
 
 RandomProducer::RandomProducer(ProducerOptions options) : options_(options) {
   options_.validate();
-  SPF_CHECK(options_.budget.kind != BudgetKind::top_p, "random support: budget ", options_.budget.str(),
+  SPF_CHECK(options_.budget.kind != BudgetKind::top_p, "random support: budget ",
+            options_.budget.str(),
             " is top-p, which needs attention scores (use k=N or a fraction)");
 }
 
@@ -28,7 +29,8 @@ Support RandomProducer::produce(const AttentionCall& call) {
   const uint64_t base = mix(options_.seed ^ mix(uint64_t(call.layer) + 0x51ed27ull));
   return select_support(layout, options_.budget, [base](int, int64_t r, std::span<float> score) {
     const uint64_t row_seed = mix(base ^ uint64_t(r));
-    for (size_t c = 0; c < score.size(); ++c) score[c] = float(mix(row_seed + c) >> 40);  // 24 random bits
+    for (size_t c = 0; c < score.size(); ++c)
+      score[c] = float(mix(row_seed + c) >> 40);  // 24 random bits
   });
 }
 

@@ -1,6 +1,6 @@
-// Random support at the same budget: each row keeps the budget's forced columns plus uniformly random
-// other columns, seeded by (seed, layer, row) so results do not depend on the thread schedule. A floor
-// for every other method. Needs a top_k or fraction budget.
+// Random support at the same budget: each row keeps the budget's forced columns plus uniformly
+// random other columns, seeded by (seed, layer, row) so results do not depend on the thread
+// schedule. A floor for every other method. Needs a top_k or fraction budget.
 #pragma once
 
 #include "support/producer.h"

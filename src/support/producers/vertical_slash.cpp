@@ -21,7 +21,8 @@ class LineMass : public ProbVisitor {
       group_[size_t(h)] = group_of_head(h, n_groups, probe.n_heads, probe.n_kv_heads);
       ++members[size_t(group_[size_t(h)])];
     }
-    for (int h = 0; h < probe.n_heads; ++h) weight_.push_back(1.0f / float(members[size_t(group_[size_t(h)])]));
+    for (int h = 0; h < probe.n_heads; ++h)
+      weight_.push_back(1.0f / float(members[size_t(group_[size_t(h)])]));
     vertical_.resize(size_t(mass_slots()));
     slash_.resize(size_t(mass_slots()));
   }
