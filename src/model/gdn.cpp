@@ -3,7 +3,9 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -18,6 +20,33 @@ namespace {
 
 // Calls shorter than this use the token-by-token form: the chunk matmuls do not pay off there.
 constexpr int64_t kRecurrentMaxTokens = 8;
+
+// e^y with |y| capped at 87 (so e^y stays a normal float), for the per-element exps of the conv
+// SiLU, the gated norm and the chunk decay masks. Branch-free (integer clamp, exponent-bit scaling)
+// so that the loops calling it vectorize under the default -ftrapping-math, where libm's expf and
+// float comparisons do not. y = n ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial:
+// relative error < 2e-7.
+inline float exp_capped(float y) {
+  const uint32_t bits = std::bit_cast<uint32_t>(y);
+  const int32_t mag = std::min(int32_t(bits & 0x7fffffffu), int32_t(0x42ae0000));  // 87.0f
+  const float yc = std::bit_cast<float>(uint32_t(mag) | (bits & 0x80000000u));
+  const float round = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  const float n = (yc * 1.44269504088896341f + round) - round;
+  const float r = (yc - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  return p * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
+}
+
+inline float fast_silu(float x) {
+  return x / (1.0f + exp_capped(-x));
+}
 
 float softplus(float x) {
   return x > 20.0f ? x : std::log1p(std::exp(x));
@@ -52,7 +81,8 @@ void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, floa
   std::vector<float> new_state(static_cast<size_t>(K1 * C));
   for (int r = 0; r < K1; ++r) std::memcpy(&new_state[size_t(r * C)], row(T - K1 + r), C * 4);
 
-  std::vector<float> wt(static_cast<size_t>(K * C));  // [K][C], contiguous over channels for the inner loop
+  std::vector<float> wt(
+      static_cast<size_t>(K * C));  // [K][C], contiguous over channels for the inner loop
   for (int64_t c = 0; c < C; ++c)
     for (int j = 0; j < K; ++j) wt[size_t(j * C + c)] = w[c * K + j];
 
@@ -71,7 +101,7 @@ void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, floa
         for (int64_t c = 0; c < nc; ++c) acc[c] += wj[c] * x[c];
       }
       float* o = out + t * C + c0;
-      for (int64_t c = 0; c < nc; ++c) o[c] = ops::silu(acc[c]);
+      for (int64_t c = 0; c < nc; ++c) o[c] = fast_silu(acc[c]);
     }
   }
   if (K1 > 0) std::memcpy(conv_state, new_state.data(), new_state.size() * 4);
@@ -83,6 +113,7 @@ void l2_normalize(float* x, int64_t T, int64_t stride, int n_heads, int dim, flo
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + t * stride + int64_t(h) * dim;
       float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
       for (int i = 0; i < dim; ++i) ss += v[i] * v[i];
       const float f = scale / std::sqrt(ss + 1e-6f);
       for (int i = 0; i < dim; ++i) v[i] *= f;
@@ -155,7 +186,8 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
     const int kh = d.key_head(int(h));
     float* S = state + h * dk * dv;
     const size_t cs = size_t(chunk);
-    std::vector<float> gam(cs), A(cs * cs), P(cs * cs), UW(cs * size_t(ldu)), Kd(cs * size_t(dk));
+    std::vector<float> gam(cs), decay(cs * cs), A(cs * cs), P(cs * cs), UW(cs * size_t(ldu)),
+        Kd(cs * size_t(dk));
     for (int64_t t0 = 0; t0 < T; t0 += chunk) {
       const int n = int(std::min<int64_t>(chunk, T - t0));
       const float* q = in.q + t0 * ld + int64_t(kh) * dk;
@@ -167,6 +199,12 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
 
       float acc = 0.0f;  // gamma_i: cumulative log-decay within the chunk
       for (int i = 0; i < n; ++i) gam[size_t(i)] = acc += g[i * nv];
+      // decay_ij = exp(gamma_i - gamma_j) <= 1 for j <= i, shared by L and the output mask.
+      for (int i = 0; i < n; ++i) {
+        float* row = decay.data() + size_t(i) * n;
+        const float gi = gam[size_t(i)];
+        for (int j = 0; j <= i; ++j) row[j] = exp_capped(gi - gam[size_t(j)]);
+      }
 
       // Strictly lower L_ij = beta_i (k_i . k_j) exp(gamma_i - gamma_j); the unit-diagonal solve
       // below never reads the diagonal or the upper triangle.
@@ -174,8 +212,7 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
                   0.0f, A.data(), n);
       for (int i = 0; i < n; ++i) {
         const float bi = beta[i * nv];
-        for (int j = 0; j < i; ++j)
-          A[size_t(i * n + j)] *= bi * std::exp(gam[size_t(i)] - gam[size_t(j)]);
+        for (int j = 0; j < i; ++j) A[size_t(i * n + j)] *= bi * decay[size_t(i * n + j)];
       }
       // (I + L) [U | W] = [diag(beta) V | diag(beta exp(gamma)) K]
       for (int i = 0; i < n; ++i) {
@@ -201,7 +238,7 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
                   0.0f, P.data(), n);
       for (int i = 0; i < n; ++i) {
         float* row = P.data() + size_t(i) * n;
-        for (int j = 0; j <= i; ++j) row[j] *= std::exp(gam[size_t(i)] - gam[size_t(j)]);
+        for (int j = 0; j <= i; ++j) row[j] *= decay[size_t(i * n + j)];
         for (int j = i + 1; j < n; ++j) row[j] = 0.0f;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dv, n, 1.0f, P.data(), n, UW.data(),
@@ -229,9 +266,10 @@ void gated_rms_norm(float* o, const float* z, int64_t T, int nv, int dv, const f
       float* x = o + (t * nv + h) * dv;
       const float* zz = z + (t * nv + h) * dv;
       float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
       for (int c = 0; c < dv; ++c) ss += x[c] * x[c];
       const float inv = 1.0f / std::sqrt(ss / float(dv) + eps);
-      for (int c = 0; c < dv; ++c) x[c] = w[c] * (x[c] * inv) * ops::silu(zz[c]);
+      for (int c = 0; c < dv; ++c) x[c] = w[c] * (x[c] * inv) * fast_silu(zz[c]);
     }
   }
 }

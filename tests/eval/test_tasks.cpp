@@ -4,6 +4,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/error.h"
 #include "eval/task_generator.h"
 #include "eval/tasks/registry.h"
 #include "eval_test_helpers.h"
@@ -131,8 +132,9 @@ TEST(EvalTasks, NiahQueriesNameTheKeysOfTheGoldNeedles) {
         const std::string question = s.input.substr(s.input.rfind("\nWhat "));
         EXPECT_NE(question.find(key), std::string::npos) << s.id;
       }
-      if (t.name == "niah_multiquery")  // one value per queried key, each key once
+      if (t.name == "niah_multiquery") {  // one value per queried key, each key once
         for (size_t o = 0; o < 4; ++o) EXPECT_EQ(needle_key_at(s, s.answer_offsets[o]), keys[o]);
+      }
       // Each gold value occurs exactly once in the prompt.
       for (const std::string& out : s.outputs)
         EXPECT_EQ(s.input.find(out, s.input.find(out) + 1), std::string::npos) << s.id;
@@ -185,6 +187,10 @@ TEST(EvalTasks, EssayNeedlesSitAtSentenceBoundaries) {
     for (size_t p = s.input.find("One of the special magic"); p != std::string::npos;
          p = s.input.find("One of the special magic", p + 1)) {
       if (p == ctx) continue;  // at depth 0
+      // At depth 100 the needles follow the last (possibly cut) sentence.
+      const std::string rest = s.input.substr(p, s.input.find("\nWhat", p) - p);
+      const std::regex needle("One of the special magic numbers for [a-z]+-[a-z]+ is: [0-9]+\\.");
+      if (std::regex_replace(rest, needle, "").find_first_not_of(' ') == std::string::npos) continue;
       ASSERT_EQ(s.input[p - 1], ' ');
       const char before = s.input[p - 2];
       EXPECT_TRUE(before == '.' || before == '!' || before == '?' || before == '"' || before == ')' ||
@@ -253,8 +259,11 @@ TEST(EvalTasks, CommonWordsCounts) {
     const auto counts = list_counts(s.input.substr(a, b - a));
     ASSERT_EQ(s.outputs.size(), 10u);
     for (const std::string& w : s.outputs) EXPECT_EQ(counts.at(w), common) << w;
-    for (const auto& [w, c] : counts)
-      if (std::find(s.outputs.begin(), s.outputs.end(), w) == s.outputs.end()) EXPECT_EQ(c, rare) << w;
+    for (const auto& [w, c] : counts) {
+      if (std::find(s.outputs.begin(), s.outputs.end(), w) == s.outputs.end()) {
+        EXPECT_EQ(c, rare) << w;
+      }
+    }
     // Few-shot example first, with its answer, then the real prompt.
     EXPECT_LT(s.input.find(head), a - head.size());
     EXPECT_TRUE(std::regex_search(s.input, std::regex("are: 1\\. [a-z]+ 2\\. [a-z]+ .* 10\\. [a-z]+\n<\\|im_start\\|>system")));

@@ -210,16 +210,16 @@ TEST(Gdn, ConvShiftsHistoryAndAppliesSilu) {
   float state[2] = {5.0f, 6.0f};
   float m[4] = {1.0f, 2.0f, 3.0f, 4.0f};
   gdn::conv_silu(m, 4, 1, 3, w, state, m);
-  EXPECT_FLOAT_EQ(m[0], ops::silu(5.0f));
-  EXPECT_FLOAT_EQ(m[1], ops::silu(6.0f));
-  EXPECT_FLOAT_EQ(m[2], ops::silu(1.0f));
-  EXPECT_FLOAT_EQ(m[3], ops::silu(2.0f));
+  EXPECT_NEAR(m[0], ops::silu(5.0f), 1e-6);
+  EXPECT_NEAR(m[1], ops::silu(6.0f), 1e-6);
+  EXPECT_NEAR(m[2], ops::silu(1.0f), 1e-6);
+  EXPECT_NEAR(m[3], ops::silu(2.0f), 1e-6);
   EXPECT_EQ(state[0], 3.0f);
   EXPECT_EQ(state[1], 4.0f);
   // A call shorter than the history keeps the older column.
   float one = 7.0f;
   gdn::conv_silu(&one, 1, 1, 3, w, state, &one);
-  EXPECT_FLOAT_EQ(one, ops::silu(3.0f));
+  EXPECT_NEAR(one, ops::silu(3.0f), 1e-6);
   EXPECT_EQ(state[0], 4.0f);
   EXPECT_EQ(state[1], 7.0f);
 }
@@ -243,9 +243,9 @@ TEST(Gdn, GatedNormUsesPlainWeightAndSiluGate) {
   const float w[2] = {2.0f, 0.5f};
   gdn::gated_rms_norm(o, z, 1, 2, 2, w, 0.0f);
   EXPECT_FLOAT_EQ(o[0], 0.0f);
-  EXPECT_FLOAT_EQ(o[1], 0.5f * -1.0f * ops::silu(1.0f));
-  EXPECT_FLOAT_EQ(o[2], 2.0f * 1.0f * ops::silu(2.0f));
-  EXPECT_FLOAT_EQ(o[3], 0.5f * 1.0f * ops::silu(-1.0f));
+  EXPECT_NEAR(o[1], 0.5f * -1.0f * ops::silu(1.0f), 1e-6);
+  EXPECT_NEAR(o[2], 2.0f * 1.0f * ops::silu(2.0f), 1e-6);
+  EXPECT_NEAR(o[3], 0.5f * 1.0f * ops::silu(-1.0f), 1e-6);
 }
 
 TEST(Gdn, RejectsValueHeadsNotAMultipleOfKeyHeads) {

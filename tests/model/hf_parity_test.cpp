@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/npy.h"
@@ -43,6 +44,8 @@ TEST_P(HfParity, FullSequenceLogits) {
   auto st = model->new_state(int64_t(ids.size()));
   model->forward(ids, *st, dense_attention_backend(), LogitsMode::all, logits);
   const Diff d = compare(logits, ref.data);
+  std::printf("[parity] %s full: max abs diff %.3g, max abs logit %.3g, relative %.3g\n", GetParam().c_str(),
+              d.max_abs_diff, d.max_abs_ref, d.rel());
   EXPECT_LE(d.rel(), 1e-4) << "max abs diff " << d.max_abs_diff << ", max abs logit " << d.max_abs_ref;
 }
 
@@ -56,13 +59,14 @@ TEST_P(HfParity, PrefillThenDecodeLogits) {
   const int64_t n_dec = ref.shape[0], prefill = int64_t(ids.size()) - n_dec;
   ASSERT_GT(prefill, 0);
   auto st = model->new_state(int64_t(ids.size()));
-  std::vector<float> last(size_t(V)), all;
+  std::vector<float> last(static_cast<size_t>(V)), all;
   model->forward(std::span(ids).first(size_t(prefill)), *st, dense_attention_backend(), LogitsMode::last, last);
   for (int64_t t = prefill; t < int64_t(ids.size()); ++t) {
     model->forward(std::span(ids).subspan(size_t(t), 1), *st, dense_attention_backend(), LogitsMode::last, last);
     all.insert(all.end(), last.begin(), last.end());
   }
   const Diff d = compare(all, ref.data);
+  std::printf("[parity] %s decode: max abs diff %.3g, relative %.3g\n", GetParam().c_str(), d.max_abs_diff, d.rel());
   EXPECT_LE(d.rel(), 1e-4) << "max abs diff " << d.max_abs_diff << ", max abs logit " << d.max_abs_ref;
 }
 

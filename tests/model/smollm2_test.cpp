@@ -71,7 +71,7 @@ TEST_F(SmolLM2, IncrementalDecodeMatchesFullPrefill) {
   const int64_t split = n / 2;
   std::vector<float> part(size_t(split * V));
   model_->forward(std::span(ids).first(size_t(split)), *s2, dense_attention_backend(), LogitsMode::all, part);
-  std::vector<float> step(size_t(V));
+  std::vector<float> step(static_cast<size_t>(V));
   double max_diff = 0, max_abs = 0;
   for (int64_t t = split; t < n; ++t) {
     model_->forward(std::span(ids).subspan(size_t(t), 1), *s2, dense_attention_backend(), LogitsMode::last, step);

@@ -9,7 +9,10 @@
 namespace spf::detail {
 
 inline float fast_exp(float x) {
-  const float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  // Every operation runs unconditionally and the clamps are selects: GCC (with its default
+  // -ftrapping-math) only vectorizes loops where no floating-point operation is conditional.
+  const float lo = x < -87.0f ? -87.0f : x;
+  const float xc = lo > 88.0f ? 88.0f : lo;
   // x = n ln2 + r with |r| <= ln2 / 2; n rounded to nearest with the 1.5 * 2^23 trick.
   const float magic = 12582912.0f;
   const float n = (xc * 1.44269504088896341f + magic) - magic;
@@ -24,7 +27,8 @@ inline float fast_exp(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   const float scale = std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
-  return x < -87.0f ? 0.0f : p * scale;
+  const float e = p * scale;
+  return x < -87.0f ? 0.0f : e;
 }
 
 }  // namespace spf::detail

@@ -1,0 +1,264 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "eval/results_log.h"
+#include "eval/sweep.h"
+#include "eval_test_helpers.h"
+#include "test_util.h"
+
+namespace spf::eval {
+namespace {
+
+using nlohmann::json;
+
+// Answers perfectly with dense, half right otherwise; can be told to die after N runs. Remembers the
+// prompt of every (task, length, sample) it saw to check that resumed runs get the same prompts.
+class FakeRunner : public Runner {
+ public:
+  int64_t die_after = -1;
+  int64_t max_ctx = 0;
+  int64_t runs = 0;
+  std::map<std::tuple<std::string, int64_t, int64_t>, std::string> prompts;
+  bool prompt_mismatch = false;
+
+  PromptFormat prompt_format(const std::string&) override { return test::bytes_format(); }
+  int64_t max_context(const std::string&) override { return max_ctx; }
+  RunResult run(const Sample& s, const CellKey& c) override {
+    if (die_after >= 0 && runs >= die_after) throw Error("runner killed");
+    ++runs;
+    const auto key = std::make_tuple(s.task, c.length, s.index);
+    if (auto it = prompts.find(key); it != prompts.end() && it->second != s.input) prompt_mismatch = true;
+    prompts[key] = s.input;
+    RunResult r;
+    for (size_t i = 0; i < s.outputs.size(); ++i)
+      if (c.method == "dense" || i % 2 == 0) r.prediction += s.outputs[i] + " ";
+    r.prefill_seconds = c.method == "dense" ? 2.0 : 1.0;
+    r.support_density = c.method == "dense" ? 1.0 : 0.1;
+    return r;
+  }
+};
+
+struct SweepFixture : ::testing::Test {
+  spf::test::TempDir dir;
+  std::ostringstream log;
+  SweepOptions opts;
+
+  void SetUp() override {
+    write_file_atomic(dir.file("c.jsonl"),
+                      "{\"id\":\"q1\",\"input\":\"Say apple.\",\"outputs\":[\"apple\"],\"metric\":\"part\"}\n"
+                      "{\"id\":\"q2\",\"input\":\"Say pear and fig.\",\"outputs\":[\"pear\",\"fig\"],\"metric\":\"all\"}\n");
+    opts.progress = &log;
+    opts.progress_style = ProgressStyle::lines;
+    opts.progress_interval_s = 0;
+  }
+  SweepConfig config(json overrides = json::object()) {
+    json j = json::parse(R"({"models": ["m"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
+      "lengths": [2048, 4096], "tasks": ["niah_single_1", "vt", "custom:c.jsonl"], "samples": 3, "seed": 42,
+      "results": "results.jsonl"})");
+    j.update(overrides);
+    return parse_sweep_config(j, "test", dir.path().string());
+  }
+  std::string results() const { return dir.file("results.jsonl"); }
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    std::istringstream in(read_file(results()));
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+};
+
+// 2 lengths x 2 tasks x 3 samples x (dense + 2 budgets) + custom 2 samples x 3 cells.
+constexpr int64_t kTotal = 2 * 2 * 3 * 3 + 2 * 3;
+
+std::set<ResultKey> expected_keys(const SweepConfig& c) {
+  std::set<ResultKey> keys;
+  for (const CellKey& k : enumerate_cells(c)) {
+    const int64_t n = k.task.rfind("custom:", 0) == 0 ? 2 : c.samples;
+    for (int64_t i = 0; i < n; ++i) keys.insert({k.model, k.method, k.budget, k.length, k.task, i, c.seed});
+  }
+  return keys;
+}
+
+void expect_each_cell_once(const std::string& path, const SweepConfig& c) {
+  const ResultsScan scan = scan_results(path, true);
+  EXPECT_FALSE(scan.torn_tail);
+  std::set<ResultKey> seen;
+  for (const ResultRecord& r : scan.records) EXPECT_TRUE(seen.insert(r.key).second) << "duplicate " << r.id;
+  EXPECT_EQ(seen, expected_keys(c));
+}
+
+TEST_F(SweepFixture, RunsEveryCellAndScores) {
+  FakeRunner runner;
+  const SweepConfig c = config();
+  const SweepSummary s = run_sweep(c, runner, opts);
+  EXPECT_EQ(s.total, kTotal);
+  EXPECT_EQ(s.ran, kTotal);
+  EXPECT_EQ(s.already_done, 0);
+  expect_each_cell_once(results(), c);
+  for (const ResultRecord& r : scan_results(results(), true).records) {
+    if (r.key.method == "dense") EXPECT_DOUBLE_EQ(r.score, 100.0) << r.id;
+    EXPECT_FALSE(r.timestamp.empty());
+    EXPECT_GT(r.prompt_tokens, 0);
+    EXPECT_FALSE(r.outputs.empty());
+    if (r.key.task == "vt") {
+      EXPECT_DOUBLE_EQ(r.score, r.key.method == "dense" ? 100.0 : 60.0);  // 3 of 5 names
+      EXPECT_EQ(r.id, "vt/" + std::to_string(r.key.sample));
+    }
+  }
+  const std::string progress = log.str();
+  EXPECT_NE(progress.find("sweep: 42 samples, 0 already done, 42 to run"), std::string::npos) << progress;
+  EXPECT_NE(progress.find("42/42"), std::string::npos);
+  EXPECT_NE(progress.find("ETA"), std::string::npos);
+}
+
+TEST_F(SweepFixture, ResumesAfterAKillAndATornLine) {
+  const SweepConfig c = config();
+  FakeRunner dying;
+  dying.die_after = 10;
+  EXPECT_THROW(run_sweep(c, dying, opts), Error);
+  const std::string before = read_file(results());
+  ASSERT_EQ(lines().size(), 10u);
+  // The kill also cut a write short.
+  const std::string torn = R"({"model":"m","method":"dense","budget":"","length":2048,"task":"vt","sam)";
+  {
+    std::FILE* f = std::fopen(results().c_str(), "a");
+    std::fputs(torn.c_str(), f);
+    std::fclose(f);
+  }
+  FakeRunner runner;
+  runner.prompts = dying.prompts;
+  const SweepSummary s = run_sweep(c, runner, opts);
+  EXPECT_TRUE(s.dropped_torn_line);
+  EXPECT_EQ(s.already_done, 10);
+  EXPECT_EQ(s.ran, kTotal - 10);
+  EXPECT_FALSE(runner.prompt_mismatch) << "a resumed sample got a different prompt";
+  const std::string after = read_file(results());
+  EXPECT_EQ(after.substr(0, before.size()), before) << "finished lines changed";
+  EXPECT_EQ(after.find(torn), std::string::npos);
+  EXPECT_NE(log.str().find("dropped the torn last line 11"), std::string::npos) << log.str();
+  expect_each_cell_once(results(), c);
+
+  // Complete: a rerun runs nothing and leaves the file alone.
+  FakeRunner idle;
+  const SweepSummary again = run_sweep(c, idle, opts);
+  EXPECT_EQ(again.ran, 0);
+  EXPECT_EQ(again.already_done, kTotal);
+  EXPECT_EQ(idle.runs, 0);
+  EXPECT_EQ(read_file(results()), after);
+}
+
+TEST_F(SweepFixture, SeveralKillsInARow) {
+  const SweepConfig c = config();
+  for (const int64_t n : {1, 0, 7, 13}) {
+    FakeRunner dying;
+    dying.die_after = n;
+    EXPECT_THROW(run_sweep(c, dying, opts), Error);
+  }
+  FakeRunner runner;
+  run_sweep(c, runner, opts);
+  EXPECT_EQ(lines().size(), size_t(kTotal));
+  expect_each_cell_once(results(), c);
+}
+
+TEST_F(SweepFixture, ExtendingTheSweepRunsOnlyTheNewCells) {
+  FakeRunner first;
+  run_sweep(config(json{{"samples", 2}}), first, opts);
+  FakeRunner second;
+  const SweepConfig bigger = config(json{{"samples", 3}, {"budgets", {"5%", "10%", "20%"}}});
+  const SweepSummary s = run_sweep(bigger, second, opts);
+  EXPECT_EQ(s.already_done, first.runs);
+  EXPECT_EQ(s.ran + s.already_done, s.total);
+  const ResultsScan scan = scan_results(results(), true);
+  std::set<ResultKey> seen;
+  for (const ResultRecord& r : scan.records) EXPECT_TRUE(seen.insert(r.key).second);
+  EXPECT_EQ(seen, expected_keys(bigger));
+}
+
+TEST_F(SweepFixture, InvalidConfigWritesNothing) {
+  FakeRunner runner;
+  // Unknown task: rejected by the parser.
+  EXPECT_THROW(config(json{{"tasks", {"niah_single_1", "nope"}}}), Error);
+  // Length beyond the model's context.
+  runner.max_ctx = 3000;
+  try {
+    run_sweep(config(), runner, opts);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("length 4096 exceeds the max context 3000 of model m"), std::string::npos);
+  }
+  // A length too small for a task is found before anything runs.
+  runner.max_ctx = 0;
+  try {
+    run_sweep(config(json{{"lengths", {2048, 150}}}), runner, opts);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("150"), std::string::npos) << e.what();
+  }
+  // A custom prompt beyond the context.
+  runner.max_ctx = 10;
+  EXPECT_THROW(run_sweep(config(json{{"lengths", json::array()}, {"tasks", {"custom:c.jsonl"}}}), runner, opts), Error);
+  EXPECT_EQ(runner.runs, 0);
+  EXPECT_FALSE(std::filesystem::exists(results()));
+}
+
+TEST_F(SweepFixture, ValidationFailureLeavesATornFileUntouched) {
+  const std::string content = "{\"model\":\"m\",\"meth";
+  write_file_atomic(results(), content);
+  FakeRunner runner;
+  runner.max_ctx = 1000;
+  EXPECT_THROW(run_sweep(config(), runner, opts), Error);
+  EXPECT_EQ(read_file(results()), content);
+}
+
+TEST_F(SweepFixture, CorruptLineInTheMiddleIsAnErrorWithItsLineNumber) {
+  FakeRunner first;
+  first.die_after = 3;
+  EXPECT_THROW(run_sweep(config(), first, opts), Error);
+  std::string text = read_file(results());
+  text.insert(text.find('\n') + 1, "not json\n");
+  write_file_atomic(results(), text);
+  FakeRunner runner;
+  try {
+    run_sweep(config(), runner, opts);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(results() + ":2: invalid JSON"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_file(results()), text);
+  EXPECT_EQ(runner.runs, 0);
+}
+
+TEST(EvalResultsLog, RecordRoundTripAndNullDensity) {
+  ResultRecord r;
+  r.key = {"m", "xattn", "5%", 4096, "vt", 3, 42};
+  r.id = "vt/3";
+  r.score = 80;
+  r.prediction = "A B";
+  r.outputs = {"A", "B"};
+  r.metric = "all";
+  r.prefill_seconds = 1.5;
+  r.support_density = std::numeric_limits<double>::quiet_NaN();
+  r.prompt_tokens = 4000;
+  r.timestamp = utc_timestamp();
+  r.extra = {{"decode_seconds", 0.5}};
+  const json j = record_to_json(r);
+  EXPECT_TRUE(j["support_density"].is_null());
+  const ResultRecord back = record_from_json(json::parse(j.dump()), "x:1");
+  EXPECT_EQ(back.key, r.key);
+  EXPECT_EQ(back.outputs, r.outputs);
+  EXPECT_TRUE(std::isnan(back.support_density));
+  EXPECT_EQ(back.extra["decode_seconds"], 0.5);
+  EXPECT_EQ(back.timestamp.size(), 20u);
+  json missing = j;
+  missing.erase("task");
+  EXPECT_THROW(record_from_json(missing, "x:1"), Error);
+}
+
+}  // namespace
+}  // namespace spf::eval
