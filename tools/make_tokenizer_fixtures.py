@@ -94,6 +94,7 @@ PRETOK_TEXTS = TEXTS + [
     "1234567 12 a1b22c333",
     "'\u0301s",
     "\u0301\u0301 combining first",
+    "it'\u017f x'S y'\u212a",  # (?i) case folding: long s, Kelvin sign
 ]
 
 
@@ -146,6 +147,7 @@ def write_nfc_tables(out_path):
 // canonical decompositions (Hangul syllables excluded: they are algorithmic) with a "recomposes" flag.
 #include "tokenizer/nfc.h"
 
+// clang-format off
 namespace spf::nfc_data {{
 
 const char* const kUnicodeVersion = "{unicodedata.unidata_version}";
@@ -161,6 +163,7 @@ const Decomp kDecomps[] = {{
 const size_t kDecompCount = sizeof(kDecomps) / sizeof(kDecomps[0]);
 
 }}  // namespace spf::nfc_data
+// clang-format on
 """
     with open(out_path, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -7,12 +7,15 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "model/model.h"
+#include "support/producer.h"
+#include "support/support_attention.h"
 
 namespace spf::cli {
 
 namespace {
 struct LogitsOptions {
-  std::string model, ids, ids_file, out;
+  std::string model, ids, ids_file, out, support = "dense", budget = "100%", granularity = "token", groups = "shared";
+  int dense_layers = 0;
   int threads = 0;
 };
 
@@ -25,9 +28,20 @@ void run_logits(const LogitsOptions& o) {
   for (size_t i = 0; i < ids.size(); ++i)
     SPF_CHECK(ids[i] < cfg.vocab_size, "token id ", ids[i], " at index ", i, " is outside the vocabulary of ",
               cfg.vocab_size);
+  std::unique_ptr<AttentionBackend> sparse;
+  if (o.support != "dense") {
+    ProducerOptions po;
+    po.budget = parse_budget(o.budget);
+    po.block = parse_granularity(o.granularity);
+    po.groups = parse_group_mode(o.groups);
+    po.validate();
+    SupportAttentionOptions ao;
+    ao.dense_layers = o.dense_layers;
+    sparse = std::make_unique<SupportAttention>(make_producer(o.support, po), ao);
+  }
   auto state = model->new_state(int64_t(ids.size()));
   std::vector<float> logits(ids.size() * size_t(cfg.vocab_size));
-  model->forward(ids, *state, dense_attention_backend(), LogitsMode::all, logits);
+  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), LogitsMode::all, logits);
   const int64_t shape[2] = {int64_t(ids.size()), cfg.vocab_size};
   write_npy_f32(o.out, logits, shape);
   std::fprintf(stderr, "[spf] wrote %s [%zu, %d]\n", o.out.c_str(), ids.size(), cfg.vocab_size);
@@ -41,6 +55,12 @@ void add_logits(CLI::App& app) {
   sub->add_option("--ids", o->ids, "Comma-separated token ids");
   sub->add_option("--ids-file", o->ids_file, "File of token ids (comma/space/newline separated)");
   sub->add_option("-o,--out", o->out, "Output .npy path")->required();
+  sub->add_option("--support", o->support,
+                  "Attention support: dense, oracle, streaming, vertical_slash, antidiagonal, random");
+  sub->add_option("--budget", o->budget, "Support budget: 5% or 0.05, k=256, p=0.9 (+,sink=N,window=N)");
+  sub->add_option("--granularity", o->granularity, "token or block:B");
+  sub->add_option("--groups", o->groups, "shared, per_kv_group or per_head");
+  sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_logits(*o); });
 }

@@ -29,5 +29,6 @@ void add_logits(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_info(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_oracle(CLI::App& app);
 
 }  // namespace spf::cli

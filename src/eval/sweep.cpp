@@ -85,11 +85,11 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     }
     const int64_t cap = runner.max_context(slot.model);
     const TokenCounter& count = formats[slot.model].count_tokens;
-    if (cap <= 0 || !count) continue;
+    if (!count) continue;
     for (int64_t i = 0; i < slot.samples; ++i) {
       Sample& x = it->second[size_t(i)];
       x.prompt_tokens = count(x.input);
-      SPF_CHECK(x.prompt_tokens + x.max_new_tokens <= cap, "sweep: ", slot.task, " sample \"", x.id,
+      SPF_CHECK(cap <= 0 || x.prompt_tokens + x.max_new_tokens <= cap, "sweep: ", slot.task, " sample \"", x.id,
                 "\": ", x.prompt_tokens, " prompt tokens + ", x.max_new_tokens,
                 " to generate exceed the max context ", cap, " of model ", slot.model);
     }

@@ -18,6 +18,10 @@
 
 namespace spf {
 
+namespace gguf_detail {
+class Cursor;
+}
+
 enum class GgufType : uint32_t {
   u8 = 0,
   i8 = 1,
@@ -33,6 +37,18 @@ enum class GgufType : uint32_t {
   i64 = 11,
   f64 = 12
 };
+
+inline bool gguf_type_valid(uint32_t t) {
+  return t <= uint32_t(GgufType::f64);
+}
+inline bool gguf_is_float(GgufType t) {
+  return t == GgufType::f32 || t == GgufType::f64;
+}
+inline bool gguf_is_integer(GgufType t) {
+  return t != GgufType::bool_ && !gguf_is_float(t) && t != GgufType::string && t != GgufType::array;
+}
+// "u32", "string", ...; gguf_value_type_name adds the element type of arrays ("array of string").
+const char* gguf_type_name(GgufType t);
 
 struct GgufValue {
   GgufType type = GgufType::u8;
@@ -51,6 +67,8 @@ struct GgufValue {
   std::vector<GgufValue> arr;
   size_t array_size() const;
 };
+
+std::string gguf_value_type_name(const GgufValue& v);
 
 class GgufFile final : public TensorSource {
  public:
@@ -93,9 +111,13 @@ class GgufFile final : public TensorSource {
     TensorInfo info;
     uint32_t ggml_type = 0;
     uint64_t offset = 0;  // absolute, in the file
-    uint64_t nbytes = 0;
+    uint64_t nbytes = 0;  // 0 for an unknown type (size cannot be stated)
     int64_t row_len = 0;  // ne[0]
   };
+  void read_header(gguf_detail::Cursor& c, uint64_t* n_tensors, uint64_t* n_kv);
+  void read_metadata(gguf_detail::Cursor& c, uint64_t n_kv);
+  void read_tensor_infos(gguf_detail::Cursor& c, uint64_t n_tensors);
+  void check_layout(uint64_t data_start);
   const Entry& entry(const std::string& name) const;
   void check_readable(const std::string& name) const override;
   MappedFile file_;

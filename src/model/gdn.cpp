@@ -21,15 +21,19 @@ namespace {
 // Calls shorter than this use the token-by-token form: the chunk matmuls do not pay off there.
 constexpr int64_t kRecurrentMaxTokens = 8;
 
-// e^y with |y| capped at 87 (so e^y stays a normal float), for the per-element exps of the conv
-// SiLU, the gated norm and the chunk decay masks. Branch-free (integer clamp, exponent-bit scaling)
-// so that the loops calling it vectorize under the default -ftrapping-math, where libm's expf and
-// float comparisons do not. y = n ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial:
-// relative error < 2e-7.
-inline float exp_capped(float y) {
+// e^y for y in [-64, 87] (87 caps larger y), exactly 0 below -64. Used for every per-element exp
+// of the mixer: conv SiLU, gated norm, decays. Two reasons for not calling libm:
+//  - Branch-free (integer clamps and masks, exponent-bit scaling), so the loops calling it
+//    vectorize under the default -ftrapping-math, where expf and float compares do not.
+//  - Strong decays (gamma down to -1000 within a chunk) would otherwise leave subnormal weights
+//    and products in the chunk matmuls, which run ~20x slower on Intel cores; contributions
+//    decayed by e^-64 are far below fp32 resolution anyway.
+// y = n ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial: relative error < 2e-7.
+inline float exp_flushed(float y) {
   const uint32_t bits = std::bit_cast<uint32_t>(y);
-  const int32_t mag = std::min(int32_t(bits & 0x7fffffffu), int32_t(0x42ae0000));  // 87.0f
-  const float yc = std::bit_cast<float>(uint32_t(mag) | (bits & 0x80000000u));
+  const int32_t mag = int32_t(bits & 0x7fffffffu);
+  const float yc = std::bit_cast<float>(uint32_t(std::min(mag, int32_t(0x42ae0000)))  // 87.0f
+                                        | (bits & 0x80000000u));
   const float round = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
   const float n = (yc * 1.44269504088896341f + round) - round;
   const float r = (yc - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
@@ -41,11 +45,14 @@ inline float exp_capped(float y) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  return p * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
+  const float e = p * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
+  // All ones when y < -64 (sign set and |y| > 64.0f).
+  const uint32_t flush = 0u - ((bits >> 31) & uint32_t(mag > int32_t(0x42800000)));
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(e) & ~flush);
 }
 
 inline float fast_silu(float x) {
-  return x / (1.0f + exp_capped(-x));
+  return x / (1.0f + exp_flushed(-x));
 }
 
 float softplus(float x) {
@@ -144,7 +151,7 @@ void delta_recurrent(const Dims& d, int64_t T, const DeltaInputs& in, float* sta
       const float* q = in.q + t * in.stride + int64_t(kh) * dk;
       const float* k = in.k + t * in.stride + int64_t(kh) * dk;
       const float* v = in.v + t * in.stride + h * dv;
-      const float decay = std::exp(in.g[t * nv + h]);
+      const float decay = exp_flushed(in.g[t * nv + h]);
       const float beta = in.beta[t * nv + h];
       // Decay, and read what the decayed state predicts for k.
       std::fill(r.begin(), r.end(), 0.0f);
@@ -203,7 +210,7 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
       for (int i = 0; i < n; ++i) {
         float* row = decay.data() + size_t(i) * n;
         const float gi = gam[size_t(i)];
-        for (int j = 0; j <= i; ++j) row[j] = exp_capped(gi - gam[size_t(j)]);
+        for (int j = 0; j <= i; ++j) row[j] = exp_flushed(gi - gam[size_t(j)]);
       }
 
       // Strictly lower L_ij = beta_i (k_i . k_j) exp(gamma_i - gamma_j); the unit-diagonal solve
@@ -216,7 +223,7 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
       }
       // (I + L) [U | W] = [diag(beta) V | diag(beta exp(gamma)) K]
       for (int i = 0; i < n; ++i) {
-        const float bi = beta[i * nv], bw = bi * std::exp(gam[size_t(i)]);
+        const float bi = beta[i * nv], bw = bi * exp_flushed(gam[size_t(i)]);
         float* row = UW.data() + size_t(i) * ldu;
         for (int c = 0; c < dv; ++c) row[c] = bi * v[i * ld + c];
         for (int c = 0; c < dk; ++c) row[dv + c] = bw * k[i * ld + c];
@@ -231,7 +238,7 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, dv, dk, 1.0f, q, int(ld), S, dv,
                   0.0f, o, int(ldo));
       for (int i = 0; i < n; ++i) {
-        const float e = std::exp(gam[size_t(i)]);
+        const float e = exp_flushed(gam[size_t(i)]);
         for (int c = 0; c < dv; ++c) o[i * ldo + c] *= e;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, dk, 1.0f, q, int(ld), k, int(ld),
@@ -246,10 +253,10 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
 
       // S <- exp(gamma_last) S + sum_j exp(gamma_last - gamma_j) k_j V'_j^T
       const float last = gam[size_t(n - 1)];
-      const float e_last = std::exp(last);
+      const float e_last = exp_flushed(last);
       for (int64_t i = 0; i < int64_t(dk) * dv; ++i) S[i] *= e_last;
       for (int j = 0; j < n; ++j) {
-        const float e = std::exp(last - gam[size_t(j)]);
+        const float e = exp_flushed(last - gam[size_t(j)]);
         for (int c = 0; c < dk; ++c) Kd[size_t(j * dk + c)] = e * k[j * ld + c];
       }
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dk, dv, n, 1.0f, Kd.data(), dk,

@@ -53,6 +53,7 @@ class MassInSupport : public ProbVisitor {
         const float* p = t.row(h, i);
         const char* m = w.mask.data() + size_t(group_[size_t(h)]) * size_t(t.nk);
         float in = 0.0f;
+#pragma omp simd reduction(+ : in)
         for (int64_t j = 0; j < n_vis; ++j) {
           in += m[j] ? p[j] : 0.0f;
           const bool crit = p[j] > threshold_;

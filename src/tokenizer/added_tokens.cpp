@@ -8,13 +8,14 @@ namespace spf {
 
 bool is_white_space(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
 }
 
 namespace {
 
-// Byte length of the white space run that ends at text[end) (scanning backwards over whole code points).
+// Byte length of the white space run that ends at text[end) (scanning backwards over whole code
+// points).
 size_t white_before(std::string_view text, size_t begin, size_t end) {
   size_t i = end;
   while (i > begin) {
@@ -47,11 +48,13 @@ void AddedTokenMatcher::add(const AddedToken& tok) {
   tokens_.push_back(tok);
   auto& bucket = by_first_byte_[static_cast<unsigned char>(tok.content[0])];
   bucket.push_back(static_cast<uint32_t>(tokens_.size() - 1));
-  std::stable_sort(bucket.begin(), bucket.end(),
-                   [&](uint32_t a, uint32_t b) { return tokens_[a].content.size() > tokens_[b].content.size(); });
+  std::stable_sort(bucket.begin(), bucket.end(), [&](uint32_t a, uint32_t b) {
+    return tokens_[a].content.size() > tokens_[b].content.size();
+  });
 }
 
-void AddedTokenMatcher::split(std::string_view text, bool parse_special, std::vector<Segment>& out) const {
+void AddedTokenMatcher::split(std::string_view text, bool parse_special,
+                              std::vector<Segment>& out) const {
   size_t plain = 0;  // start of the pending plain-text segment
   size_t i = 0;
   while (i < text.size()) {

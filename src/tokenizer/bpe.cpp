@@ -12,7 +12,9 @@ void Bpe::add_merge(int32_t left, int32_t right, int32_t merged) {
   merges_.try_emplace(key(left, right), Merge{static_cast<uint32_t>(merges_.size()), merged});
 }
 
-void Bpe::set_whole_pieces(std::unordered_map<std::string, int32_t> bytes_to_id) { whole_ = std::move(bytes_to_id); }
+void Bpe::set_whole_pieces(std::unordered_map<std::string, int32_t> bytes_to_id) {
+  whole_ = std::move(bytes_to_id);
+}
 
 void Bpe::encode(std::string_view piece, std::vector<int32_t>& out) const {
   if (piece.empty()) return;
@@ -24,8 +26,10 @@ void Bpe::encode(std::string_view piece, std::vector<int32_t>& out) const {
   }
   if (piece.size() == 1) {
     const int32_t id = byte_ids_[static_cast<unsigned char>(piece[0])];
-    if (id >= 0) out.push_back(id);
-    else if (unk_id_) out.push_back(*unk_id_);
+    if (id >= 0)
+      out.push_back(id);
+    else if (unk_id_)
+      out.push_back(*unk_id_);
     return;
   }
   std::string key_str(piece);
@@ -40,7 +44,8 @@ void Bpe::encode(std::string_view piece, std::vector<int32_t>& out) const {
   merge_piece(piece, ids);
   out.insert(out.end(), ids.begin(), ids.end());
   std::lock_guard<std::mutex> lock(cache_mu_);
-  if (cache_.size() < kCacheMax && piece.size() <= kCacheMaxPiece) cache_.emplace(std::move(key_str), std::move(ids));
+  if (cache_.size() < kCacheMax && piece.size() <= kCacheMaxPiece)
+    cache_.emplace(std::move(key_str), std::move(ids));
 }
 
 void Bpe::merge_piece(std::string_view piece, std::vector<int32_t>& out) const {

@@ -1,6 +1,7 @@
-// Byte-level BPE model: merges one pre-token piece (raw bytes) into vocab ids by repeatedly applying the
-// lowest-ranked merge among adjacent symbols (leftmost first on ties), as HF's BPE does. Results are
-// cached per piece, so repeated words cost one hash lookup. encode() is safe to call concurrently.
+// Byte-level BPE model: merges one pre-token piece (raw bytes) into vocab ids by repeatedly
+// applying the lowest-ranked merge among adjacent symbols (leftmost first on ties), as HF's BPE
+// does. Results are cached per piece, so repeated words cost one hash lookup. encode() is safe to
+// call concurrently.
 #pragma once
 
 #include <array>
@@ -17,7 +18,8 @@ namespace spf {
 class Bpe {
  public:
   // byte_ids[b]: id of the vocab entry for the single byte b (-1: absent; such bytes map to unk_id,
-  // or are dropped when there is no unk, as HF's BPE does; fuse_unk turns a run of them into one unk).
+  // or are dropped when there is no unk, as HF's BPE does; fuse_unk turns a run of them into one
+  // unk).
   Bpe(std::array<int32_t, 256> byte_ids, std::optional<int32_t> unk_id, bool fuse_unk);
 
   // Merge of two vocab ids into a third; rank = order of the calls.
@@ -42,8 +44,9 @@ class Bpe {
   std::unordered_map<uint64_t, Merge> merges_;
   std::unordered_map<std::string, int32_t> whole_;  // empty unless ignore_merges
 
-  static constexpr size_t kCacheMax = 200000;     // entries; later pieces are merged uncached
-  static constexpr size_t kCacheMaxPiece = 256;   // bytes; long whitespace/symbol runs are rare repeats
+  static constexpr size_t kCacheMax = 200000;  // entries; later pieces are merged uncached
+  static constexpr size_t kCacheMaxPiece =
+      256;  // bytes; long whitespace/symbol runs are rare repeats
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
 };

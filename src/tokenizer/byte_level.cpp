@@ -15,7 +15,8 @@ struct Tables {
     to_byte.fill(-1);
     uint32_t extra = 0;
     for (uint32_t b = 0; b < 256; ++b) {
-      const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+      const bool printable =
+          (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       const uint32_t cp = printable ? b : 256 + extra++;
       utf8::append(to_text[b], cp);
       to_byte[cp] = static_cast<int16_t>(b);
@@ -30,7 +31,9 @@ const Tables& tables() {
 
 }  // namespace
 
-const std::string& encode_byte(unsigned char b) { return tables().to_text[b]; }
+const std::string& encode_byte(unsigned char b) {
+  return tables().to_text[b];
+}
 
 std::string encode(std::string_view bytes) {
   std::string out;

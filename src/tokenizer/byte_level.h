@@ -1,5 +1,6 @@
-// GPT-2 byte-level alphabet: every byte maps to one printable code point (printable Latin-1 bytes map to
-// themselves, the rest to U+0100 + n in byte order), so vocab strings such as "Ġthe" name byte strings.
+// GPT-2 byte-level alphabet: every byte maps to one printable code point (printable Latin-1 bytes
+// map to themselves, the rest to U+0100 + n in byte order), so vocab strings such as "Ġthe" name
+// byte strings.
 #pragma once
 
 #include <optional>

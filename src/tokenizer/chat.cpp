@@ -25,13 +25,14 @@ std::string unescape(std::string_view s) {
 
 }  // namespace
 
-std::string apply_chatml(const std::vector<ChatMessage>& messages, const std::string& default_system,
-                         bool add_generation_prompt) {
+std::string apply_chatml(const std::vector<ChatMessage>& messages,
+                         const std::string& default_system, bool add_generation_prompt) {
   std::string out;
   if (!messages.empty() && messages.front().role != "system" && !default_system.empty()) {
     out += "<|im_start|>system\n" + default_system + "<|im_end|>\n";
   }
-  for (const ChatMessage& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+  for (const ChatMessage& m : messages)
+    out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
   if (add_generation_prompt) out += "<|im_start|>assistant\n";
   return out;
 }
@@ -41,7 +42,8 @@ std::string apply_chatml(const std::vector<ChatMessage>& messages, const std::st
 // literal right after the header, so they yield nothing.
 std::string default_system_prompt(const std::string& chat_template) {
   const std::string_view t = chat_template;
-  for (size_t pos = t.find(kSystemHead); pos != std::string_view::npos; pos = t.find(kSystemHead, pos + 1)) {
+  for (size_t pos = t.find(kSystemHead); pos != std::string_view::npos;
+       pos = t.find(kSystemHead, pos + 1)) {
     if (pos == 0) continue;
     const char quote = t[pos - 1];
     if (quote != '\'' && quote != '"') continue;

@@ -1,5 +1,5 @@
-// Tokenizer::load_for_model: a .gguf file carries its tokenizer; anything else (a checkpoint directory,
-// or a file inside one) uses the tokenizer.json of that directory.
+// Tokenizer::load_for_model: a .gguf file carries its tokenizer; anything else (a checkpoint
+// directory, or a file inside one) uses the tokenizer.json of that directory.
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +39,8 @@ Tokenizer Tokenizer::load_for_model(const std::string& model_path) {
   if (p.filename() == "tokenizer.json") return from_hf_json(model_path);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   const fs::path tj = dir / "tokenizer.json";
-  SPF_CHECK(fs::is_regular_file(tj, ec), model_path, ": not a GGUF file, and no tokenizer.json next to it");
+  SPF_CHECK(fs::is_regular_file(tj, ec), model_path,
+            ": not a GGUF file, and no tokenizer.json next to it");
   return from_hf_json(tj.string());
 }
 

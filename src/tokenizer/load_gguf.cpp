@@ -1,6 +1,6 @@
-// Tokenizer::from_gguf: byte-level BPE from GGUF metadata (tokenizer.ggml.*, llama.cpp conventions):
-// token_type 3 (control) = special added token, 4 (user-defined) = non-special added token, both
-// stored as literal text; tokenizer.ggml.pre picks the split regexes.
+// Tokenizer::from_gguf: byte-level BPE from GGUF metadata (tokenizer.ggml.*, llama.cpp
+// conventions): token_type 3 (control) = special added token, 4 (user-defined) = non-special added
+// token, both stored as literal text; tokenizer.ggml.pre picks the split regexes.
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "tokenizer/pretokenizer.h"
@@ -24,11 +24,13 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
   VocabSpec spec;
   spec.where = g.path();
   const auto model = g.get_string_opt("tokenizer.ggml.model");
-  SPF_CHECK(model.has_value(), g.path(), ": no tokenizer in the metadata (tokenizer.ggml.model missing)");
+  SPF_CHECK(model.has_value(), g.path(),
+            ": no tokenizer in the metadata (tokenizer.ggml.model missing)");
   SPF_CHECK(*model == "gpt2", g.path(), ": tokenizer.ggml.model is \"", *model,
             "\"; only \"gpt2\" (byte-level BPE) is supported");
   const auto pre = g.get_string_opt("tokenizer.ggml.pre");
-  SPF_CHECK(pre.has_value(), g.path(), ": tokenizer.ggml.pre missing; cannot choose the pre-tokenizer");
+  SPF_CHECK(pre.has_value(), g.path(),
+            ": tokenizer.ggml.pre missing; cannot choose the pre-tokenizer");
   const auto kind = pretokenizer_from_gguf_name(*pre);
   SPF_CHECK(kind.has_value(), g.path(), ": unsupported tokenizer.ggml.pre \"", *pre,
             "\" (supported: smollm, gpt2, llama-bpe, qwen2, qwen35)");
@@ -38,9 +40,11 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
 
   const std::vector<std::string> tokens = g.get_strings("tokenizer.ggml.tokens");
   std::vector<int64_t> types;
-  if (g.find("tokenizer.ggml.token_type") != nullptr) types = g.get_ints("tokenizer.ggml.token_type");
-  SPF_CHECK(types.empty() || types.size() == tokens.size(), g.path(), ": tokenizer.ggml.token_type has ",
-            types.size(), " entries but tokenizer.ggml.tokens has ", tokens.size());
+  if (g.find("tokenizer.ggml.token_type") != nullptr)
+    types = g.get_ints("tokenizer.ggml.token_type");
+  SPF_CHECK(types.empty() || types.size() == tokens.size(), g.path(),
+            ": tokenizer.ggml.token_type has ", types.size(),
+            " entries but tokenizer.ggml.tokens has ", tokens.size());
   spec.vocab.reserve(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i) {
     const auto id = static_cast<int32_t>(i);
@@ -67,11 +71,12 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
   spec.special.eos = opt_id(g, "tokenizer.ggml.eos_token_id");
   spec.special.pad = opt_id(g, "tokenizer.ggml.padding_token_id");
   spec.special.unk = opt_id(g, "tokenizer.ggml.unknown_token_id");
-  // Bytes missing from the vocab (SmolLM2 lacks a few control bytes) become one unk per run, which is
-  // what HF's tokenizer built from a GGUF does (llama.cpp has no rule for them).
+  // Bytes missing from the vocab (SmolLM2 lacks a few control bytes) become one unk per run, which
+  // is what HF's tokenizer built from a GGUF does (llama.cpp has no rule for them).
   spec.fuse_unk = true;
   if (g.find("tokenizer.ggml.add_bos_token") != nullptr) {
-    spec.special.add_bos = g.get_bool("tokenizer.ggml.add_bos_token") && spec.special.bos.has_value();
+    spec.special.add_bos =
+        g.get_bool("tokenizer.ggml.add_bos_token") && spec.special.bos.has_value();
   }
   for (const char* k : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
     if (const auto id = opt_id(g, k)) spec.extra_eos.push_back(*id);

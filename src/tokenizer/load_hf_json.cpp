@@ -47,11 +47,13 @@ void collect_pre(const std::string& where, const json& node, PreSteps& steps) {
     steps.names.push_back(node.value("use_regex", true) ? "bytelevel+regex" : "bytelevel");
   } else if (type == "Split") {
     const json& pat = node.at("pattern");
-    SPF_CHECK(pat.contains("Regex"), where, ": Split pre-tokenizer with a literal string pattern is not supported");
+    SPF_CHECK(pat.contains("Regex"), where,
+              ": Split pre-tokenizer with a literal string pattern is not supported");
     const std::string behavior = node.value("behavior", "");
     SPF_CHECK(behavior == "Isolated", where, ": Split pre-tokenizer behavior \"", behavior,
               "\" is not supported (only Isolated)");
-    SPF_CHECK(!node.value("invert", false), where, ": inverted Split pre-tokenizer is not supported");
+    SPF_CHECK(!node.value("invert", false), where,
+              ": inverted Split pre-tokenizer is not supported");
     steps.names.push_back("split:" + pat.at("Regex").get<std::string>());
   } else if (type == "Digits") {
     SPF_CHECK(node.value("individual_digits", false), where,
@@ -63,7 +65,8 @@ void collect_pre(const std::string& where, const json& node, PreSteps& steps) {
 }
 
 PreTokenizer detect_pre(const std::string& where, const json& node) {
-  SPF_CHECK(!node.is_null(), where, ": no pre_tokenizer (byte-level BPE needs a ByteLevel pre-tokenizer)");
+  SPF_CHECK(!node.is_null(), where,
+            ": no pre_tokenizer (byte-level BPE needs a ByteLevel pre-tokenizer)");
   PreSteps s;
   collect_pre(where, node, s);
   const auto& n = s.names;
@@ -94,7 +97,8 @@ bool detect_nfc(const std::string& where, const json& node) {
 // A token named in tokenizer_config.json: a string or an AddedToken object with "content".
 std::optional<std::string> token_name(const json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string())
+    return v["content"].get<std::string>();
   return std::nullopt;
 }
 
@@ -118,14 +122,16 @@ void read_model(const std::string& where, const json& model, VocabSpec& spec) {
     SPF_CHECK(!model.contains(k) || model[k].is_null() || model[k] == "", where, ": BPE ", k,
               " is not supported");
   }
-  SPF_CHECK(!model.contains("dropout") || model["dropout"].is_null(), where, ": BPE dropout is not supported");
+  SPF_CHECK(!model.contains("dropout") || model["dropout"].is_null(), where,
+            ": BPE dropout is not supported");
   spec.ignore_merges = model.value("ignore_merges", false);
   spec.fuse_unk = model.value("fuse_unk", false);
 
   const json& vocab = model.at("vocab");
   SPF_CHECK(vocab.is_object(), where, ": model.vocab is not an object");
   spec.vocab.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) spec.vocab.emplace_back(it.key(), it.value().get<int32_t>());
+  for (auto it = vocab.begin(); it != vocab.end(); ++it)
+    spec.vocab.emplace_back(it.key(), it.value().get<int32_t>());
 
   const json& merges = model.at("merges");
   SPF_CHECK(merges.is_array(), where, ": model.merges is not an array");
@@ -135,11 +141,12 @@ void read_model(const std::string& where, const json& model, VocabSpec& spec) {
     if (m.is_string()) {
       const std::string s = m.get<std::string>();
       const size_t sp = s.find(' ', 1);
-      SPF_CHECK(sp != std::string::npos && s.find(' ', sp + 1) == std::string::npos, where, ": merge ", i, " ",
-                json(s).dump(), " is not two tokens separated by one space");
+      SPF_CHECK(sp != std::string::npos && s.find(' ', sp + 1) == std::string::npos, where,
+                ": merge ", i, " ", json(s).dump(), " is not two tokens separated by one space");
       spec.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
     } else {
-      SPF_CHECK(m.is_array() && m.size() == 2, where, ": merge ", i, " is neither \"a b\" nor [a, b]");
+      SPF_CHECK(m.is_array() && m.size() == 2, where, ": merge ", i,
+                " is neither \"a b\" nor [a, b]");
       spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
     }
   }
@@ -158,7 +165,8 @@ void read_added(const json& added, VocabSpec& spec) {
   }
 }
 
-// TemplateProcessing whose single-sequence template starts with a special token adds that token (BOS).
+// TemplateProcessing whose single-sequence template starts with a special token adds that token
+// (BOS).
 void read_post_processor(const json& pp, VocabSpec& spec) {
   if (!pp.is_object() || pp.value("type", "") != "TemplateProcessing") return;
   const json& single = pp.at("single");
@@ -188,7 +196,8 @@ void read_siblings(const fs::path& dir, VocabSpec& spec) {
       const auto name = token_name(c[key]);
       if (!name) return;  // null: no such token
       const auto id = find_id(spec, *name);
-      SPF_CHECK(id.has_value(), where, ": ", key, " ", json(*name).dump(), " is not in the vocabulary");
+      SPF_CHECK(id.has_value(), where, ": ", key, " ", json(*name).dump(),
+                " is not in the vocabulary");
       slot = id;
     };
     resolve("bos_token", spec.special.bos);
@@ -209,7 +218,8 @@ void read_siblings(const fs::path& dir, VocabSpec& spec) {
     }
   }
   const fs::path jinja = dir / "chat_template.jinja";
-  if (spec.chat_template.empty() && fs::is_regular_file(jinja, ec)) spec.chat_template = read_text(jinja.string());
+  if (spec.chat_template.empty() && fs::is_regular_file(jinja, ec))
+    spec.chat_template = read_text(jinja.string());
   const fs::path gen = dir / "generation_config.json";
   if (fs::is_regular_file(gen, ec)) {
     const json g = parse_json(gen.string());
@@ -249,7 +259,8 @@ Tokenizer Tokenizer::from_hf_json(const std::string& path) {
   try {
     read_siblings(dir, spec);
   } catch (const json::exception& e) {
-    fail((dir / "tokenizer_config.json").string(), " or generation_config.json: unexpected content: ", e.what());
+    fail((dir / "tokenizer_config.json").string(),
+         " or generation_config.json: unexpected content: ", e.what());
   }
   return from_data(build_tokenizer_data(std::move(spec)));
 }

@@ -14,7 +14,8 @@ using nfc_data::Decomp;
 
 // Hangul syllable arithmetic (Unicode ch. 3.12).
 constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
-constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
+constexpr uint32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
+                   kSCount = kLCount * kNCount;
 
 struct Tables {
   std::unordered_map<uint32_t, const Decomp*> decomp;
@@ -38,7 +39,8 @@ uint8_t ccc(uint32_t cp) {
   if (cp < 0x300) return 0;
   const CccRun* begin = nfc_data::kCccRuns;
   const CccRun* end = begin + nfc_data::kCccRunCount;
-  const CccRun* it = std::upper_bound(begin, end, cp, [](uint32_t v, const CccRun& r) { return v < r.first; });
+  const CccRun* it =
+      std::upper_bound(begin, end, cp, [](uint32_t v, const CccRun& r) { return v < r.first; });
   if (it == begin) return 0;
   --it;
   return cp <= it->last ? it->ccc : 0;
@@ -65,7 +67,8 @@ void decompose(uint32_t cp, std::vector<uint32_t>& out) {
 uint32_t compose_pair(uint32_t a, uint32_t b) {
   if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount)
     return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
-  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount)
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase &&
+      b < kTBase + kTCount)
     return a + (b - kTBase);
   const auto& m = tables().compose;
   auto it = m.find((uint64_t(a) << 32) | b);
@@ -75,7 +78,8 @@ uint32_t compose_pair(uint32_t a, uint32_t b) {
 }  // namespace
 
 bool nfc_is_trivially_stable(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0xCC; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0xCC; });
 }
 
 std::string nfc_normalize(std::string_view s) {
@@ -91,13 +95,14 @@ std::string nfc_normalize(std::string_view s) {
     }
     size_t j = i;
     while (j < cps.size() && ccc(cps[j]) != 0) ++j;
-    std::stable_sort(cps.begin() + static_cast<std::ptrdiff_t>(i), cps.begin() + static_cast<std::ptrdiff_t>(j),
+    std::stable_sort(cps.begin() + static_cast<std::ptrdiff_t>(i),
+                     cps.begin() + static_cast<std::ptrdiff_t>(j),
                      [](uint32_t a, uint32_t b) { return ccc(a) < ccc(b); });
     i = j;
   }
 
-  // Canonical composition: a character joins the last starter unless something between them blocks it
-  // (a starter, or a mark of the same or higher class).
+  // Canonical composition: a character joins the last starter unless something between them blocks
+  // it (a starter, or a mark of the same or higher class).
   std::vector<uint32_t> out;
   out.reserve(cps.size());
   std::ptrdiff_t starter = -1;

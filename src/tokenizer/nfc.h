@@ -1,7 +1,8 @@
-// Unicode NFC normalization (Qwen2/Qwen3.5 tokenizers normalize their input with NFC before splitting):
-// canonical decomposition, canonical reordering of combining marks, canonical composition, Hangul
-// included. Data tables (nfc_tables.cpp) are generated from Python's unicodedata; the Unicode version
-// may trail HF's Rust crate by a release, which only matters for code points assigned in between.
+// Unicode NFC normalization (Qwen2/Qwen3.5 tokenizers normalize their input with NFC before
+// splitting): canonical decomposition, canonical reordering of combining marks, canonical
+// composition, Hangul included. Data tables (nfc_tables.cpp) are generated from Python's
+// unicodedata; the Unicode version may trail HF's Rust crate by a release, which only matters for
+// code points assigned in between.
 #pragma once
 
 #include <cstddef>

@@ -12,7 +12,8 @@
 namespace spf {
 namespace {
 
-const std::string kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const std::string kGpt2 =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 const std::string kLlama3 =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const std::string kQwen2 =
@@ -43,8 +44,10 @@ std::string to_pcre2(const std::string& hf) {
       }
       continue;
     }
-    if (c == '[' && !in_class) in_class = true;
-    else if (c == ']' && in_class) in_class = false;
+    if (c == '[' && !in_class)
+      in_class = true;
+    else if (c == ']' && in_class)
+      in_class = false;
     out += c;
   }
   return out;
@@ -63,35 +66,42 @@ class Regex {
     const std::string p = to_pcre2(hf_pattern);
     int err = 0;
     PCRE2_SIZE off = 0;
-    code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(), PCRE2_UTF | PCRE2_UCP, &err, &off,
-                              nullptr));
+    code_.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(),
+                              PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr));
     if (!code_) {
       std::array<PCRE2_UCHAR, 256> msg{};
       pcre2_get_error_message(err, msg.data(), msg.size());
-      fail("pre-tokenizer regex does not compile at offset ", off, ": ", reinterpret_cast<const char*>(msg.data()));
+      fail("pre-tokenizer regex does not compile at offset ", off, ": ",
+           reinterpret_cast<const char*>(msg.data()));
     }
     jit_ = pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE) == 0;
   }
 
   // Appends matches and the gaps between them (HF "isolated" splitting) of text to out.
   void split(std::string_view text, std::vector<std::string_view>& out) const {
-    std::unique_ptr<pcre2_match_data, MatchDataDeleter> md(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
+    std::unique_ptr<pcre2_match_data, MatchDataDeleter> md(
+        pcre2_match_data_create_from_pattern(code_.get(), nullptr));
     SPF_CHECK(md != nullptr, "pre-tokenizer: out of memory creating PCRE2 match data");
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t pos = 0;   // where the next search starts
     size_t prev = 0;  // end of the last emitted piece
     while (pos < text.size()) {
-      // The text was validated once up front; re-checking at every offset would make splitting quadratic.
-      int rc = jit_ ? pcre2_jit_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, md.get(), nullptr)
+      // The text was validated once up front; re-checking at every offset would make splitting
+      // quadratic.
+      int rc = jit_ ? pcre2_jit_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK,
+                                      md.get(), nullptr)
                     : PCRE2_ERROR_JIT_STACKLIMIT;
-      // The interpreter keeps its backtracking state on the heap, so it copes where JIT's stack did not.
+      // The interpreter keeps its backtracking state on the heap, so it copes where JIT's stack did
+      // not.
       if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-        rc = pcre2_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md.get(), nullptr);
+        rc = pcre2_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
+                         md.get(), nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
         std::array<PCRE2_UCHAR, 256> msg{};
         pcre2_get_error_message(rc, msg.data(), msg.size());
-        fail("pre-tokenizer: regex match failed at byte ", pos, ": ", reinterpret_cast<const char*>(msg.data()));
+        fail("pre-tokenizer: regex match failed at byte ", pos, ": ",
+             reinterpret_cast<const char*>(msg.data()));
       }
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
       const size_t b = ov[0], e = ov[1];
@@ -118,7 +128,9 @@ class Regex {
 
 constexpr size_t kKinds = 5;
 
-size_t index_of(PreTokenizer k) { return static_cast<size_t>(k); }
+size_t index_of(PreTokenizer k) {
+  return static_cast<size_t>(k);
+}
 
 const Regex& regex_for(PreTokenizer kind) {
   static std::array<std::unique_ptr<Regex>, kKinds> compiled;
@@ -179,7 +191,8 @@ std::optional<PreTokenizer> pretokenizer_from_gguf_name(std::string_view name) {
 }
 
 std::optional<PreTokenizer> pretokenizer_from_regex(std::string_view pattern) {
-  for (PreTokenizer k : {PreTokenizer::gpt2, PreTokenizer::llama3, PreTokenizer::qwen2, PreTokenizer::qwen35}) {
+  for (PreTokenizer k :
+       {PreTokenizer::gpt2, PreTokenizer::llama3, PreTokenizer::qwen2, PreTokenizer::qwen35}) {
     if (pattern == pretokenizer_regex(k)) return k;
   }
   return std::nullopt;
@@ -197,7 +210,8 @@ void pretokenize(PreTokenizer kind, std::string_view text, std::vector<std::stri
 }
 
 std::vector<std::string> pretokenize(PreTokenizer kind, std::string_view text) {
-  SPF_CHECK(utf8::is_valid(text), "pre-tokenizer: text is not valid UTF-8 at byte ", utf8::first_invalid(text));
+  SPF_CHECK(utf8::is_valid(text), "pre-tokenizer: text is not valid UTF-8 at byte ",
+            utf8::first_invalid(text));
   std::vector<std::string_view> views;
   pretokenize(kind, text, views);
   return {views.begin(), views.end()};

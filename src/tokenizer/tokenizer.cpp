@@ -30,9 +30,11 @@ const TokenizerData& Tokenizer::data() const {
   return impl_->d;
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
+                                       bool parse_special) const {
   const TokenizerData& d = data();
-  SPF_CHECK(utf8::is_valid(text), "tokenizer: input text is not valid UTF-8 at byte ", utf8::first_invalid(text));
+  SPF_CHECK(utf8::is_valid(text), "tokenizer: input text is not valid UTF-8 at byte ",
+            utf8::first_invalid(text));
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special && d.special.add_bos && d.special.bos) out.push_back(*d.special.bos);
@@ -85,10 +87,18 @@ bool Tokenizer::is_special(int32_t id) const {
   return id >= 0 && static_cast<size_t>(id) < d.id_special.size() && d.id_special[id] != 0;
 }
 
-int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(data().id_bytes.size()); }
-const SpecialTokens& Tokenizer::special() const { return data().special; }
-PreTokenizer Tokenizer::pre_tokenizer() const { return data().pre; }
-const std::string& Tokenizer::chat_template() const { return data().chat_template; }
+int32_t Tokenizer::vocab_size() const {
+  return static_cast<int32_t>(data().id_bytes.size());
+}
+const SpecialTokens& Tokenizer::special() const {
+  return data().special;
+}
+PreTokenizer Tokenizer::pre_tokenizer() const {
+  return data().pre;
+}
+const std::string& Tokenizer::chat_template() const {
+  return data().chat_template;
+}
 
 std::string StreamDecoder::push(int32_t id) {
   if (skip_special_ && tok_.is_special(id)) return {};

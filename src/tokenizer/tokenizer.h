@@ -22,7 +22,8 @@ enum class PreTokenizer { gpt2, smollm, llama3, qwen2, qwen35 };
 
 struct SpecialTokens {
   std::optional<int32_t> bos, eos, pad, unk;
-  std::vector<int32_t> eos_ids;  // every id that ends generation (eos, <|im_end|>, <|endoftext|> ...)
+  // Every id that ends generation (eos, <|im_end|>, <|endoftext|> ...).
+  std::vector<int32_t> eos_ids;
   bool add_bos = false;
 };
 
@@ -39,7 +40,8 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
   // parse_special: recognize special/added token strings in text (true for chat prompts).
-  std::vector<int32_t> encode(std::string_view text, bool add_special = false, bool parse_special = true) const;
+  std::vector<int32_t> encode(std::string_view text, bool add_special = false,
+                              bool parse_special = true) const;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const;
   // The text of one token as raw bytes (may be a partial UTF-8 sequence).
   std::string token_bytes(int32_t id) const;
@@ -54,14 +56,16 @@ class Tokenizer {
  private:
   struct Impl;
   static Tokenizer from_data(TokenizerData data);
-  const TokenizerData& data() const;  // throws when nothing was loaded (default-constructed/moved-from)
+  // Throws when nothing was loaded (default-constructed or moved-from tokenizer).
+  const TokenizerData& data() const;
   std::unique_ptr<Impl> impl_;
 };
 
 // Streaming decode: feed ids one by one, get back only complete UTF-8 text.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true) : tok_(tok), skip_special_(skip_special) {}
+  explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true)
+      : tok_(tok), skip_special_(skip_special) {}
   std::string push(int32_t id);
   std::string flush();  // whatever is pending (invalid bytes replaced by U+FFFD)
 
@@ -77,10 +81,11 @@ struct ChatMessage {
 };
 
 // ChatML prompt (<|im_start|>role\ncontent<|im_end|>\n ... <|im_start|>assistant\n), as SmolLM2 and
-// Qwen templates render it. default_system is inserted when the first message is not a system message
-// and the model's template does so (SmolLM2 does; read from the template text when present).
-std::string apply_chatml(const std::vector<ChatMessage>& messages, const std::string& default_system,
-                         bool add_generation_prompt = true);
+// Qwen templates render it. default_system is inserted when the first message is not a system
+// message and the model's template does so (SmolLM2 does; read from the template text when
+// present).
+std::string apply_chatml(const std::vector<ChatMessage>& messages,
+                         const std::string& default_system, bool add_generation_prompt = true);
 // The default system message a model's chat template inserts, "" when none.
 std::string default_system_prompt(const std::string& chat_template);
 

@@ -1,6 +1,6 @@
 // Internal state shared by the tokenizer's loaders and its encode/decode code. Loaders fill a
-// VocabSpec from their format; build_tokenizer_data checks it and derives everything else (BPE merge
-// table, added-token matcher, eos list), so both formats go through one validation path.
+// VocabSpec from their format; build_tokenizer_data checks it and derives everything else (BPE
+// merge table, added-token matcher, eos list), so both formats go through one validation path.
 #pragma once
 
 #include <memory>
@@ -26,14 +26,14 @@ struct VocabSpec {
   bool fuse_unk = false;  // a run of bytes missing from the vocab becomes one unk
   bool nfc = false;
   PreTokenizer pre = PreTokenizer::gpt2;
-  SpecialTokens special;  // bos/eos/pad/unk/add_bos; eos_ids is derived from these
+  SpecialTokens special;           // bos/eos/pad/unk/add_bos; eos_ids is derived from these
   std::vector<int32_t> extra_eos;  // more generation-ending ids (GGUF eot/eom)
   std::string chat_template;
 };
 
 struct TokenizerData {
-  std::vector<std::string> id_bytes;     // decoded bytes of each id ("" for holes)
-  std::vector<uint8_t> id_special;       // 1 for special added tokens
+  std::vector<std::string> id_bytes;                      // decoded bytes of each id ("" for holes)
+  std::vector<uint8_t> id_special;                        // 1 for special added tokens
   std::unordered_map<std::string, int32_t> string_to_id;  // vocab and added token strings
   std::unique_ptr<Bpe> bpe;
   AddedTokenMatcher added;

@@ -3,7 +3,9 @@
 namespace spf::utf8 {
 namespace {
 
-bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+bool is_cont(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
 
 // Sequence length announced by a lead byte, and the allowed range of the second byte (which is
 // where overlongs, surrogates and values above U+10FFFF are excluded).
@@ -74,7 +76,8 @@ uint32_t next(std::string_view s, size_t& i) {
   }
   const size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
   uint32_t cp = c & (0x7F >> n);
-  for (size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  for (size_t k = 1; k < n && i + k < s.size(); ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
   i += n;
   return cp;
 }
@@ -120,7 +123,8 @@ size_t complete_prefix(std::string_view s) {
     bool whole = false;
     const size_t n = maximal_prefix(s, i, whole);
     // A valid but unfinished prefix that runs to the very end may still be completed.
-    if (!whole && i + n == s.size() && lead_info(static_cast<unsigned char>(s[i])).len > 1) return i;
+    if (!whole && i + n == s.size() && lead_info(static_cast<unsigned char>(s[i])).len > 1)
+      return i;
     i += n;
   }
   return s.size();

@@ -1,6 +1,7 @@
-// UTF-8 helpers for the tokenizer: validation (so PCRE2 can skip its own checks), code point iteration,
-// lossy conversion (each maximal invalid subpart becomes one U+FFFD, as Rust's from_utf8_lossy does) and
-// the length of the complete prefix of a byte stream (what a streaming decoder may emit now).
+// UTF-8 helpers for the tokenizer: validation (so PCRE2 can skip its own checks), code point
+// iteration, lossy conversion (each maximal invalid subpart becomes one U+FFFD, as Rust's
+// from_utf8_lossy does) and the length of the complete prefix of a byte stream (what a streaming
+// decoder may emit now).
 #pragma once
 
 #include <cstddef>
@@ -16,7 +17,9 @@ size_t valid_seq_len(std::string_view s, size_t i);
 
 // Byte offset of the first invalid byte, or s.size() when s is valid UTF-8.
 size_t first_invalid(std::string_view s);
-inline bool is_valid(std::string_view s) { return first_invalid(s) == s.size(); }
+inline bool is_valid(std::string_view s) {
+  return first_invalid(s) == s.size();
+}
 
 // Decodes the code point at s[i] (s must be valid there); advances i past it.
 uint32_t next(std::string_view s, size_t& i);

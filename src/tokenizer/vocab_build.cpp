@@ -1,5 +1,5 @@
-// Turns a loader's VocabSpec into TokenizerData: byte-level vocab decoding, merge table, added tokens,
-// special-token validation and the generation-ending id list.
+// Turns a loader's VocabSpec into TokenizerData: byte-level vocab decoding, merge table, added
+// tokens, special-token validation and the generation-ending id list.
 #include <algorithm>
 
 #include "core/error.h"
@@ -9,16 +9,18 @@
 namespace spf {
 namespace {
 
-constexpr int32_t kMaxVocab = 1 << 24;  // far above any real vocab; guards the id tables against bad files
+constexpr int32_t kMaxVocab =
+    1 << 24;  // far above any real vocab; guards the id tables against bad files
 
 void check_id(const VocabSpec& s, int64_t id, const char* what, std::string_view name) {
-  SPF_CHECK(id >= 0 && id < kMaxVocab, s.where, ": ", what, " \"", name, "\" has id ", id, ", outside [0, ",
-            kMaxVocab, ")");
+  SPF_CHECK(id >= 0 && id < kMaxVocab, s.where, ": ", what, " \"", name, "\" has id ", id,
+            ", outside [0, ", kMaxVocab, ")");
 }
 
-void check_special(const VocabSpec& s, const std::optional<int32_t>& id, const char* name, size_t vocab_size) {
-  SPF_CHECK(!id || (*id >= 0 && static_cast<size_t>(*id) < vocab_size), s.where, ": ", name, " token id ", id.value_or(0),
-            " is outside the vocabulary (", vocab_size, " entries)");
+void check_special(const VocabSpec& s, const std::optional<int32_t>& id, const char* name,
+                   size_t vocab_size) {
+  SPF_CHECK(!id || (*id >= 0 && static_cast<size_t>(*id) < vocab_size), s.where, ": ", name,
+            " token id ", id.value_or(0), " is outside the vocabulary (", vocab_size, " entries)");
 }
 
 }  // namespace
@@ -83,7 +85,8 @@ TokenizerData build_tokenizer_data(VocabSpec spec) {
   check_special(spec, sp.pad, "pad", d.id_bytes.size());
   sp.eos_ids.clear();
   auto add_eos = [&](int32_t id) {
-    if (std::find(sp.eos_ids.begin(), sp.eos_ids.end(), id) == sp.eos_ids.end()) sp.eos_ids.push_back(id);
+    if (std::find(sp.eos_ids.begin(), sp.eos_ids.end(), id) == sp.eos_ids.end())
+      sp.eos_ids.push_back(id);
   };
   if (sp.eos) add_eos(*sp.eos);
   for (int32_t id : spec.extra_eos) {

@@ -102,7 +102,9 @@ TEST_F(SweepFixture, RunsEveryCellAndScores) {
   EXPECT_EQ(s.already_done, 0);
   expect_each_cell_once(results(), c);
   for (const ResultRecord& r : scan_results(results(), true).records) {
-    if (r.key.method == "dense") EXPECT_DOUBLE_EQ(r.score, 100.0) << r.id;
+    if (r.key.method == "dense") {
+      EXPECT_DOUBLE_EQ(r.score, 100.0) << r.id;
+    }
     EXPECT_FALSE(r.timestamp.empty());
     EXPECT_GT(r.prompt_tokens, 0);
     EXPECT_FALSE(r.outputs.empty());

@@ -1,11 +1,12 @@
-// Encode/decode of the SmolLM2 tokenizer against HF reference ids (tests/fixtures/tokenizer, written
-// by tools/make_tokenizer_fixtures.py), from both tokenizer.json and the GGUF.
+// Encode/decode of the SmolLM2 tokenizer against HF reference ids (tests/fixtures/tokenizer,
+// written by tools/make_tokenizer_fixtures.py), from both tokenizer.json and the GGUF.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "core/error.h"
 #include "tok_test_util.h"
@@ -13,7 +14,9 @@
 namespace spf::test {
 namespace {
 
-std::vector<int32_t> ids_of(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
+std::vector<int32_t> ids_of(const nlohmann::json& j) {
+  return j.get<std::vector<int32_t>>();
+}
 
 void check_cases(const Tokenizer& tok) {
   const auto doc = read_json_fixture("tokenizer/smollm2_cases.json");
@@ -31,7 +34,9 @@ void check_cases(const Tokenizer& tok) {
   EXPECT_EQ(tok.encode(chat.at("text").get<std::string>()), ids_of(chat.at("ids")));
 }
 
-TEST(TokenizerEncode, HfJsonMatchesHfIds) { check_cases(smollm2_from_json()); }
+TEST(TokenizerEncode, HfJsonMatchesHfIds) {
+  check_cases(smollm2_from_json());
+}
 
 TEST(TokenizerEncode, GgufMatchesHfIds) {
   SPF_REQUIRE_DEFAULT_MODEL(model);
@@ -44,15 +49,16 @@ TEST(TokenizerEncode, GgufMatchesHfIds) {
 TEST(TokenizerEncode, DeviceVectors) {
   const Tokenizer& tok = smollm2_from_json();
   EXPECT_EQ(tok.encode("Hello  world 12345 café 中文 def f(x):\n\treturn x"),
-            (std::vector<int32_t>{19556, 216, 905, 216, 33, 34, 35, 36, 37, 37366, 216, 28589, 29184, 753, 275, 24,
-                                  104, 727, 198, 197, 5406, 1792}));
+            (std::vector<int32_t>{19556, 216,   905, 216, 33, 34,  35,  36,  37,  37366, 216,
+                                  28589, 29184, 753, 275, 24, 104, 727, 198, 197, 5406,  1792}));
   EXPECT_EQ(tok.encode("  multiple   spaces"), (std::vector<int32_t>{216, 2701, 256, 5600}));
-  EXPECT_EQ(tok.encode("Hello world! 123"), (std::vector<int32_t>{19556, 905, 17, 216, 33, 34, 35}));
+  EXPECT_EQ(tok.encode("Hello world! 123"),
+            (std::vector<int32_t>{19556, 905, 17, 216, 33, 34, 35}));
 }
 
 TEST(TokenizerEncode, DigitSplitDiffersFromPlainGpt2) {
-  // SmolLM2 isolates digits before the GPT-2 regex: "x  1" keeps "  " whole (one token, 256) where the
-  // plain GPT-2 split would give " ", " 1".
+  // SmolLM2 isolates digits before the GPT-2 regex: "x  1" keeps "  " whole (one token, 256) where
+  // the plain GPT-2 split would give " ", " 1".
   const Tokenizer& tok = smollm2_from_json();
   EXPECT_EQ(tok.pre_tokenizer(), PreTokenizer::smollm);
   EXPECT_EQ(tok.encode("x  1"), (std::vector<int32_t>{104, 256, 33}));
@@ -118,7 +124,9 @@ TEST(TokenizerEncode, DecodeReplacesBrokenUtf8) {
   // 中 = E4 B8 AD, one byte token each.
   EXPECT_EQ(tok.decode({byte_id(0xE4), byte_id(0xB8), byte_id(0xAD)}), "中");
   EXPECT_EQ(tok.decode({byte_id(0xE4), byte_id(0xB8)}), "\xEF\xBF\xBD");
-  EXPECT_EQ(tok.decode({byte_id(0xE4), byte_id(0x41)}), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(tok.decode({byte_id(0xE4), byte_id(0x41)}),
+            "\xEF\xBF\xBD"
+            "A");
   EXPECT_EQ(tok.decode({byte_id(0x80), byte_id(0xB8)}), "\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
@@ -158,6 +166,29 @@ TEST(TokenizerEncode, HugeWhitespaceRun) {
   std::string runs = std::string(300000, 'a') + std::string(300000, '!') + " ";
   for (int i = 0; i < 20000; ++i) runs += "\u00e9\u4e2d";
   EXPECT_EQ(tok.decode(tok.encode(runs)), runs);
+}
+
+TEST(TokenizerEncode, ConcurrentEncodeAgrees) {
+  const Tokenizer tok = Tokenizer::from_hf_json(smollm2_json_path());  // cold shared cache
+  const auto doc = read_json_fixture("tokenizer/smollm2_cases.json");
+  std::vector<std::string> texts;
+  std::vector<std::vector<int32_t>> want;
+  for (const auto& c : doc.at("cases")) {
+    texts.push_back(c.at("text"));
+    want.push_back(c.at("ids").get<std::vector<int32_t>>());
+  }
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep) {
+        for (size_t i = 0; i < texts.size(); ++i)
+          bad[t] += tok.encode(texts[(i + t) % texts.size()]) != want[(i + t) % texts.size()];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
 TEST(TokenizerEncode, DefaultConstructedThrows) {

@@ -1,8 +1,9 @@
 // NFC against HF's normalizers.NFC (tests/fixtures/tokenizer/nfc_cases.json).
+#include "tokenizer/nfc.h"
+
 #include <gtest/gtest.h>
 
 #include "tok_test_util.h"
-#include "tokenizer/nfc.h"
 
 namespace spf::test {
 namespace {

@@ -1,10 +1,11 @@
 // Pre-tokenizer splits against HF's `tokenizers` Split(Regex, "isolated") on the same patterns
 // (tests/fixtures/tokenizer/pretok_cases.json), plus White_Space and lookahead edge cases.
+#include "tokenizer/pretokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include "core/error.h"
 #include "tok_test_util.h"
-#include "tokenizer/pretokenizer.h"
 
 namespace spf::test {
 namespace {
@@ -36,20 +37,26 @@ TEST(PreTokenizer, WhitespaceLookahead) {
   // \s+(?!\S) leaves the last space of a run to the following word.
   EXPECT_EQ(pretokenize(PreTokenizer::gpt2, "a   b"), (std::vector<std::string>{"a", "  ", " b"}));
   EXPECT_EQ(pretokenize(PreTokenizer::gpt2, "a   "), (std::vector<std::string>{"a", "   "}));
-  EXPECT_EQ(pretokenize(PreTokenizer::qwen2, "a \n\n b"), (std::vector<std::string>{"a", " \n\n", " b"}));
+  EXPECT_EQ(pretokenize(PreTokenizer::qwen2, "a \n\n b"),
+            (std::vector<std::string>{"a", " \n\n", " b"}));
   // U+180E is not White_Space (PCRE2's own UCP \s would say it is); U+0085 is.
-  EXPECT_EQ(pretokenize(PreTokenizer::gpt2, "\u180e\u180e"), (std::vector<std::string>{"\u180e\u180e"}));
+  EXPECT_EQ(pretokenize(PreTokenizer::gpt2, "\u180e\u180e"),
+            (std::vector<std::string>{"\u180e\u180e"}));
   EXPECT_EQ(pretokenize(PreTokenizer::gpt2, "x\u0085\u0085y"),
             (std::vector<std::string>{"x", "\u0085", "\u0085", "y"}));
 }
 
 TEST(PreTokenizer, DigitsAndMarks) {
-  EXPECT_EQ(pretokenize(PreTokenizer::smollm, "ab 123"), (std::vector<std::string>{"ab", " ", "1", "2", "3"}));
-  EXPECT_EQ(pretokenize(PreTokenizer::llama3, "1234567"), (std::vector<std::string>{"123", "456", "7"}));
+  EXPECT_EQ(pretokenize(PreTokenizer::smollm, "ab 123"),
+            (std::vector<std::string>{"ab", " ", "1", "2", "3"}));
+  EXPECT_EQ(pretokenize(PreTokenizer::llama3, "1234567"),
+            (std::vector<std::string>{"123", "456", "7"}));
   EXPECT_EQ(pretokenize(PreTokenizer::qwen2, "12"), (std::vector<std::string>{"1", "2"}));
   // qwen35 keeps combining marks inside words.
-  EXPECT_EQ(pretokenize(PreTokenizer::qwen35, "e\u0301t\u00e9"), (std::vector<std::string>{"e\u0301t\u00e9"}));
-  EXPECT_EQ(pretokenize(PreTokenizer::qwen2, "e\u0301t"), (std::vector<std::string>{"e", "\u0301t"}));
+  EXPECT_EQ(pretokenize(PreTokenizer::qwen35, "e\u0301t\u00e9"),
+            (std::vector<std::string>{"e\u0301t\u00e9"}));
+  EXPECT_EQ(pretokenize(PreTokenizer::qwen2, "e\u0301t"),
+            (std::vector<std::string>{"e", "\u0301t"}));
 }
 
 TEST(PreTokenizer, EmptyAndInvalid) {

@@ -36,8 +36,8 @@ TEST(StreamDecoder, HoldsBackSplitCharacters) {
   const Tokenizer& tok = smollm2_from_json();
   auto byte_id = [&](unsigned char b) { return tok.token_id(byte_level::encode_byte(b)).value(); };
   // 😀 = F0 9F 98 80 fed as four single-byte tokens, then "é" as two.
-  const std::vector<int32_t> ids = {byte_id('a'), byte_id(0xF0), byte_id(0x9F), byte_id(0x98), byte_id(0x80),
-                                    byte_id(0xC3), byte_id(0xA9)};
+  const std::vector<int32_t> ids = {byte_id('a'),  byte_id(0xF0), byte_id(0x9F), byte_id(0x98),
+                                    byte_id(0x80), byte_id(0xC3), byte_id(0xA9)};
   StreamDecoder dec(tok);
   EXPECT_EQ(dec.push(ids[0]), "a");
   EXPECT_EQ(dec.push(ids[1]), "");
@@ -53,11 +53,13 @@ TEST(StreamDecoder, InvalidBytesAreReplacedNotHeld) {
   const Tokenizer& tok = smollm2_from_json();
   auto byte_id = [&](unsigned char b) { return tok.token_id(byte_level::encode_byte(b)).value(); };
   StreamDecoder dec(tok);
-  EXPECT_EQ(dec.push(byte_id(0x80)), "\xEF\xBF\xBD");           // never valid
-  EXPECT_EQ(dec.push(byte_id(0xE4)), "");                        // may still complete
-  EXPECT_EQ(dec.push(byte_id('x')), "\xEF\xBF\xBD" "x");         // it did not
+  EXPECT_EQ(dec.push(byte_id(0x80)), "\xEF\xBF\xBD");  // never valid
+  EXPECT_EQ(dec.push(byte_id(0xE4)), "");              // may still complete
+  EXPECT_EQ(dec.push(byte_id('x')),
+            "\xEF\xBF\xBD"
+            "x");  // it did not
   EXPECT_EQ(dec.push(byte_id(0xE4)), "");
-  EXPECT_EQ(dec.flush(), "\xEF\xBF\xBD");                        // truncated at the end
+  EXPECT_EQ(dec.flush(), "\xEF\xBF\xBD");  // truncated at the end
   EXPECT_EQ(dec.flush(), "");
 }
 

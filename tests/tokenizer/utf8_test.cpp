@@ -1,8 +1,9 @@
 // UTF-8 helpers and the byte-level alphabet.
+#include "tokenizer/utf8.h"
+
 #include <gtest/gtest.h>
 
 #include "tokenizer/byte_level.h"
-#include "tokenizer/utf8.h"
 
 namespace spf {
 namespace {
@@ -26,8 +27,9 @@ TEST(Utf8, CompletePrefix) {
   EXPECT_EQ(utf8::complete_prefix("abc"), 3u);
   EXPECT_EQ(utf8::complete_prefix(std::string("a\xF0\x9F\x98", 4)), 1u);
   EXPECT_EQ(utf8::complete_prefix(std::string("a\xF0\x9F\x98\x80", 5)), 5u);
-  EXPECT_EQ(utf8::complete_prefix(std::string("a\xFF", 2)), 2u);         // never valid: emit now
-  EXPECT_EQ(utf8::complete_prefix(std::string("\xE4x\xE4", 3)), 2u);     // broken one, then a pending one
+  EXPECT_EQ(utf8::complete_prefix(std::string("a\xFF", 2)), 2u);  // never valid: emit now
+  EXPECT_EQ(utf8::complete_prefix(std::string("\xE4x\xE4", 3)),
+            2u);  // broken one, then a pending one
 }
 
 TEST(ByteLevel, AlphabetRoundTrip) {

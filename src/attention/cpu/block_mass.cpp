@@ -67,7 +67,9 @@ void BlockMassVisitor::tile(const ProbTile& t) {
         const int64_t c = (t.k0 + j) / k_block_;
         const int64_t end = std::min<int64_t>(t.nk, (c + 1) * k_block_ - t.k0);
         float sum = 0.0f;
-        for (; j < end; ++j) sum += p[j];
+#pragma omp simd reduction(+ : sum)
+        for (int64_t jj = j; jj < end; ++jj) sum += p[jj];
+        j = end;
         dst[c] += w * sum;
       }
     }

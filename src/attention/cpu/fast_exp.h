@@ -1,22 +1,32 @@
-// exp for softmax inner loops: plain float arithmetic so that the compiler vectorizes the loops
-// that call it (std::exp does not vectorize without -ffast-math). Relative error < 3e-7 on [-87,
-// 88]; inputs below -87 return 0 (softmax terms that small do not matter and would be denormal).
+// exp for softmax inner loops, written so that loops calling it vectorize: std::exp does not
+// without -ffast-math, and GCC's default -ftrapping-math keeps any conditional floating-point
+// operation from vectorizing, so the only selects here are on integers. Relative error < 3e-7 while
+// exp(x) is a normal float; results below 2^-126 (x < about -87.3) flush to 0 and x > 88 saturates
+// at a large finite value. Meant for softmax arguments (score - max <= 0); for |x| > 1e4 the result
+// is not meaningful (0, a saturated value or NaN), though always defined.
 #pragma once
 
 #include <bit>
 #include <cstdint>
 
+// Hot loops over fast_exp are compiled once per x86 vector ISA and picked at load time (GCC
+// target_clones), since the portable build only assumes SSE2 and the exp loop is a large share of
+// a tile's time. Results are identical across clones up to the order of float sums.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPF_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SPF_ISA_CLONES
+#endif
+
 namespace spf::detail {
 
 inline float fast_exp(float x) {
-  // Every operation runs unconditionally and the clamps are selects: GCC (with its default
-  // -ftrapping-math) only vectorizes loops where no floating-point operation is conditional.
-  const float lo = x < -87.0f ? -87.0f : x;
-  const float xc = lo > 88.0f ? 88.0f : lo;
-  // x = n ln2 + r with |r| <= ln2 / 2; n rounded to nearest with the 1.5 * 2^23 trick.
+  // x = n ln2 + r with |r| <= ln2 / 2; t = x log2e + 1.5 * 2^23 rounds n to nearest and, while t
+  // stays in that binade (|n| < 2^22), holds n in its low mantissa bits.
   const float magic = 12582912.0f;
-  const float n = (xc * 1.44269504088896341f + magic) - magic;
-  const float r = (xc - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+  const float t = x * 1.44269504088896341f + magic;
+  const float n = t - magic;
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
   // Taylor series of e^r to degree 7: truncation error < 5e-9 for |r| <= 0.35.
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
@@ -26,9 +36,21 @@ inline float fast_exp(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const float scale = std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
-  const float e = p * scale;
-  return x < -87.0f ? 0.0f : e;
+  // 2^n as a float from its biased exponent n + 127, clamped to [0, 254]; 0 gives +0.0 (the flush).
+  // A negative t (x far below -87) or t below the binade flushes; t above it saturates.
+  const uint32_t tb = std::bit_cast<uint32_t>(t);
+  int32_t e = int32_t(tb - std::bit_cast<uint32_t>(magic)) + 127;
+  e = (tb >> 31) != 0 ? 0 : e;
+  e = e < 0 ? 0 : e;
+  e = e > 254 ? 254 : e;
+  return p * std::bit_cast<float>(uint32_t(e) << 23);
 }
+
+// max of x[0, n), n >= 1.
+float max_of(const float* x, int n);
+// x[j] = fast_exp(x[j] - shift) for j < n; returns their sum.
+float exp_shifted(float* x, int n, float shift);
+// y[j] = fast_exp(x[j] - shift) for j < n.
+void exp_shifted_to(const float* x, float* y, int n, float shift);
 
 }  // namespace spf::detail

@@ -113,8 +113,7 @@ void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbV
           const float lse = stats.lse_at(i0 + i, h);
           const float* src = sc.data() + size_t(r) * nk;
           float* dst = p.data() + (size_t(h) * nq + size_t(i)) * nk;
-#pragma omp simd
-          for (int j = 0; j < n; ++j) dst[j] = detail::fast_exp(src[j] - lse);
+          detail::exp_shifted_to(src, dst, n, lse);
           std::fill(dst + n, dst + nk, 0.0f);
         }
       }

@@ -34,19 +34,9 @@ void OnlineSoftmax::add(const float* k, int64_t ldk, const float* v, int64_t ldv
       std::fill(sr, sr + nk, 0.0f);
       continue;
     }
-    // omp simd: lets the compiler vectorize the float reductions (it may not reorder them otherwise).
-    float mx = sr[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 1; j < n; ++j) mx = mx > sr[j] ? mx : sr[j];
     const float m_old = m_[size_t(r)];
-    const float m_new = std::max(m_old, mx);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; ++j) {
-      const float p = fast_exp(sr[j] - m_new);
-      sr[j] = p;
-      sum += p;
-    }
+    const float m_new = std::max(m_old, max_of(sr, n));
+    const float sum = exp_shifted(sr, n, m_new);
     std::fill(sr + n, sr + nk, 0.0f);
     // m_old == -inf only before the row's first key, when l and acc are still 0.
     const float alpha =

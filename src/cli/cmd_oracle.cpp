@@ -1,0 +1,151 @@
+// spf oracle: how much of dense attention a support keeps, per layer and at the logits, for the
+// attention-mass oracle and every baseline, over a grid of budgets. Resumable: runs already in the
+// --json report (same model and token count) are kept and skipped.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <algorithm>
+
+#include "cli/common.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "eval/oracle_study.h"
+#include "tokenizer/tokenizer.h"
+
+namespace spf::cli {
+
+namespace {
+
+struct OracleOptions {
+  std::string model, prompt_file, json_out, md_out;
+  std::vector<std::string> methods{"oracle"}, budgets{"5%"}, granularities{"token"}, groups{"shared"};
+  int64_t max_tokens = 0, sink = 0, window = 0;
+  int dense_layers = 0;
+  uint64_t seed = 0;
+  bool chat = false, per_layer = false;
+  int threads = 0;
+};
+
+void print_layers(const SparseRunResult& r) {
+  std::printf("  %5s %8s %9s %9s %9s\n", "layer", "density", "retained", "rel_err", "critical");
+  for (const LayerSummary& l : r.layers)
+    std::printf("  %5d %8.4f %9.4f %9.4f %9.4f%s\n", l.layer, l.density, l.retained_mass, l.rel_error,
+                l.critical_dropped_fraction, l.dense ? "  (dense)" : "");
+}
+
+void run_oracle(const OracleOptions& o) {
+  apply_threads(o.threads);
+  // Validate every configuration before the expensive part starts.
+  std::vector<SparseConfig> configs;
+  for (const std::string& m : o.methods)
+    for (const std::string& g : o.granularities)
+      for (const std::string& grp : o.groups)
+        for (std::string b : o.budgets) {
+          if (o.sink > 0) b += cat(",sink=", o.sink);
+          if (o.window > 0) b += cat(",window=", o.window);
+          SparseConfig c;
+          c.method = m;
+          c.budget = b;
+          c.block = parse_granularity(g);
+          c.groups = parse_group_mode(grp);
+          c.dense_layers = o.dense_layers;
+          c.seed = o.seed;
+          ProducerOptions po;
+          po.budget = parse_budget(b);
+          po.block = c.block;
+          po.groups = c.groups;
+          po.validate();
+          make_producer(m, po);  // throws for an unknown method
+          configs.push_back(c);
+        }
+  SPF_CHECK(o.dense_layers >= 0, "--dense-layers must be >= 0");
+
+  const std::string path = resolve_model(o.model);
+  auto model = load_model(path);
+  Tokenizer tok = Tokenizer::load_for_model(path);
+  std::string text = read_file(o.prompt_file);
+  if (o.chat) text = apply_chatml({{"user", text}}, "", true);
+  std::vector<int32_t> ids = tok.encode(text, false, o.chat);
+  SPF_CHECK(!ids.empty(), o.prompt_file, ": the prompt has no tokens");
+  if (o.max_tokens > 0 && int64_t(ids.size()) > o.max_tokens) ids.resize(size_t(o.max_tokens));
+  SPF_CHECK(int64_t(ids.size()) <= model->config().max_context, o.prompt_file, ": ", ids.size(),
+            " tokens exceed the model's context of ", model->config().max_context,
+            " (use --max-tokens to truncate)");
+
+  OracleStudy study;
+  std::set<std::string> done;
+  if (!o.json_out.empty() && std::filesystem::exists(o.json_out)) {
+    OracleStudy prev = read_oracle_json(o.json_out);
+    if (prev.model_path == path && prev.n_tokens == int64_t(ids.size())) {
+      study = prev;
+      for (const SparseRunResult& r : study.runs) done.insert(r.config.label());
+      std::fprintf(stderr, "[spf] resuming: %zu runs already in %s\n", done.size(), o.json_out.c_str());
+    } else {
+      std::fprintf(stderr, "[spf] %s is for another model or prompt: starting over\n", o.json_out.c_str());
+    }
+  }
+  study.model_path = path;
+  study.n_tokens = int64_t(ids.size());
+
+  std::fprintf(stderr, "[spf] %zu tokens; dense forward...\n", ids.size());
+  Stopwatch sw;
+  const std::vector<float> dense = forward_all_logits(*model, ids, dense_attention_backend());
+  study.dense_seconds = sw.seconds();
+  std::fprintf(stderr, "[spf] dense forward %.1f s\n", study.dense_seconds);
+
+  Stopwatch total;
+  int ran = 0;
+  const int todo = int(configs.size()) - int(std::count_if(configs.begin(), configs.end(), [&](const SparseConfig& c) {
+                                           return done.count(c.label()) > 0;
+                                         }));
+  for (const SparseConfig& c : configs) {
+    if (done.count(c.label())) continue;
+    const SparseRunResult r = run_sparse_config(*model, ids, dense, c);
+    ++ran;
+    const double eta = total.seconds() / ran * (todo - ran);
+    std::printf("[%d/%d] %-44s density %.4f  retained %.4f  KL %.4g  top-1 %.4f  (%.1f s, ETA %.0f s)\n", ran, todo,
+                c.label().c_str(), r.density, r.retained_mass, r.logits.kl_mean, r.logits.top1_agreement, r.seconds,
+                eta);
+    if (o.per_layer) print_layers(r);
+    std::fflush(stdout);
+    study.runs.push_back(r);
+    done.insert(c.label());
+    write_oracle_reports(study, o.json_out, o.md_out);  // after every run: a kill loses nothing finished
+  }
+  std::printf("\n%s", oracle_markdown(study).c_str());
+}
+
+}  // namespace
+
+void add_oracle(CLI::App& app) {
+  auto o = std::make_shared<OracleOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "oracle", "Compare sparse supports (attention-mass oracle and baselines) with dense attention on a prompt");
+  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  sub->add_option("--prompt-file", o->prompt_file, "Text file with the prompt")->required()->check(CLI::ExistingFile);
+  sub->add_option("--method", o->methods, "Producers: oracle, dense, streaming, vertical_slash, antidiagonal, random")
+      ->delimiter(',');
+  sub->add_option("--budget", o->budgets, "Budgets (comma list): 5% or 0.05 (fraction), k=256, p=0.9 (mass)")
+      ->delimiter(',');
+  sub->add_option("--sink", o->sink, "Always keep the first N keys (inside the budget)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--window", o->window, "Always keep the last N keys of each query (inside the budget)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--granularity", o->granularities, "token or block:B (comma list)")->delimiter(',');
+  sub->add_option("--groups", o->groups, "shared (head-averaged), per_kv_group, per_head (comma list)")
+      ->delimiter(',');
+  sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
+  sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens");
+  sub->add_option("--seed", o->seed, "Seed of the random baseline");
+  sub->add_flag("--chat", o->chat, "Wrap the prompt as a user message in the chat template");
+  sub->add_flag("--per-layer", o->per_layer, "Print the per-layer table of every run");
+  sub->add_option("--json", o->json_out, "JSON report (resumed if present)");
+  sub->add_option("--markdown", o->md_out, "Markdown report");
+  add_threads_option(*sub, o->threads);
+  sub->callback([o] { run_oracle(*o); });
+}
+
+}  // namespace spf::cli
