@@ -30,5 +30,6 @@ void add_tokenize(CLI::App& app);
 void add_info(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_oracle(CLI::App& app);
+void add_eval(CLI::App& app);  // eval, sweep, report
 
 }  // namespace spf::cli

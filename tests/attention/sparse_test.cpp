@@ -25,9 +25,14 @@ TEST_P(SparseFullSupport, EqualsDenseToFp32Rounding) {
   const int n_groups_options[] = {1, c.kv_heads, c.heads};
   for (const int groups : n_groups_options) {
     const test::TestSupport full = test::full_support(sparse.shape, c.block, c.block, groups);
-    sparse_attention(sparse.call(), full.view());
     dense_attention(dense.call());
-    EXPECT_LE(test::rel_max_diff(sparse.out, dense.out), 1e-5) << "groups " << groups;
+    for (const int min_direct_run : {1, 32, 1 << 20}) {
+      SparseOptions o;
+      o.min_direct_run = min_direct_run;
+      sparse_attention(sparse.call(), full.view(), o);
+      EXPECT_LE(test::rel_max_diff(sparse.out, dense.out), 1e-5)
+          << "groups " << groups << " min_direct_run " << min_direct_run;
+    }
   }
 }
 
@@ -56,13 +61,14 @@ TEST_P(SparseRandomSupport, MatchesReferenceRestrictedToSupport) {
   const test::TestSupport sup =
       test::random_support(in.shape, c.q_block, c.k_block, groups, c.keep, 7);
   const SupportView view = sup.view();
-  // Small tiles and direct runs exercise both the gathered and the in-place key paths.
-  sparse_attention(in.call(), view, SparseOptions{16, 4});
   reference_attention(ref.call(), &view);
-  EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6);
-  test::AttnInputs def = ref;
-  sparse_attention(def.call(), view);
-  EXPECT_LT(test::rel_max_diff(def.out, ref.out), 2e-6);
+  // Small tiles and short direct runs exercise both the in-place and the gathered key paths; then
+  // everything gathered, then the defaults.
+  for (const SparseOptions& o :
+       {SparseOptions{16, 4}, SparseOptions{16, 1 << 20}, SparseOptions{}}) {
+    sparse_attention(in.call(), view, o);
+    EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6) << "min_direct_run " << o.min_direct_run;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Supports, SparseRandomSupport,
@@ -92,6 +98,9 @@ TEST(SparseAttention, QueryWithNoVisibleKeyGetsZero) {
 
 TEST(SparseAttention, RejectsMismatchedOrMalformedSupports) {
   test::AttnInputs in = test::make_inputs(8, 8, 4, 2, 64, 1);
+  EXPECT_THROW(
+      sparse_attention(in.call(), test::full_support(in.shape, 1, 1).view(), SparseOptions{0}),
+      Error);
   test::TestSupport sup = test::full_support(in.shape, 1, 1);
   sup.n_kv = 9;
   EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);

@@ -1,5 +1,7 @@
 #include "attention/cpu/fast_exp.h"
 
+#include "attention/cpu/isa.h"
+
 namespace spf::detail {
 
 // omp simd lets the compiler vectorize the float reductions (it may not reorder them otherwise).

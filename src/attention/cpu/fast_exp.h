@@ -9,15 +9,6 @@
 #include <bit>
 #include <cstdint>
 
-// Hot loops over fast_exp are compiled once per x86 vector ISA and picked at load time (GCC
-// target_clones), since the portable build only assumes SSE2 and the exp loop is a large share of
-// a tile's time. Results are identical across clones up to the order of float sums.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPF_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPF_ISA_CLONES
-#endif
-
 namespace spf::detail {
 
 inline float fast_exp(float x) {

@@ -20,13 +20,8 @@ void OnlineSoftmax::begin(int rows, int head_dim, const float* q, float scale) {
   acc_.assign(size_t(rows) * size_t(head_dim), 0.0f);
 }
 
-void OnlineSoftmax::add(const float* k, int64_t ldk, const float* v, int64_t ldv, int nk,
-                        const int* valid) {
-  if (nk <= 0) return;
-  if (s_.size() < size_t(rows_) * size_t(nk)) s_.resize(size_t(rows_) * size_t(nk));
+void OnlineSoftmax::softmax_rows(int nk, const int* valid, bool with_values) {
   float* s = s_.data();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows_, nk, d_, scale_, q_, d_, k, int(ldk),
-              0.0f, s, nk);
   for (int r = 0; r < rows_; ++r) {
     float* sr = s + size_t(r) * size_t(nk);
     const int n = valid[r];
@@ -43,14 +38,23 @@ void OnlineSoftmax::add(const float* k, int64_t ldk, const float* v, int64_t ldv
         m_old == -std::numeric_limits<float>::infinity() ? 0.0f : fast_exp(m_old - m_new);
     l_[size_t(r)] = l_[size_t(r)] * alpha + sum;
     m_[size_t(r)] = m_new;
-    if (v != nullptr && alpha != 1.0f) {
+    if (with_values && alpha != 1.0f) {
       float* a = acc_.data() + size_t(r) * size_t(d_);
       for (int c = 0; c < d_; ++c) a[c] *= alpha;
     }
   }
+}
+
+void OnlineSoftmax::add(const float* k, int64_t ldk, const float* v, int64_t ldv, int nk,
+                        const int* valid) {
+  if (nk <= 0) return;
+  if (s_.size() < size_t(rows_) * size_t(nk)) s_.resize(size_t(rows_) * size_t(nk));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows_, nk, d_, scale_, q_, d_, k, int(ldk),
+              0.0f, s_.data(), nk);
+  softmax_rows(nk, valid, v != nullptr);
   if (v != nullptr) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows_, d_, nk, 1.0f, s, nk, v, int(ldv),
-                1.0f, acc_.data(), d_);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows_, d_, nk, 1.0f, s_.data(), nk, v,
+                int(ldv), 1.0f, acc_.data(), d_);
   }
 }
 

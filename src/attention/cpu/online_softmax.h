@@ -32,6 +32,10 @@ class OnlineSoftmax {
   const float* row_acc(int r) const { return acc_.data() + size_t(r) * size_t(d_); }
 
  private:
+  // Turns the scores s_[rows][nk] into probabilities under each row's new running max, rescaling
+  // l_ and acc_ (when with_values) to it.
+  void softmax_rows(int nk, const int* valid, bool with_values);
+
   int rows_ = 0;
   int d_ = 0;
   float scale_ = 1.0f;

@@ -48,11 +48,13 @@ struct Scratch {
   detail::OnlineSoftmax osm;
 };
 
-// Streams one support row's keys through the kernel: contiguous runs of at least min_direct keys in
-// place, the rest gathered (positions ascending within each tile, as the kernel requires).
+// Streams one support row's keys through the kernel: contiguous runs of at least min_direct_run
+// keys in place (sgemm on the K/V arrays), the rest gathered into packed tiles (ascending
+// positions, as the kernel requires). Gathering beats reading scattered rows in place even for
+// single-query rows: the copy loop keeps many independent loads in flight.
 class RowStreamer {
  public:
-  RowStreamer(const AttentionShape& s, const SparseOptions& o, int kvh, Scratch& w)
+  RowStreamer(const AttentionCall& call, const SparseOptions& o, int kvh, Scratch& w)
       : o_(o),
         osm_(w.osm),
         limits_(w.limits),
@@ -60,30 +62,31 @@ class RowStreamer {
         vg_(w.vg),
         pos_(w.pos),
         valid_(w.valid),
-        ld_(detail::kv_stride(s)),
-        d_(s.head_dim),
-        kv_off_(detail::kv_offset(s, kvh)) {
+        ld_(detail::kv_stride(call.shape)),
+        d_(call.shape.head_dim),
+        k_(call.k + detail::kv_offset(call.shape, kvh)),
+        v_(call.v + detail::kv_offset(call.shape, kvh)) {
     kg_.resize(size_t(o.k_tile) * size_t(d_));
     vg_.resize(size_t(o.k_tile) * size_t(d_));
     pos_.resize(size_t(o.k_tile));
     valid_.resize(limits_.size());
   }
 
-  void run(const float* k, const float* v, int64_t a, int64_t b) {
+  // Keys [a, b).
+  void run(int64_t a, int64_t b) {
     if (b - a >= o_.min_direct_run) {
       for (int64_t t = a; t < b; t += o_.k_tile) {
         const int nk = int(std::min<int64_t>(o_.k_tile, b - t));
-        for (size_t r = 0; r < limits_.size(); ++r)
+        for (size_t r = 0; r < limits_.size(); ++r) {
           valid_[r] = detail::causal_prefix(limits_[r], t, nk);
-        osm_.add(k + t * ld_ + kv_off_, ld_, v + t * ld_ + kv_off_, ld_, nk, valid_.data());
+        }
+        osm_.add(k_ + t * ld_, ld_, v_ + t * ld_, ld_, nk, valid_.data());
       }
       return;
     }
     for (int64_t j = a; j < b; ++j) {
-      const float* kj = k + j * ld_ + kv_off_;
-      const float* vj = v + j * ld_ + kv_off_;
-      std::copy(kj, kj + d_, kg_.data() + size_t(n_) * size_t(d_));
-      std::copy(vj, vj + d_, vg_.data() + size_t(n_) * size_t(d_));
+      std::copy(k_ + j * ld_, k_ + j * ld_ + d_, kg_.data() + size_t(n_) * size_t(d_));
+      std::copy(v_ + j * ld_, v_ + j * ld_ + d_, vg_.data() + size_t(n_) * size_t(d_));
       pos_[size_t(n_)] = j;
       if (++n_ == o_.k_tile) flush();
     }
@@ -108,7 +111,8 @@ class RowStreamer {
   std::vector<int>& valid_;
   int64_t ld_;
   int d_;
-  int64_t kv_off_;
+  const float* k_;
+  const float* v_;
   int n_ = 0;
 };
 
@@ -147,7 +151,7 @@ void sparse_attention(const AttentionCall& call, const SupportView& support,
     detail::pack_queries(s, call.q, i0, nq, h0, hp, w.qp.data());
     w.osm.begin(rows, d, w.qp.data(), s.scale);
 
-    RowStreamer stream(s, options, kvh, w);
+    RowStreamer stream(call, options, kvh, w);
     const int64_t end_pos =
         std::min(s.n_kv, s.q_pos0 + i0 + nq);  // one past the row's last visible key
     int64_t run_a = 0, run_b = 0;
@@ -158,12 +162,12 @@ void sparse_attention(const AttentionCall& call, const SupportView& support,
       if (a == run_b && run_b > run_a) {
         run_b = b;  // extends the current run
       } else {
-        if (run_b > run_a) stream.run(call.k, call.v, run_a, run_b);
+        if (run_b > run_a) stream.run(run_a, run_b);
         run_a = a;
         run_b = b;
       }
     }
-    if (run_b > run_a) stream.run(call.k, call.v, run_a, run_b);
+    if (run_b > run_a) stream.run(run_a, run_b);
     stream.flush();
 
     for (int rr = 0; rr < rows; ++rr) {
