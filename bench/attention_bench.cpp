@@ -89,6 +89,18 @@ void BM_SparseBlock64(benchmark::State& state) {
   BM_Sparse(state, 64);
 }
 
+void BM_Produce(benchmark::State& state, const char* method, int block) {
+  Inputs in = make(8192, 128);
+  const spf::AttentionCall call = in.call();
+  spf::ProducerOptions o;
+  o.budget = spf::Budget::fraction(0.05);
+  o.block = block;
+  const auto producer = spf::make_producer(method, o);
+  double density = 0.0;
+  for (auto _ : state) density = producer->produce(call).density();
+  state.counters["density"] = density;
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
   for (const int64_t n : {2048, 8192}) {
     for (const int64_t d : {64, 128}) b->Args({n, d});
@@ -101,5 +113,21 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Dense)->Apply(shapes);
 BENCHMARK(BM_SparseToken)->Apply(shapes);
 BENCHMARK(BM_SparseBlock64)->Apply(shapes);
+
+BENCHMARK_CAPTURE(BM_Produce, oracle_token, "oracle", 1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Produce, oracle_block64, "oracle", 64)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Produce, vertical_slash_block64, "vertical_slash", 64)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Produce, antidiagonal_block64, "antidiagonal", 64)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Produce, streaming_block64, "streaming", 64)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -6,7 +6,7 @@
 // Layout (row-major, float32):
 //   q   [n_q][n_heads][head_dim]      queries at absolute positions q_pos0 .. q_pos0 + n_q - 1
 //   k,v [n_kv][n_kv_heads][head_dim]  keys/values at positions 0 .. n_kv - 1 (KV cache prefix)
-//   out [n_q][n_heads][head_dim]
+//   out [n_q][n_heads][head_dim]      must not alias q, k or v
 // Causal: query i may see keys j <= q_pos0 + i.
 // GQA: query head h reads KV head h / (n_heads / n_kv_heads).
 // q/k have RoPE (and any q/k norm) applied already; scale multiplies q·k before the softmax.

@@ -1,6 +1,6 @@
 // safetensors reader: one file (mmap, header validated: offsets in range, non-overlapping,
 // dtype x shape == byte size) or a sharded checkpoint through model.safetensors.index.json.
-// open_checkpoint() picks the right one for a directory or file path.
+// open_safetensors_checkpoint() picks the right one for a directory or file path.
 #pragma once
 
 #include <map>

@@ -88,8 +88,8 @@ Support support_layout(const AttentionShape& shape, int q_block, int k_block, in
   s.q_block = q_block;
   s.k_block = k_block;
   s.n_groups = n_groups;
-  SPF_CHECK(q_block >= 1 && k_block >= 1, "support: block size ", q_block == 1 ? k_block : q_block,
-            " (must be >= 1)");
+  SPF_CHECK(q_block >= 1 && k_block >= 1, "support: block sizes q_block = ", q_block,
+            ", k_block = ", k_block, " (must be >= 1)");
   SPF_CHECK(n_groups >= 1, "support: n_groups = ", n_groups, " (must be >= 1)");
   return s;
 }

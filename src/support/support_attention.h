@@ -36,8 +36,9 @@ struct LayerDiagnostics {
   int attention_layer = 0;
   int64_t n_q = 0;
   int64_t n_kv = 0;
-  bool dense = false;  // ran dense (dense layer, decode step or full support): the fields below are
-                       // exact 1 / 0
+  // Ran on the dense executor: a dense layer or decode step (support fields set to density 1,
+  // retained mass 1, error 0 without measuring) or a full support (measured).
+  bool dense = false;
   SupportDiagnostics support;
   double produce_seconds = 0.0;  // time in the producer
   double attend_seconds = 0.0;   // time in the executor
@@ -51,7 +52,7 @@ class SupportAttention : public AttentionBackend {
 
   const SupportProducer& producer() const { return *producer_; }
   const SupportAttentionOptions& options() const { return options_; }
-  // One entry per call while options().diagnostics is on (and timing for every sparse call).
+  // One entry per call while options().diagnostics is on.
   const std::vector<LayerDiagnostics>& diagnostics() const { return diagnostics_; }
   void clear_diagnostics() { diagnostics_.clear(); }
   // Called with every produced support before it is executed (export, analysis). Must not keep it.

@@ -86,13 +86,11 @@ class Regex {
     size_t pos = 0;   // where the next search starts
     size_t prev = 0;  // end of the last emitted piece
     while (pos < text.size()) {
-      // The text was validated once up front; re-checking at every offset would make splitting
-      // quadratic.
+      // The text was validated up front; PCRE2's own check at each offset would be quadratic.
       int rc = jit_ ? pcre2_jit_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK,
                                       md.get(), nullptr)
                     : PCRE2_ERROR_JIT_STACKLIMIT;
-      // The interpreter keeps its backtracking state on the heap, so it copes where JIT's stack did
-      // not.
+      // The interpreter backtracks on the heap, so it copes where JIT's stack ran out.
       if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
         rc = pcre2_match(code_.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,
                          md.get(), nullptr);
@@ -112,6 +110,7 @@ class Regex {
         pos = e;
       } else {
         // Empty match (none of the shipped patterns can produce one): step over one code point.
+        if (b >= text.size()) break;
         size_t next = b;
         utf8::next(text, next);
         pos = next;

@@ -29,3 +29,13 @@ SPF_ISA_CLONES void exp_shifted_to(const float* x, float* y, int n, float shift)
 }
 
 }  // namespace spf::detail
+
+namespace spf {
+
+void softmax_inplace(float* x, int n) {
+  const float inv = 1.0f / detail::exp_shifted(x, n, detail::max_of(x, n));
+#pragma omp simd
+  for (int j = 0; j < n; ++j) x[j] *= inv;
+}
+
+}  // namespace spf

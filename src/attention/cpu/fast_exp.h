@@ -45,3 +45,10 @@ float exp_shifted(float* x, int n, float shift);
 void exp_shifted_to(const float* x, float* y, int n, float shift);
 
 }  // namespace spf::detail
+
+namespace spf {
+
+// x[0, n) <- softmax(x[0, n)), n >= 1, with the vectorized kernels above.
+void softmax_inplace(float* x, int n);
+
+}  // namespace spf

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "attention/cpu/blas_threads.h"
+#include "attention/cpu/fast_exp.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "support/select.h"
@@ -104,13 +105,14 @@ Support AntidiagonalProducer::produce(const AttentionCall& call) {
         const int64_t last = s.q_pos0 + std::min<int64_t>((a + 1) * S, s.n_q) - 1;
         const int64_t vis = std::min(nb, last / S + 1);
         float* row = sc.data() + x * nb;
-        float mx = row[0];
-        for (int64_t b = 1; b < vis; ++b) mx = std::max(mx, row[b]);
-        double sum = 0.0;
-        for (int64_t b = 0; b < vis; ++b) sum += (row[b] = std::exp(row[b] - mx));
-        const float w = weight[size_t(h)] / float(sum);
+        softmax_inplace(row, int(vis));
+        const float w = weight[size_t(h)];
         float* dst = acc.data() + (group[size_t(h)] * nr + (a * S) / B - r0) * n_cols;
-        for (int64_t b = 0; b < vis; ++b) dst[(b * S) / B] += w * row[b];
+        for (int64_t c = 0; c * R < vis; ++c) {  // key block c holds key runs [c R, c R + R)
+          float sum = 0.0f;
+          for (int64_t b = c * R; b < std::min<int64_t>(vis, (c + 1) * R); ++b) sum += row[b];
+          dst[c] += w * sum;
+        }
       }
     }
     for (int grp = 0; grp < n_groups; ++grp) {
