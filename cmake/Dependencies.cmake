@@ -1,8 +1,19 @@
 # All third-party code comes from Debian packages (see scripts/install-deps.sh).
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)
-find_package(nlohmann_json 3.10 REQUIRED)
-find_package(CLI11 CONFIG REQUIRED)
+# Header-only libraries: their CMake packages when installed, else the bare headers.
+find_package(nlohmann_json 3.10 QUIET)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_path(NLOHMANN_JSON_INCLUDE nlohmann/json.hpp REQUIRED)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${NLOHMANN_JSON_INCLUDE})
+endif()
+find_package(CLI11 CONFIG QUIET)
+if(NOT TARGET CLI11::CLI11)
+  find_path(CLI11_INCLUDE CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CLI11_INCLUDE})
+endif()
 
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS REQUIRED)
