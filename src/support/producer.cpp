@@ -71,19 +71,25 @@ std::vector<std::string> producer_methods() {
   return {"dense", "oracle", "streaming", "vertical_slash", "antidiagonal", "random"};
 }
 
+void check_producer_method(std::string_view method) {
+  std::string known;
+  for (const std::string& m : producer_methods()) {
+    if (method == m || (method == "xattention" && m == "antidiagonal")) return;
+    known += (known.empty() ? "" : ", ") + m;
+  }
+  fail("unknown support method '", method, "' (known: ", known, ")");
+}
+
 std::unique_ptr<SupportProducer> make_producer(std::string_view method,
                                                const ProducerOptions& options) {
+  check_producer_method(method);
   options.validate();
   if (method == "dense") return std::make_unique<DenseProducer>(options);
   if (method == "oracle") return std::make_unique<OracleProducer>(options);
   if (method == "streaming") return std::make_unique<StreamingProducer>(options);
   if (method == "vertical_slash") return std::make_unique<VerticalSlashProducer>(options);
-  if (method == "antidiagonal" || method == "xattention")
-    return std::make_unique<AntidiagonalProducer>(options);
   if (method == "random") return std::make_unique<RandomProducer>(options);
-  std::string known;
-  for (const std::string& m : producer_methods()) known += (known.empty() ? "" : ", ") + m;
-  fail("unknown support method '", method, "' (known: ", known, ")");
+  return std::make_unique<AntidiagonalProducer>(options);  // "antidiagonal" or "xattention"
 }
 
 }  // namespace spf

@@ -7,6 +7,7 @@
 //   streaming       sink tokens + the most recent keys (StreamingLLM)
 //   vertical_slash  columns and diagonals ranked by the attention of the last probe queries
 //   antidiagonal    key blocks ranked by strided antidiagonal q.k sums, softmax-normalized per row
+//                   (alias: xattention)
 //   random          random columns at the same budget (seeded; a floor)
 //
 // Head-independent methods (dense, streaming, random) always emit one shared group.
@@ -60,6 +61,10 @@ class SupportProducer {
 std::unique_ptr<SupportProducer> make_producer(std::string_view method,
                                                const ProducerOptions& options);
 std::vector<std::string> producer_methods();
+// Throws spf::Error (listing the known methods) unless `method` names a producer; checks the name
+// only, so it also serves before options are known (make_producer may reject options, e.g. an
+// antidiagonal block that is not a multiple of its stride).
+void check_producer_method(std::string_view method);
 
 // "method(budget,block=B,groups)" for name() implementations.
 std::string describe_producer(std::string_view method, const ProducerOptions& options);

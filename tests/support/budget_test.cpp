@@ -103,6 +103,13 @@ TEST(ProducerOptions, ParsersAndFactoryRejectBadInput) {
         << e.what();
     EXPECT_NE(std::string(e.what()).find("oracle"), std::string::npos) << e.what();
   }
+  EXPECT_THROW(check_producer_method("magic"), Error);
+  for (const std::string& m : producer_methods()) EXPECT_NO_THROW(check_producer_method(m)) << m;
+  EXPECT_NO_THROW(make_producer("xattention", [] {
+    ProducerOptions x;
+    x.block = 64;
+    return x;
+  }()));
   ProducerOptions zero = o;
   zero.block = 0;
   for (const std::string& m : producer_methods()) EXPECT_THROW(make_producer(m, zero), Error) << m;

@@ -1,0 +1,171 @@
+// spf info / spf logits on corrupt checkpoint files (GGUF: truncated, wrong magic, tensor out of
+// bounds; safetensors: truncated, tensor out of bounds): one "spf: error:" line naming the file and
+// the problem, a non-zero exit, no crash, and no output file.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include "test_util.h"
+// GCC 12 reports a false -Wrestrict inside std::string concatenation in the writer at -O3.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wrestrict"
+#include "formats/writers.h"
+#pragma GCC diagnostic pop
+
+namespace spf {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Bytes;
+using test::GgufBuilder;
+using test::TempDir;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs spf with stderr captured apart from stdout.
+Run run_split(const TempDir& t, const std::string& args) {
+  const std::string err = t.file("stderr.txt");
+  const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
+  return {r.exit_code, r.output, read_text(err)};
+}
+
+// Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
+// holding every needle.
+void expect_one_line_error(const Run& r, std::initializer_list<std::string> needles) {
+  EXPECT_GT(r.code, 0) << r.out << r.err;
+  EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.rfind("spf: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.back(), '\n') << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << "no '" << n << "' in: " << r.err;
+}
+
+// `spf info PATH` and `spf logits --model PATH` both fail cleanly; logits writes nothing.
+void expect_both_fail(const TempDir& t, const std::string& path,
+                      std::initializer_list<std::string> info_needles,
+                      std::initializer_list<std::string> logits_needles) {
+  {
+    SCOPED_TRACE("spf info " + path);
+    expect_one_line_error(run_split(t, "info " + path), info_needles);
+  }
+  SCOPED_TRACE("spf logits --model " + path);
+  const std::string out = t.file("X.npy");
+  expect_one_line_error(run_split(t, "logits --model " + path + " --ids 1,2 --out " + out),
+                        logits_needles);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// A small GGUF with llama metadata and two F32 tensors.
+GgufBuilder small_gguf() {
+  GgufBuilder b;
+  b.kv_string("general.architecture", "llama");
+  b.kv_scalar("llama.block_count", GgufType::u32, uint32_t(1));
+  b.kv_scalar("llama.context_length", GgufType::u32, uint32_t(64));
+  b.tensor("token_embd.weight", {8, 4}, ggml_type::F32, test::to_bytes(test::random_floats(32, 1)));
+  b.tensor("output_norm.weight", {8}, ggml_type::F32, test::to_bytes(test::random_floats(8, 2)));
+  return b;
+}
+
+TEST(CliBadCheckpoint, GgufWrongMagic) {
+  TempDir t;
+  GgufBuilder b = small_gguf();
+  b.magic = "GGUX";
+  const std::string p = t.file("wrong_magic.gguf");
+  test::write_bytes(p, b.build());
+  // info opens .gguf files as GGUF; load_model() sniffs the magic and then looks for config.json.
+  expect_both_fail(t, p, {p, "not a GGUF file", "magic"}, {p, "not a GGUF file"});
+}
+
+TEST(CliBadCheckpoint, GgufTruncatedInTensorInfos) {
+  TempDir t;
+  GgufBuilder b = small_gguf();
+  const Bytes full = b.build();
+  const std::string p = t.file("truncated.gguf");
+  test::write_bytes(p, Bytes(full.begin(), full.begin() + long(b.infos_end() - 6)));
+  expect_both_fail(t, p, {p, "truncated at offset"}, {p, "truncated at offset"});
+}
+
+TEST(CliBadCheckpoint, GgufTruncatedInTensorData) {
+  TempDir t;
+  GgufBuilder b = small_gguf();
+  const Bytes full = b.build();
+  const std::string p = t.file("truncated_data.gguf");
+  test::write_bytes(p, Bytes(full.begin(), full.begin() + long(b.content_end() - 4)));
+  expect_both_fail(t, p, {p, "output_norm.weight", "extends past the end"},
+                   {p, "output_norm.weight", "extends past the end"});
+}
+
+TEST(CliBadCheckpoint, GgufTensorOutOfBounds) {
+  TempDir t;
+  GgufBuilder b;
+  b.kv_string("general.architecture", "llama");
+  b.tensor("token_embd.weight", {8, 4}, ggml_type::F32, test::to_bytes(test::random_floats(32, 1)),
+           uint64_t(1) << 20);
+  const std::string p = t.file("oob.gguf");
+  test::write_bytes(p, b.build());
+  expect_both_fail(t, p, {p, "token_embd.weight", "extends past the end"},
+                   {p, "token_embd.weight", "extends past the end"});
+}
+
+// A checkpoint directory: the tiny llama's config.json and the given model.safetensors bytes.
+std::string hf_dir_with(const TempDir& t, const Bytes& safetensors) {
+  const fs::path d = t.path() / "ckpt";
+  fs::create_directories(d);
+  fs::copy_file(test::fixture("hf/llama/config.json"), d / "config.json");
+  test::write_bytes((d / "model.safetensors").string(), safetensors);
+  return d.string();
+}
+
+Bytes llama_safetensors() {
+  const std::string s = read_text(test::fixture("hf/llama/model.safetensors"));
+  return Bytes(s.begin(), s.end());
+}
+
+TEST(CliBadCheckpoint, SafetensorsTruncatedInHeader) {
+  TempDir t;
+  const Bytes full = llama_safetensors();
+  const std::string d = hf_dir_with(t, Bytes(full.begin(), full.begin() + 100));
+  expect_both_fail(t, d, {"model.safetensors", "truncated file"},
+                   {"model.safetensors", "truncated file"});
+}
+
+TEST(CliBadCheckpoint, SafetensorsTruncatedInData) {
+  TempDir t;
+  const Bytes full = llama_safetensors();
+  const std::string d = hf_dir_with(t, Bytes(full.begin(), full.end() - 100));
+  expect_both_fail(t, d, {"model.safetensors", "out of range"}, {"model.safetensors", "out of range"});
+}
+
+TEST(CliBadCheckpoint, SafetensorsTensorOutOfBounds) {
+  TempDir t;
+  const std::string header =
+      R"({"model.norm.weight":{"dtype":"F32","shape":[64],"data_offsets":[256,512]}})";
+  const std::string d = hf_dir_with(t, test::safetensors_bytes(header, Bytes(256, 0)));
+  expect_both_fail(t, d, {"model.safetensors", "model.norm.weight", "out of range"},
+                   {"model.safetensors", "model.norm.weight", "out of range"});
+}
+
+TEST(CliBadCheckpoint, NoSuchPath) {
+  TempDir t;
+  const std::string p = t.file("absent.gguf");
+  expect_both_fail(t, p, {p, "no such file"}, {p, "no such file"});
+}
+
+}  // namespace
+}  // namespace spf

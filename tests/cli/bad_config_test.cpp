@@ -1,0 +1,165 @@
+// spf info / spf logits on checkpoints whose config or weights do not fit: unknown architecture or
+// layer type, inconsistent head counts, a missing (GDN) tensor, a prompt longer than the context.
+// Copies of the tiny HF fixtures are edited in a temp dir; every failure is one "spf: error:" line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "formats/safetensors.h"
+#include "test_util.h"
+// GCC 12 reports a false -Wrestrict inside std::string concatenation in the writer at -O3.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wrestrict"
+#include "formats/writers.h"
+#pragma GCC diagnostic pop
+
+namespace spf {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::TempDir;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs spf with stderr captured apart from stdout.
+Run run_split(const TempDir& t, const std::string& args) {
+  const std::string err = t.file("stderr.txt");
+  const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
+  return {r.exit_code, r.output, read_text(err)};
+}
+
+// Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
+// holding every needle.
+void expect_one_line_error(const Run& r, std::initializer_list<std::string> needles) {
+  EXPECT_GT(r.code, 0) << r.out << r.err;
+  EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.rfind("spf: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.back(), '\n') << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << "no '" << n << "' in: " << r.err;
+}
+
+// A copy of tests/fixtures/hf/<name> (config.json + model.safetensors) with its config edited.
+std::string copy_checkpoint(const TempDir& t, const std::string& name,
+                            const std::function<void(json&)>& edit = {}) {
+  const fs::path d = t.path() / name;
+  fs::create_directories(d);
+  for (const char* f : {"config.json", "model.safetensors"})
+    fs::copy_file(test::fixture("hf/" + name + "/" + f), d / f);
+  if (edit) {
+    json cfg = json::parse(read_text((d / "config.json").string()));
+    edit(cfg);
+    test::write_bytes((d / "config.json").string(), cfg.dump(2));
+  }
+  return d.string();
+}
+
+// Rewrites DIR/model.safetensors without the tensor `drop` (all fixture tensors are F32).
+void drop_tensor(const std::string& dir, const std::string& drop) {
+  const std::string path = dir + "/model.safetensors";
+  test::SafetensorsBuilder b;
+  {
+    SafetensorsFile src(path);
+    ASSERT_TRUE(src.has(drop)) << drop;
+    for (const std::string& n : src.names()) {
+      if (n == drop) continue;
+      b.tensor(n, "F32", src.info(n).shape, test::to_bytes(src.read_f32(n)));
+    }
+  }
+  test::write_bytes(path, b.build());
+}
+
+// `spf logits` on the checkpoint fails with the needles and writes no output file.
+void expect_logits_fails(const TempDir& t, const std::string& dir, const std::string& ids,
+                         std::initializer_list<std::string> needles) {
+  const std::string out = t.file("X.npy");
+  expect_one_line_error(run_split(t, "logits --model " + dir + " --ids " + ids + " --out " + out),
+                        needles);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliBadConfig, UnknownArchitecture) {
+  TempDir t;
+  const std::string d = copy_checkpoint(t, "llama", [](json& c) {
+    c["model_type"] = "gpt_neox";
+    c["architectures"] = {"GPTNeoXForCausalLM"};
+  });
+  expect_one_line_error(run_split(t, "info " + d), {"config.json", "unknown model_type 'gpt_neox'"});
+  expect_logits_fails(t, d, "1,2", {"config.json", "unknown model_type 'gpt_neox'"});
+}
+
+TEST(CliBadConfig, UnknownLayerType) {
+  TempDir t;
+  const std::string d = copy_checkpoint(
+      t, "qwen3_5_text", [](json& c) { c["layer_types"][2] = "sliding_attention"; });
+  const std::initializer_list<std::string> needles = {
+      "config.json", "unknown layer type 'sliding_attention'", "layer_types[2]"};
+  expect_one_line_error(run_split(t, "info " + d), needles);
+  expect_logits_fails(t, d, "1,2", needles);
+}
+
+TEST(CliBadConfig, HeadsNotAMultipleOfKvHeads) {
+  TempDir t;
+  const std::string d = copy_checkpoint(t, "llama", [](json& c) { c["num_key_value_heads"] = 3; });
+  const std::initializer_list<std::string> needles = {"num_attention_heads 4",
+                                                      "num_key_value_heads 3"};
+  expect_one_line_error(run_split(t, "info " + d), needles);
+  expect_logits_fails(t, d, "1,2", needles);
+}
+
+TEST(CliBadConfig, MissingTensor) {
+  TempDir t;
+  const std::string d = copy_checkpoint(t, "llama");
+  drop_tensor(d, "model.layers.1.mlp.up_proj.weight");
+  expect_logits_fails(t, d, "1,2",
+                      {"model.safetensors", "missing tensor model.layers.1.mlp.up_proj.weight"});
+}
+
+TEST(CliBadConfig, MissingGdnTensor) {
+  TempDir t;
+  const std::string d = copy_checkpoint(t, "qwen3_5_text");
+  drop_tensor(d, "model.layers.4.linear_attn.A_log");
+  expect_logits_fails(t, d, "1,2",
+                      {"model.safetensors", "missing tensor model.layers.4.linear_attn.A_log"});
+}
+
+TEST(CliBadConfig, PromptLongerThanContext) {
+  TempDir t;
+  const std::string d =
+      copy_checkpoint(t, "llama", [](json& c) { c["max_position_embeddings"] = 8; });
+  expect_logits_fails(t, d, "1,2,3,4,5,6,7,8,9", {"9", "context of 8"});
+  // Exactly the context still runs.
+  const std::string out = t.file("ok.npy");
+  const Run ok = run_split(t, "logits --model " + d + " --ids 1,2,3,4,5,6,7,8 --out " + out);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_TRUE(fs::exists(out));
+}
+
+TEST(CliBadConfig, PromptLongerThanContextHybrid) {
+  TempDir t;
+  const std::string d =
+      copy_checkpoint(t, "qwen3_5_text", [](json& c) { c["max_position_embeddings"] = 4; });
+  expect_logits_fails(t, d, "1,2,3,4,5", {"5", "context of 4"});
+}
+
+}  // namespace
+}  // namespace spf

@@ -1,0 +1,194 @@
+// Bad option values and inputs for logits, oracle, eval, sweep, bench prefill and generate: one
+// "spf: error:" line naming the value, a non-zero exit, and no output file created or changed.
+// Checks that need no model run on the tiny llama checkpoint; the default model is loaded only by
+// the two cases that need a tokenizer and its 8192-token context (skipped when it is absent).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include "test_util.h"
+
+namespace spf {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs spf with stderr captured apart from stdout.
+Run run_split(const TempDir& t, const std::string& args) {
+  const std::string err = t.file("stderr.txt");
+  const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
+  return {r.exit_code, r.output, read_text(err)};
+}
+
+// Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
+// holding every needle.
+void expect_one_line_error(const Run& r, std::initializer_list<std::string> needles) {
+  EXPECT_GT(r.code, 0) << r.out << r.err;
+  EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.rfind("spf: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.back(), '\n') << r.err;
+  for (const std::string& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << "no '" << n << "' in: " << r.err;
+}
+
+const std::string kTiny = test::fixture("hf/llama");  // vocab 512, context 4096
+
+// ---- logits: token ids ----
+
+void expect_logits_ids_error(const std::string& ids, std::initializer_list<std::string> needles) {
+  SCOPED_TRACE("--ids " + ids);
+  TempDir t;
+  const std::string out = t.file("X.npy");
+  expect_one_line_error(run_split(t, "logits --model " + kTiny + " --ids " + ids + " --out " + out),
+                        needles);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliBadValues, LogitsTokenIds) {
+  expect_logits_ids_error("1,512", {"token id 512", "index 1", "vocabulary of 512"});
+  expect_logits_ids_error("1,,2", {"--ids", "empty element at position 1"});
+  expect_logits_ids_error("abc", {"--ids", "'abc'", "not a non-negative token id"});
+  expect_logits_ids_error("=-3", {"--ids", "'-3'", "not a non-negative token id"});
+  expect_logits_ids_error("1,99999999999", {"--ids", "'99999999999'"});
+}
+
+TEST(CliBadValues, LogitsIdsFile) {
+  TempDir t;
+  const std::string ids = t.file("ids.txt"), out = t.file("X.npy");
+  write_text(ids, "1 2\n3 x4\n");
+  expect_one_line_error(
+      run_split(t, "logits --model " + kTiny + " --ids-file " + ids + " --out " + out),
+      {ids, "'x4'"});
+  expect_one_line_error(run_split(t, "logits --model " + kTiny + " --out " + out),
+                        {"--ids", "--ids-file"});
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// ---- oracle: every configuration is checked before the model loads ----
+
+void expect_oracle_error(const std::string& opts, std::initializer_list<std::string> needles) {
+  SCOPED_TRACE(opts);
+  TempDir t;
+  const std::string prompt = t.file("prompt.txt"), json = t.file("oracle.json");
+  write_text(prompt, "The quick brown fox jumps over the lazy dog.\n");
+  expect_one_line_error(
+      run_split(t, "oracle --model " + kTiny + " --prompt-file " + prompt + " --json " + json +
+                       " " + opts),
+      needles);
+  EXPECT_FALSE(fs::exists(json));
+}
+
+TEST(CliBadValues, OracleBudgetsMethodsGranularity) {
+  expect_oracle_error("--budget 0%", {"budget '0%'", "(0%, 100%]"});
+  expect_oracle_error("--budget 150%", {"budget '150%'", "(0%, 100%]"});
+  expect_oracle_error("--budget=-1", {"budget '-1'"});
+  expect_oracle_error("--budget k=0", {"budget 'k=0'"});
+  expect_oracle_error("--budget 5%,lots", {"budget 'lots'"});
+  expect_oracle_error("--method oracle,bogus", {"unknown support method 'bogus'", "oracle"});
+  expect_oracle_error("--granularity block:0", {"granularity 'block:0'", "must be >= 1"});
+  expect_oracle_error("--granularity rows", {"granularity 'rows'"});
+  expect_oracle_error("--groups everyone", {"unknown support group mode 'everyone'"});
+}
+
+// ---- eval and sweep: bad tasks and lengths leave the results file as it was ----
+
+constexpr const char* kOldResults =
+    R"({"model":"m","method":"dense","budget":"","length":1024,"task":"vt","sample":0,"seed":42,)"
+    R"("id":"a","score":1.0,"prediction":"x","outputs":["x"],"metric":"all","prefill_seconds":0.1,)"
+    R"("support_density":null,"prompt_tokens":10,"timestamp":"2025-01-01T00:00:00Z"})"
+    "\n";
+
+void expect_eval_error(const std::string& model, const std::string& opts,
+                       std::initializer_list<std::string> needles) {
+  SCOPED_TRACE(opts);
+  TempDir t;
+  const std::string results = t.file("results.jsonl");
+  write_text(results, kOldResults);
+  expect_one_line_error(
+      run_split(t, "eval --model " + model + " --results " + results + " " + opts), needles);
+  EXPECT_EQ(read_text(results), kOldResults);
+}
+
+TEST(CliBadValues, EvalUnknownTask) {
+  expect_eval_error(kTiny, "--task niah_single_1,no_such_task", {"unknown task \"no_such_task\""});
+}
+
+TEST(CliBadValues, EvalMalformedTasksJsonl) {
+  TempDir t;
+  const std::string tasks = t.file("tasks.jsonl");
+  write_text(tasks,
+             "{\"id\":\"a\",\"input\":\"What is 2+2?\",\"outputs\":[\"4\"],\"metric\":\"all\"}\n"
+             "\n"
+             "{\"id\":\"b\",\"input\":\"oops\",\"outputs\":[\"x\"],\n");
+  expect_eval_error(kTiny, "--tasks " + tasks, {tasks + ":3", "invalid JSON"});
+  write_text(tasks, "{\"id\":\"a\",\"input\":\"q\",\"outputs\":[\"4\"],\"metric\":\"some\"}\n");
+  expect_eval_error(kTiny, "--tasks " + tasks, {tasks + ":1", "\"metric\""});
+}
+
+TEST(CliBadValues, EvalLengthBeyondContext) {
+  SPF_REQUIRE_DEFAULT_MODEL(model);
+  expect_eval_error(model, "--task niah_single_1 --length 1024,100000",
+                    {"length 100000", "max context 8192"});
+}
+
+TEST(CliBadValues, SweepUnknownTask) {
+  TempDir t;
+  const std::string cfg = t.file("sweep.json"), results = t.file("r.jsonl");
+  write_text(cfg, R"({"models":[")" + kTiny +
+                      R"("],"methods":["dense"],"lengths":[1024],"tasks":["vt","nope"],)"
+                      R"("samples":1,"results":"r.jsonl"})");
+  expect_one_line_error(run_split(t, "sweep --config " + cfg), {cfg, "unknown task \"nope\""});
+  EXPECT_FALSE(fs::exists(results));
+}
+
+// ---- bench prefill ----
+
+TEST(CliBadValues, BenchPrefillLengths) {
+  TempDir t;
+  const std::string json = t.file("bench.json");
+  for (const std::string lengths : {"0", "16,5000"}) {
+    SCOPED_TRACE(lengths);
+    expect_one_line_error(run_split(t, "bench prefill --model " + kTiny + " --lengths " +
+                                           lengths + " --json " + json),
+                          {"--lengths", "outside 1..4096"});
+    EXPECT_FALSE(fs::exists(json));
+  }
+}
+
+// ---- generate: a prompt beyond the context fails before any forward ----
+
+TEST(CliBadValues, GeneratePromptBeyondContext) {
+  SPF_REQUIRE_DEFAULT_MODEL(model);
+  TempDir t;
+  std::string prompt;
+  for (int i = 0; i < 9000; ++i) prompt += " hello";
+  const Run r = run_split(t, "generate --model " + model + " --raw -q -n 4 -p '" + prompt + "'");
+  expect_one_line_error(r, {"tokens", "context of 8192"});
+  EXPECT_EQ(r.out, "");  // nothing generated
+}
+
+}  // namespace
+}  // namespace spf
