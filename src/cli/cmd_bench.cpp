@@ -40,17 +40,20 @@ class TimedBackend final : public AttentionBackend {
 
 void run_bench(const BenchOptions& o) {
   apply_threads(o.threads);
+  const std::vector<int32_t> lengths = parse_ids(o.lengths, "--lengths", "prompt length");
+  for (int32_t n : lengths) SPF_CHECK(n > 0, "--lengths: ", n, " is not a positive prompt length");
+  check_output_path(o.json_out, "--json");
   const std::string path = resolve_model(o.model);
   auto model = load_model(path);
   const ModelConfig& cfg = model->config();
-  std::vector<int32_t> lengths = parse_ids(o.lengths, "--lengths");
+  for (int32_t n : lengths)  // all checked before the first run
+    SPF_CHECK(n <= cfg.max_context, "--lengths: ", n, " is outside 1..", cfg.max_context,
+              " (the model's context)");
   std::string json = "[";
   std::printf("model %s, %d threads\n", path.c_str(), num_threads());
   std::printf("%8s %10s %12s %12s %10s\n", "tokens", "prefill_s", "tokens/s", "attention_s", "attn_share");
   uint64_t state = 0x9e3779b97f4a7c15ull;
   for (int32_t n : lengths) {
-    SPF_CHECK(n > 0 && n <= cfg.max_context, "--lengths: ", n, " is outside 1..", cfg.max_context,
-              " (the model's context)");
     std::vector<int32_t> ids(static_cast<size_t>(n));
     for (int32_t& id : ids) {
       state = state * 6364136223846793005ull + 1442695040888963407ull;

@@ -45,6 +45,26 @@ void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
   for (const auto& [k, v] : by_cell) std::printf("%-60s %6.2f  (n=%d)\n", k.c_str(), v.first / v.second, v.second);
 }
 
+// Everything that needs no model, checked before ModelRunner loads one (seconds for a real model,
+// and a model without a tokenizer would fail first): custom task files (errors name the line), the
+// results directory, and every method x budget.
+void check_before_loading(const eval::SweepConfig& cfg) {
+  eval::validate_sweep_config(cfg);
+  for (const std::string& m : cfg.methods) {
+    const eval::MethodSpec spec = eval::parse_method(m);
+    if (eval::is_dense_method(m)) continue;
+    for (const std::string& b : cfg.budgets) {
+      try {
+        eval::producer_options(spec, b);
+      } catch (const Error& e) {
+        fail("method ", m, " at budget ", b, ": ", e.what());
+      } catch (const std::exception&) {
+        fail("method ", m, ": budget '", b, "' is not N% or a key count");
+      }
+    }
+  }
+}
+
 void run_eval(const EvalOptions& o) {
   apply_threads(o.threads);
   SPF_CHECK(o.tasks.empty() != o.tasks_file.empty(), "give exactly one of --task and --tasks");
@@ -62,6 +82,7 @@ void run_eval(const EvalOptions& o) {
   j["seed"] = o.seed;
   j["results"] = std::filesystem::absolute(o.results).string();
   const eval::SweepConfig cfg = eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
+  check_before_loading(cfg);
   eval::ModelRunner runner;
   eval::run_sweep(cfg, runner);
   print_scores(cfg.results, cfg);
@@ -75,6 +96,7 @@ struct SweepOptions {
 void run_sweep_cmd(const SweepOptions& o) {
   apply_threads(o.threads);
   const eval::SweepConfig cfg = eval::load_sweep_config(o.config);
+  check_before_loading(cfg);
   eval::ModelRunner runner;
   const eval::SweepSummary s = eval::run_sweep(cfg, runner);
   std::printf("sweep: %lld samples, %lld already done, %lld run now -> %s\n", (long long)s.total,

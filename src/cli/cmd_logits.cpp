@@ -23,11 +23,15 @@ void run_logits(const LogitsOptions& o) {
   apply_threads(o.threads);
   SPF_CHECK(o.ids.empty() != o.ids_file.empty(), "give exactly one of --ids and --ids-file");
   const std::vector<int32_t> ids = o.ids.empty() ? read_ids_file(o.ids_file) : parse_ids(o.ids, "--ids");
+  const std::string where = o.ids.empty() ? o.ids_file : "--ids";
+  check_output_path(o.out, "--out");
   auto model = load_model(resolve_model(o.model));
   const ModelConfig& cfg = model->config();
   for (size_t i = 0; i < ids.size(); ++i)
-    SPF_CHECK(ids[i] < cfg.vocab_size, "token id ", ids[i], " at index ", i, " is outside the vocabulary of ",
-              cfg.vocab_size);
+    SPF_CHECK(ids[i] < cfg.vocab_size, where, ": token id ", ids[i], " at index ", i,
+              " is outside the model's vocabulary of ", cfg.vocab_size);
+  SPF_CHECK(int64_t(ids.size()) <= cfg.max_context, where, ": ", ids.size(),
+            " token ids exceed the model's context of ", cfg.max_context, " tokens");
   std::unique_ptr<AttentionBackend> sparse;
   if (o.support != "dense") {
     ProducerOptions po;

@@ -63,6 +63,8 @@ void run_oracle(const OracleOptions& o) {
           configs.push_back(c);
         }
   SPF_CHECK(o.dense_layers >= 0, "--dense-layers must be >= 0");
+  check_output_path(o.json_out, "--json");
+  check_output_path(o.md_out, "--markdown");
 
   const std::string path = resolve_model(o.model);
   auto model = load_model(path);

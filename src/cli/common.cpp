@@ -39,7 +39,7 @@ std::string resolve_model(const std::string& given) {
        ") is not fetched: run scripts/fetch-model.sh");
 }
 
-std::vector<int32_t> parse_ids(const std::string& text, const std::string& where) {
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& where, const char* what) {
   std::vector<int32_t> ids;
   std::stringstream ss(text);
   std::string item;
@@ -52,11 +52,11 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& where
     errno = 0;
     const long long v = std::strtoll(tok.c_str(), &end, 10);
     SPF_CHECK(end != nullptr && *end == 0 && errno == 0 && v >= 0 && v <= INT32_MAX, where,
-              ": element ", idx, " ('", tok, "') is not a non-negative token id");
+              ": element ", idx, " ('", tok, "') is not a non-negative ", what);
     ids.push_back(int32_t(v));
     ++idx;
   }
-  SPF_CHECK(!ids.empty(), where, ": no token ids");
+  SPF_CHECK(!ids.empty(), where, ": no ", what, "s");
   return ids;
 }
 
@@ -74,6 +74,14 @@ std::vector<int32_t> read_ids_file(const std::string& path) {
     if (!(c == ',' && (norm.empty() || norm.back() == ','))) norm.push_back(c);
   if (!norm.empty() && norm.back() == ',') norm.pop_back();
   return parse_ids(norm, path);
+}
+
+void check_output_path(const std::string& path, const std::string& option) {
+  if (path.empty()) return;
+  SPF_CHECK(!fs::is_directory(path), option, " ", path, ": is a directory");
+  const fs::path dir = fs::path(path).parent_path();
+  SPF_CHECK(dir.empty() || fs::is_directory(dir), option, " ", path, ": directory ", dir.string(),
+            " does not exist");
 }
 
 void add_threads_option(CLI::App& app, int& threads) {

@@ -15,9 +15,14 @@ namespace spf::cli {
 // build tree or in the working directory. Throws with the fetch command when none exists.
 std::string resolve_model(const std::string& given);
 
-// "1,2, 3" -> {1,2,3}; throws naming the bad element.
-std::vector<int32_t> parse_ids(const std::string& text, const std::string& where);
+// "1,2, 3" -> {1,2,3}; throws naming the bad element (`what` names one element in the error).
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& where,
+                               const char* what = "token id");
 std::vector<int32_t> read_ids_file(const std::string& path);
+
+// Throws unless `path` (the value of `option`) can be created: its directory exists. Called before
+// a model loads, so that a typo in an output path costs no forward pass.
+void check_output_path(const std::string& path, const std::string& option);
 
 // Registers --threads on a subcommand; apply_threads() applies it.
 void add_threads_option(CLI::App& app, int& threads);

@@ -17,8 +17,8 @@ double quantile_sorted(const std::vector<double>& sorted, double q) {
   return sorted[i] + (pos - double(i)) * (sorted[i + 1] - sorted[i]);
 }
 
-Interval bootstrap_mean(const std::vector<std::vector<double>>& strata, uint64_t seed, int resamples,
-                        double level) {
+Interval bootstrap_mean(const std::vector<std::vector<double>>& strata, uint64_t seed,
+                        int resamples, double level) {
   std::vector<const std::vector<double>*> used;
   Interval r;
   for (const auto& s : strata)

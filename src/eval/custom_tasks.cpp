@@ -38,7 +38,8 @@ Sample parse_line(const std::string& line, const std::string& where) {
             ": \"input\" must be a non-empty string");
   s.input = j["input"].get<std::string>();
   const json& outs = j["outputs"];
-  SPF_CHECK(outs.is_array() && !outs.empty(), where, ": \"outputs\" must be a non-empty array of strings");
+  SPF_CHECK(outs.is_array() && !outs.empty(), where,
+            ": \"outputs\" must be a non-empty array of strings");
   for (const json& o : outs) {
     SPF_CHECK(o.is_string() && !o.get<std::string>().empty(), where,
               ": \"outputs\" must hold non-empty strings");
@@ -46,8 +47,8 @@ Sample parse_line(const std::string& line, const std::string& where) {
   }
   SPF_CHECK(j["metric"].is_string(), where, ": \"metric\" must be \"all\" or \"part\"");
   const std::string metric = j["metric"].get<std::string>();
-  SPF_CHECK(metric == "all" || metric == "part", where, ": \"metric\" must be \"all\" or \"part\", not \"",
-            metric, "\"");
+  SPF_CHECK(metric == "all" || metric == "part", where,
+            ": \"metric\" must be \"all\" or \"part\", not \"", metric, "\"");
   s.metric = parse_metric(metric);
   s.max_new_tokens = kCustomDefaultMaxNewTokens;
   if (j.contains("max_new_tokens")) {

@@ -1,9 +1,11 @@
 // User-supplied tasks: a JSONL file, one sample per line:
-//   {"id": "q1", "input": "...", "outputs": ["ref", ...], "metric": "all"|"part", "max_new_tokens": 64}
+//   {"id": "q1", "input": "...", "outputs": ["ref", ...], "metric": "all"|"part", "max_new_tokens":
+//   64}
 // "id" (string or integer, unique), "input" (non-empty string) and "outputs" (non-empty array of
-// non-empty strings) and "metric" are required; "max_new_tokens" (positive integer) defaults to 128;
-// other keys are ignored. Blank lines are skipped. The input is fed to the model verbatim: no chat
-// wrapper and no answer prefix are added. Any malformed line throws spf::Error "PATH:LINE: what".
+// non-empty strings) and "metric" are required; "max_new_tokens" (positive integer) defaults to
+// 128; other keys are ignored. Blank lines are skipped. The input is fed to the model verbatim: no
+// chat wrapper and no answer prefix are added. Any malformed line throws spf::Error "PATH:LINE:
+// what".
 #pragma once
 
 #include <cstdint>

@@ -10,14 +10,17 @@
 
 namespace spf::eval {
 
-Progress::Progress(std::ostream* out, ProgressStyle style, int64_t total, int64_t already, double interval_s)
+Progress::Progress(std::ostream* out, ProgressStyle style, int64_t total, int64_t already,
+                   double interval_s)
     : out_(out), style_(style), total_(total), already_(already), interval_s_(interval_s) {
   if (out_ == nullptr) style_ = ProgressStyle::none;
   if (style_ == ProgressStyle::automatic)
-    style_ = (out_ == &std::cerr && ::isatty(STDERR_FILENO)) ? ProgressStyle::bar : ProgressStyle::lines;
+    style_ =
+        (out_ == &std::cerr && ::isatty(STDERR_FILENO)) ? ProgressStyle::bar : ProgressStyle::lines;
   if (style_ == ProgressStyle::lines)
     *out_ << "sweep: " << total_ << " samples, " << already_ << " already done, "
-          << total_ - already_ << " to run\n" << std::flush;
+          << total_ - already_ << " to run\n"
+          << std::flush;
 }
 
 std::string Progress::format_duration(double seconds) {
@@ -25,8 +28,8 @@ std::string Progress::format_duration(double seconds) {
   const auto s = int64_t(std::llround(seconds));
   char buf[48];
   if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60),
-                  (long long)(s % 60));
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600),
+                  (long long)(s / 60 % 60), (long long)(s % 60));
   else
     std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
   return buf;
@@ -37,7 +40,9 @@ void Progress::tick() {
   draw(false);
 }
 
-void Progress::finish() { draw(true); }
+void Progress::finish() {
+  draw(true);
+}
 
 void Progress::draw(bool final) {
   if (style_ == ProgressStyle::none) return;

@@ -36,14 +36,21 @@ std::string interval_text(const Interval& i, bool sign) {
   return f(i.mean) + " [" + f(i.lo) + ", " + f(i.hi) + "]";
 }
 
-std::string length_text(int64_t len) { return len == 0 ? "as given" : std::to_string(len); }
-std::string budget_text(const std::string& b) { return b.empty() ? "—" : b; }
+std::string length_text(int64_t len) {
+  return len == 0 ? "as given" : std::to_string(len);
+}
+std::string budget_text(const std::string& b) {
+  return b.empty() ? "—" : b;
+}
 std::string md_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out.push_back(c);
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -67,24 +74,28 @@ std::string num(double v) {
 
 std::string write_csv(const std::vector<SummaryRow>& rows) {
   std::ostringstream o;
-  o << "model,kind,group,length,method,budget,budget_value,n_tasks,n,mean,ci_lo,ci_hi,n_pairs,delta,"
+  o << "model,kind,group,length,method,budget,budget_value,n_tasks,n,mean,ci_lo,ci_hi,n_pairs,"
+       "delta,"
        "delta_lo,delta_hi,prefill_seconds,support_density,prompt_tokens\n";
   for (const SummaryRow& r : rows) {
     o << csv_field(r.model) << ',' << r.kind << ',' << csv_field(r.group) << ',' << r.length << ','
-      << csv_field(r.method) << ',' << csv_field(r.budget) << ',' << num(budget_value(r.budget)) << ','
-      << r.n_tasks << ',' << r.score.n << ',' << num(r.score.mean) << ',' << num(r.score.lo) << ','
-      << num(r.score.hi) << ',';
+      << csv_field(r.method) << ',' << csv_field(r.budget) << ',' << num(budget_value(r.budget))
+      << ',' << r.n_tasks << ',' << r.score.n << ',' << num(r.score.mean) << ',' << num(r.score.lo)
+      << ',' << num(r.score.hi) << ',';
     if (r.has_delta)
-      o << r.delta.n << ',' << num(r.delta.mean) << ',' << num(r.delta.lo) << ',' << num(r.delta.hi);
+      o << r.delta.n << ',' << num(r.delta.mean) << ',' << num(r.delta.lo) << ','
+        << num(r.delta.hi);
     else
       o << ",,,";
-    o << ',' << num(r.prefill_seconds) << ',' << num(r.support_density) << ',' << num(r.prompt_tokens)
-      << '\n';
+    o << ',' << num(r.prefill_seconds) << ',' << num(r.support_density) << ','
+      << num(r.prompt_tokens) << '\n';
   }
   return o.str();
 }
 
-nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+nlohmann::json finite_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
 
 std::string write_json(const std::vector<SummaryRow>& rows, const std::string& source) {
   nlohmann::json out = {{"source", source}, {"rows", nlohmann::json::array()}};
@@ -115,8 +126,10 @@ std::string write_json(const std::vector<SummaryRow>& rows, const std::string& s
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (const char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out.push_back(c);
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out.push_back(c);
   }
   return out + "'";
 }
@@ -128,7 +141,8 @@ std::string find_plot_script(const ReportOptions& opt) {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec)
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path())
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+         dir = dir.parent_path())
       candidates.push_back(dir / "tools" / "plot_report.py");
   candidates.push_back(fs::current_path(ec) / "tools" / "plot_report.py");
   for (const fs::path& p : candidates)
@@ -169,11 +183,14 @@ std::vector<std::string> draw_plots(const ReportOptions& opt, const std::string&
   std::istringstream lines(output);
   std::string line, last;
   while (std::getline(lines, line)) {
-    if (line.rfind("wrote ", 0) == 0) plots.push_back(line.substr(6));
-    else if (!line.empty()) last = line;
+    if (line.rfind("wrote ", 0) == 0)
+      plots.push_back(line.substr(6));
+    else if (!line.empty())
+      last = line;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    note = "plots failed: " + (last.empty() ? std::string("plot_report.py exited with an error") : last);
+    note = "plots failed: " +
+           (last.empty() ? std::string("plot_report.py exited with an error") : last);
   return plots;
 }
 
@@ -189,15 +206,19 @@ void markdown_tables(std::ostringstream& md, const std::vector<SummaryRow>& rows
     std::vector<int64_t> lengths;
     std::vector<std::pair<std::string, std::string>> mb;  // (method, budget) in row order
     for (const SummaryRow* r : mine) {
-      if (std::find(lengths.begin(), lengths.end(), r->length) == lengths.end()) lengths.push_back(r->length);
-      if (r->kind == "all" && std::find(mb.begin(), mb.end(), std::make_pair(r->method, r->budget)) == mb.end())
+      if (std::find(lengths.begin(), lengths.end(), r->length) == lengths.end())
+        lengths.push_back(r->length);
+      if (r->kind == "all" &&
+          std::find(mb.begin(), mb.end(), std::make_pair(r->method, r->budget)) == mb.end())
         mb.emplace_back(r->method, r->budget);
     }
     std::sort(lengths.begin(), lengths.end());
-    auto find = [&](const std::string& kind, const std::string& group, int64_t len, const std::string& m,
-                    const std::string& b) -> const SummaryRow* {
+    auto find = [&](const std::string& kind, const std::string& group, int64_t len,
+                    const std::string& m, const std::string& b) -> const SummaryRow* {
       for (const SummaryRow* r : mine)
-        if (r->kind == kind && r->group == group && r->length == len && r->method == m && r->budget == b) return r;
+        if (r->kind == kind && r->group == group && r->length == len && r->method == m &&
+            r->budget == b)
+          return r;
       return nullptr;
     };
 
@@ -213,9 +234,12 @@ void markdown_tables(std::ostringstream& md, const std::vector<SummaryRow>& rows
         for (const int64_t len : lengths) {
           const SummaryRow* r = find("all", "all", len, m, b);
           md << ' ';
-          if (r == nullptr) md << "—";
-          else if (delta) md << (r->has_delta ? interval_text(r->delta, true) : "—");
-          else md << interval_text(r->score, false) << " (n=" << r->score.n << ")";
+          if (r == nullptr)
+            md << "—";
+          else if (delta)
+            md << (r->has_delta ? interval_text(r->delta, true) : "—");
+          else
+            md << interval_text(r->score, false) << " (n=" << r->score.n << ")";
           md << " |";
         }
         md << "\n";
@@ -230,14 +254,17 @@ void markdown_tables(std::ostringstream& md, const std::vector<SummaryRow>& rows
       if (r->kind != "group") continue;
       if (r->group != current) {
         current = r->group;
-        md << "\n#### " << md_escape(current) << "\n\n| length | method | budget | n | score [95% CI] | "
-              "Δ dense [95% CI] | pairs | prefill s | density |\n|---|---|---|---|---|---|---|---|---|\n";
+        md << "\n#### " << md_escape(current)
+           << "\n\n| length | method | budget | n | score [95% CI] | "
+              "Δ dense [95% CI] | pairs | prefill s | density "
+              "|\n|---|---|---|---|---|---|---|---|---|\n";
       }
       md << "| " << length_text(r->length) << " | " << md_escape(r->method) << " | "
-         << md_escape(budget_text(r->budget)) << " | " << r->score.n << " | " << interval_text(r->score, false)
-         << " | " << (r->has_delta ? interval_text(r->delta, true) : "—") << " | "
-         << (r->has_delta ? std::to_string(r->delta.n) : "—") << " | " << fixed(r->prefill_seconds, 3)
-         << " | " << fixed(r->support_density, 3) << " |\n";
+         << md_escape(budget_text(r->budget)) << " | " << r->score.n << " | "
+         << interval_text(r->score, false) << " | "
+         << (r->has_delta ? interval_text(r->delta, true) : "—") << " | "
+         << (r->has_delta ? std::to_string(r->delta.n) : "—") << " | "
+         << fixed(r->prefill_seconds, 3) << " | " << fixed(r->support_density, 3) << " |\n";
     }
 
     md << "\n### By task (mean score; CIs in summary.csv)\n";
@@ -293,7 +320,8 @@ ReportSummary make_report(const std::string& results_jsonl, const std::string& o
   md << "# SparsePrefill evaluation report\n\n"
      << "Source: `" << md_escape(results_jsonl) << "` — " << s.records << " results.\n\n"
      << "Scores are RULER's (0–100): per sample the share of references found in the prediction "
-        "(string_match_all) or whether any is (string_match_part). Group and overall rows average the "
+        "(string_match_all) or whether any is (string_match_part). Group and overall rows average "
+        "the "
         "per-task means with equal weight. Intervals are 95% percentile bootstrap CIs ("
      << kBootstrapResamples << " resamples within each task, seed " << kBootstrapSeed
      << "); Δ dense is the method's score minus dense's on the same samples (task, length, sample "
@@ -301,7 +329,8 @@ ReportSummary make_report(const std::string& results_jsonl, const std::string& o
   if (s.torn_tail || s.skipped_lines || s.duplicates) {
     md << "\nNotes:\n";
     if (s.torn_tail) md << "- the last line was torn (an interrupted write) and is ignored\n";
-    for (const std::string& e : scan.skipped) md << "- skipped invalid line: " << md_escape(e) << "\n";
+    for (const std::string& e : scan.skipped)
+      md << "- skipped invalid line: " << md_escape(e) << "\n";
     if (s.duplicates) md << "- " << s.duplicates << " duplicate results ignored (first kept)\n";
   }
   markdown_tables(md, rows);

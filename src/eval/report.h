@@ -1,9 +1,9 @@
-// make_report: results JSONL -> out_dir/report.md (Markdown tables: mean score with 95% bootstrap CI
-// and n, difference to dense with a paired CI, per task group and averaged over tasks, plus a compact
-// per-task table), out_dir/summary.csv and summary.json (every SummaryRow, for plotting), and PNG plots
-// drawn by tools/plot_report.py (python3 + matplotlib) when available; otherwise the report says why
-// there are no plots and everything else is still written. A torn last line is skipped; invalid lines
-// and duplicate keys are skipped and counted in the report.
+// make_report: results JSONL -> out_dir/report.md (Markdown tables: mean score with 95% bootstrap
+// CI and n, difference to dense with a paired CI, per task group and averaged over tasks, plus a
+// compact per-task table), out_dir/summary.csv and summary.json (every SummaryRow, for plotting),
+// and PNG plots drawn by tools/plot_report.py (python3 + matplotlib) when available; otherwise the
+// report says why there are no plots and everything else is still written. A torn last line is
+// skipped; invalid lines and duplicate keys are skipped and counted in the report.
 #pragma once
 
 #include <cstdint>

@@ -44,7 +44,9 @@ int first_seen_rank(const std::vector<T>& seen, const T& x) {
   return int(std::find(seen.begin(), seen.end(), x) - seen.begin());
 }
 
-double mean_or_nan(double sum, int64_t n) { return n > 0 ? sum / double(n) : kNaN; }
+double mean_or_nan(double sum, int64_t n) {
+  return n > 0 ? sum / double(n) : kNaN;
+}
 
 }  // namespace
 
@@ -124,8 +126,9 @@ std::vector<SummaryRow> summarize_results(const std::vector<ResultRecord>& recor
       row.method = method;
       row.budget = budget;
       row.n_tasks = int64_t(strata.size());
-      const uint64_t seed = derive_seed(kBootstrapSeed, hash64(cat(model, '\x1f', u.name, '\x1f', method, '\x1f', budget)),
-                                        uint64_t(length));
+      const uint64_t seed = derive_seed(
+          kBootstrapSeed, hash64(cat(model, '\x1f', u.name, '\x1f', method, '\x1f', budget)),
+          uint64_t(length));
       row.score = bootstrap_mean(strata, seed);
       if (dense_seen) {
         row.delta = bootstrap_mean(diffs, derive_seed(seed, 1));

@@ -13,22 +13,23 @@ namespace spf::eval {
 using nlohmann::json;
 
 json record_to_json(const ResultRecord& r) {
-  json j = {{"model", r.key.model},
-            {"method", r.key.method},
-            {"budget", r.key.budget},
-            {"length", r.key.length},
-            {"task", r.key.task},
-            {"sample", r.key.sample},
-            {"seed", r.key.seed},
-            {"id", r.id},
-            {"score", r.score},
-            {"prediction", r.prediction},
-            {"outputs", r.outputs},
-            {"metric", r.metric},
-            {"prefill_seconds", r.prefill_seconds},
-            {"support_density", std::isfinite(r.support_density) ? json(r.support_density) : json()},
-            {"prompt_tokens", r.prompt_tokens},
-            {"timestamp", r.timestamp}};
+  json j = {
+      {"model", r.key.model},
+      {"method", r.key.method},
+      {"budget", r.key.budget},
+      {"length", r.key.length},
+      {"task", r.key.task},
+      {"sample", r.key.sample},
+      {"seed", r.key.seed},
+      {"id", r.id},
+      {"score", r.score},
+      {"prediction", r.prediction},
+      {"outputs", r.outputs},
+      {"metric", r.metric},
+      {"prefill_seconds", r.prefill_seconds},
+      {"support_density", std::isfinite(r.support_density) ? json(r.support_density) : json()},
+      {"prompt_tokens", r.prompt_tokens},
+      {"timestamp", r.timestamp}};
   if (!r.extra.is_null()) j["extra"] = r.extra;
   return j;
 }
@@ -70,12 +71,14 @@ ResultRecord record_from_json(const json& j, const std::string& where) {
   r.key.task = need_string(j, "task", where);
   r.key.sample = need_int(j, "sample", where);
   const json& seed = need(j, "seed", where);
-  SPF_CHECK(seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<int64_t>() >= 0), where,
-            ": \"seed\" must be a non-negative integer");
+  SPF_CHECK(seed.is_number_unsigned() || (seed.is_number_integer() && seed.get<int64_t>() >= 0),
+            where, ": \"seed\" must be a non-negative integer");
   r.key.seed = seed.get<uint64_t>();
   r.score = need_number(j, "score", where);
   r.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "";
-  r.prediction = j.contains("prediction") && j["prediction"].is_string() ? j["prediction"].get<std::string>() : "";
+  r.prediction = j.contains("prediction") && j["prediction"].is_string()
+                     ? j["prediction"].get<std::string>()
+                     : "";
   if (j.contains("outputs") && j["outputs"].is_array())
     for (const json& o : j["outputs"])
       if (o.is_string()) r.outputs.push_back(o.get<std::string>());
@@ -89,7 +92,9 @@ ResultRecord record_from_json(const json& j, const std::string& where) {
   r.prompt_tokens = j.contains("prompt_tokens") && j["prompt_tokens"].is_number_integer()
                         ? j["prompt_tokens"].get<int64_t>()
                         : -1;
-  r.timestamp = j.contains("timestamp") && j["timestamp"].is_string() ? j["timestamp"].get<std::string>() : "";
+  r.timestamp = j.contains("timestamp") && j["timestamp"].is_string()
+                    ? j["timestamp"].get<std::string>()
+                    : "";
   if (j.contains("extra")) r.extra = j["extra"];
   return r;
 }

@@ -49,7 +49,9 @@ int64_t Rng::range(int64_t lo, int64_t hi) {
   return lo + int64_t(below(uint64_t(hi - lo) + 1));
 }
 
-double Rng::unit() { return double(next() >> 11) * 0x1.0p-53; }
+double Rng::unit() {
+  return double(next() >> 11) * 0x1.0p-53;
+}
 
 std::vector<int64_t> Rng::distinct(int64_t n, int64_t k) {
   SPF_CHECK(k >= 0 && k <= n, "Rng::distinct: cannot draw ", k, " distinct values from ", n);

@@ -1,6 +1,6 @@
-// Deterministic random numbers for the eval tasks and the bootstrap: SplitMix64 plus our own uniform
-// integer, shuffle and sampling, so that a seed gives the same bytes with every compiler and standard
-// library (std::uniform_int_distribution and std::shuffle are implementation-defined).
+// Deterministic random numbers for the eval tasks and the bootstrap: SplitMix64 plus our own
+// uniform integer, shuffle and sampling, so that a seed gives the same bytes with every compiler
+// and standard library (std::uniform_int_distribution and std::shuffle are implementation-defined).
 #pragma once
 
 #include <cstdint>
@@ -15,8 +15,12 @@ uint64_t mix64(uint64_t x);
 // FNV-1a, for deriving seeds from names.
 uint64_t hash64(std::string_view s);
 // Combines values into one seed; order matters.
-inline uint64_t derive_seed(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b + 0x632be59bd9b4e019ULL)); }
-inline uint64_t derive_seed(uint64_t a, uint64_t b, uint64_t c) { return derive_seed(derive_seed(a, b), c); }
+inline uint64_t derive_seed(uint64_t a, uint64_t b) {
+  return mix64(a ^ mix64(b + 0x632be59bd9b4e019ULL));
+}
+inline uint64_t derive_seed(uint64_t a, uint64_t b, uint64_t c) {
+  return derive_seed(derive_seed(a, b), c);
+}
 
 class Rng {
  public:

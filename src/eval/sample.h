@@ -32,8 +32,8 @@ struct Sample {
   std::string id;    // "<task>/<index>" for synthetic tasks, the file's "id" for custom ones
   int64_t index = 0;
   uint64_t seed = 0;  // the base seed the sample was derived from (the sweep's seed)
-  // The complete text fed to the model: wrap(task text) followed by answer_prefix. The answer prefix
-  // is INCLUDED here (RULER stores it apart); answer_prefix repeats it for reference.
+  // The complete text fed to the model: wrap(task text) followed by answer_prefix. The answer
+  // prefix is INCLUDED here (RULER stores it apart); answer_prefix repeats it for reference.
   std::string input;
   std::string answer_prefix;
   std::vector<std::string> outputs;  // references
@@ -42,8 +42,8 @@ struct Sample {
   int64_t target_tokens = 0;   // the requested length; 0 for custom samples
   int64_t prompt_tokens = -1;  // count_tokens(input); -1 when not counted
   int64_t haystack_units = 0;  // the fitted haystack size (lines, words, ... per task)
-  // Char offset in `input` of each reference's gold occurrence (the needle, the chain line, the first
-  // occurrence in the list), parallel to `outputs`; -1 when unknown (custom samples).
+  // Char offset in `input` of each reference's gold occurrence (the needle, the chain line, the
+  // first occurrence in the list), parallel to `outputs`; -1 when unknown (custom samples).
   std::vector<int64_t> answer_offsets;
 };
 

@@ -10,7 +10,9 @@ Metric parse_metric(std::string_view name) {
   fail("unknown metric \"", name, "\" (expected \"all\" or \"part\")");
 }
 
-std::string_view metric_name(Metric m) { return m == Metric::all ? "all" : "part"; }
+std::string_view metric_name(Metric m) {
+  return m == Metric::all ? "all" : "part";
+}
 
 namespace {
 
@@ -61,8 +63,8 @@ double string_match_part(std::string_view prediction, const std::vector<std::str
 double score_prediction(std::string_view prediction, const std::vector<std::string>& references,
                         Metric metric) {
   const std::string p = postprocess_prediction(prediction);
-  const double s = metric == Metric::all ? string_match_all(p, references)
-                                         : string_match_part(p, references);
+  const double s =
+      metric == Metric::all ? string_match_all(p, references) : string_match_part(p, references);
   return 100.0 * s;
 }
 

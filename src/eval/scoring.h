@@ -1,5 +1,6 @@
-// RULER's scoring: post-process the prediction (strip; every char in \x00-\x1f becomes '\n'; strip),
-// then case-insensitive substring tests against the references. Scores are on RULER's 0..100 scale.
+// RULER's scoring: post-process the prediction (strip; every char in \x00-\x1f becomes '\n';
+// strip), then case-insensitive substring tests against the references. Scores are on RULER's
+// 0..100 scale.
 #pragma once
 
 #include <string>

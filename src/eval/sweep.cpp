@@ -34,7 +34,8 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
   validate_sweep_config(cfg, [&](const std::string& m) { return runner.max_context(m); });
   std::map<std::string, std::vector<Sample>> custom;
   for (const std::string& t : cfg.tasks)
-    if (const std::string p = custom_task_path(cfg, t); !p.empty()) custom[t] = load_custom_tasks(p, t);
+    if (const std::string p = custom_task_path(cfg, t); !p.empty())
+      custom[t] = load_custom_tasks(p, t);
 
   const ResultsScan scan = scan_results(cfg.results, /*strict=*/true);
   std::set<ResultKey> done;
@@ -45,7 +46,9 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     if (slots.empty() || slots.back().model != c.model || slots.back().length != c.length ||
         slots.back().task != c.task) {
       const auto it = custom.find(c.task);
-      const int64_t n = it == custom.end() ? cfg.samples : std::min<int64_t>(cfg.samples, int64_t(it->second.size()));
+      const int64_t n = it == custom.end()
+                            ? cfg.samples
+                            : std::min<int64_t>(cfg.samples, int64_t(it->second.size()));
       slots.push_back({c.model, c.length, c.task, {}, n});
     }
     slots.back().cells.push_back(c);
@@ -89,8 +92,8 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     for (int64_t i = 0; i < slot.samples; ++i) {
       Sample& x = it->second[size_t(i)];
       x.prompt_tokens = count(x.input);
-      SPF_CHECK(cap <= 0 || x.prompt_tokens + x.max_new_tokens <= cap, "sweep: ", slot.task, " sample \"", x.id,
-                "\": ", x.prompt_tokens, " prompt tokens + ", x.max_new_tokens,
+      SPF_CHECK(cap <= 0 || x.prompt_tokens + x.max_new_tokens <= cap, "sweep: ", slot.task,
+                " sample \"", x.id, "\": ", x.prompt_tokens, " prompt tokens + ", x.max_new_tokens,
                 " to generate exceed the max context ", cap, " of model ", slot.model);
     }
   }
@@ -117,8 +120,9 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
         if (done.count(key)) continue;
         if (!have_sample) {
           const auto it = custom.find(slot.task);
-          sample = it != custom.end() ? it->second[size_t(i)]
-                                      : generators.at(slot.model)->generate(slot.task, slot.length, i, cfg.seed);
+          sample = it != custom.end()
+                       ? it->second[size_t(i)]
+                       : generators.at(slot.model)->generate(slot.task, slot.length, i, cfg.seed);
           sample.seed = cfg.seed;
           have_sample = true;
         }
@@ -136,8 +140,9 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
         r.timestamp = utc_timestamp();
         r.extra = out.extra;
         // Predictions may hold invalid UTF-8 (a cut multi-byte character): replaced, not fatal.
-        append_line_durable(cfg.results,
-                            record_to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        append_line_durable(
+            cfg.results,
+            record_to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         done.insert(key);
         ++summary.ran;
         progress.tick();

@@ -1,9 +1,10 @@
 // Runs a sweep (sweep_config.h) through a model-agnostic Runner and appends one results line per
-// sample (results_log.h). Resumable: lines already in the results file are skipped; a torn last line
-// (an interrupted write) is dropped by rewriting the file atomically before anything is appended, so
-// finished lines are never lost or duplicated. Everything is validated before the first write: config,
-// custom task files, lengths against each model's max context, and that every (task, length) can be
-// generated. A Runner error stops the sweep; finished lines stay, and a rerun continues.
+// sample (results_log.h). Resumable: lines already in the results file are skipped; a torn last
+// line (an interrupted write) is dropped by rewriting the file atomically before anything is
+// appended, so finished lines are never lost or duplicated. Everything is validated before the
+// first write: config, custom task files, lengths against each model's max context, and that every
+// (task, length) can be generated. A Runner error stops the sweep; finished lines stay, and a rerun
+// continues.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,8 @@ namespace spf::eval {
 struct RunResult {
   std::string prediction;  // generated text (scored after RULER post-processing)
   double prefill_seconds = 0;
-  double support_density = std::numeric_limits<double>::quiet_NaN();  // share of causal entries kept
+  double support_density =
+      std::numeric_limits<double>::quiet_NaN();  // share of causal entries kept
   int64_t prompt_tokens = -1;  // as the model tokenized the input; -1: use the sample's count
   nlohmann::json extra;        // anything else worth keeping (stored under "extra"); null: nothing
 };

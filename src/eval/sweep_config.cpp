@@ -46,7 +46,9 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 
 }  // namespace
 
-bool is_dense_method(const std::string& method) { return method == "dense"; }
+bool is_dense_method(const std::string& method) {
+  return method == "dense";
+}
 
 double budget_value(const std::string& budget) {
   const bool pct = !budget.empty() && budget.back() == '%';
@@ -64,10 +66,11 @@ double budget_value(const std::string& budget) {
   return (v >= 1 && v == std::floor(v)) ? v : std::numeric_limits<double>::quiet_NaN();
 }
 
-SweepConfig parse_sweep_config(const json& j, const std::string& where, const std::string& base_dir) {
+SweepConfig parse_sweep_config(const json& j, const std::string& where,
+                               const std::string& base_dir) {
   SPF_CHECK(j.is_object(), where, ": the sweep config must be a JSON object");
-  static const std::set<std::string> known = {"models", "methods", "budgets", "lengths", "tasks",
-                                              "samples", "seed",   "results"};
+  static const std::set<std::string> known = {"models", "methods", "budgets", "lengths",
+                                              "tasks",  "samples", "seed",    "results"};
   for (const auto& [k, v] : j.items())
     SPF_CHECK(known.count(k), where, ": unknown key \"", k,
               "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results)");
@@ -89,7 +92,8 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where, const st
   bool builtin = false;
   for (const std::string& t : c.tasks) {
     if (t.rfind(kCustomPrefix, 0) == 0) {
-      SPF_CHECK(t.size() > std::string(kCustomPrefix).size(), where, ": task \"", t, "\" names no file");
+      SPF_CHECK(t.size() > std::string(kCustomPrefix).size(), where, ": task \"", t,
+                "\" names no file");
       continue;
     }
     SPF_CHECK(find_builtin_task(t) != nullptr, where, ": unknown task \"", t,
@@ -104,23 +108,27 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where, const st
     for (const json& e : v) {
       SPF_CHECK(e.is_number_integer() && e.get<int64_t>() > 0, where,
                 ": \"lengths\" must hold positive integers");
-      SPF_CHECK(seen.insert(e.get<int64_t>()).second, where, ": \"lengths\" lists ", e.get<int64_t>(),
-                " twice");
+      SPF_CHECK(seen.insert(e.get<int64_t>()).second, where, ": \"lengths\" lists ",
+                e.get<int64_t>(), " twice");
       c.lengths.push_back(e.get<int64_t>());
     }
   }
-  SPF_CHECK(!builtin || !c.lengths.empty(), where, ": \"lengths\" is empty but built-in tasks need it");
+  SPF_CHECK(!builtin || !c.lengths.empty(), where,
+            ": \"lengths\" is empty but built-in tasks need it");
 
-  SPF_CHECK(j.contains("samples") && j["samples"].is_number_integer() && j["samples"].get<int64_t>() > 0,
-            where, ": \"samples\" must be a positive integer");
+  SPF_CHECK(
+      j.contains("samples") && j["samples"].is_number_integer() && j["samples"].get<int64_t>() > 0,
+      where, ": \"samples\" must be a positive integer");
   c.samples = j["samples"].get<int64_t>();
   if (j.contains("seed")) {
-    SPF_CHECK(j["seed"].is_number_unsigned() || (j["seed"].is_number_integer() && j["seed"].get<int64_t>() >= 0),
+    SPF_CHECK(j["seed"].is_number_unsigned() ||
+                  (j["seed"].is_number_integer() && j["seed"].get<int64_t>() >= 0),
               where, ": \"seed\" must be a non-negative integer");
     c.seed = j["seed"].get<uint64_t>();
   }
-  SPF_CHECK(j.contains("results") && j["results"].is_string() && !j["results"].get<std::string>().empty(),
-            where, ": \"results\" must name the results file");
+  SPF_CHECK(
+      j.contains("results") && j["results"].is_string() && !j["results"].get<std::string>().empty(),
+      where, ": \"results\" must name the results file");
   c.results = resolve(base_dir, j["results"].get<std::string>());
   return c;
 }
@@ -147,14 +155,15 @@ void validate_sweep_config(const SweepConfig& cfg, const MaxContextFn& max_conte
       const int64_t cap = max_context(m);
       if (cap <= 0) continue;
       for (const int64_t len : cfg.lengths)
-        SPF_CHECK(len <= cap, "sweep: length ", len, " exceeds the max context ", cap, " of model ", m);
+        SPF_CHECK(len <= cap, "sweep: length ", len, " exceeds the max context ", cap, " of model ",
+                  m);
     }
   }
   for (const std::string& t : cfg.tasks)
     if (const std::string p = custom_task_path(cfg, t); !p.empty()) load_custom_tasks(p, t);
   const std::filesystem::path dir = std::filesystem::path(cfg.results).parent_path();
-  SPF_CHECK(dir.empty() || std::filesystem::is_directory(dir), "sweep: the directory of the results file ",
-            cfg.results, " does not exist");
+  SPF_CHECK(dir.empty() || std::filesystem::is_directory(dir),
+            "sweep: the directory of the results file ", cfg.results, " does not exist");
 }
 
 std::vector<CellKey> enumerate_cells(const SweepConfig& cfg) {

@@ -1,7 +1,7 @@
-// A sweep: the cartesian product models x methods x budgets x lengths x tasks, `samples` samples per
-// cell. Methods and budgets are opaque strings handed to the Runner; "dense" ignores budgets (one cell
-// per length and task, budget ""). Custom tasks ("custom:FILE.jsonl") ignore lengths (length 0: their
-// prompts are used as written). JSON form:
+// A sweep: the cartesian product models x methods x budgets x lengths x tasks, `samples` samples
+// per cell. Methods and budgets are opaque strings handed to the Runner; "dense" ignores budgets
+// (one cell per length and task, budget ""). Custom tasks ("custom:FILE.jsonl") ignore lengths
+// (length 0: their prompts are used as written). JSON form:
 //   {"models": ["m.gguf"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
 //    "lengths": [4096, 8192], "tasks": ["niah_single_1", "custom:my.jsonl"], "samples": 20,
 //    "seed": 42, "results": "results.jsonl"}
@@ -10,10 +10,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace spf::eval {
 
@@ -39,8 +38,8 @@ SweepConfig load_sweep_config(const std::string& path);
 
 // The max context of a model, 0 when unknown.
 using MaxContextFn = std::function<int64_t(const std::string& model)>;
-// parse_sweep_config's checks plus lengths against each model's max context and the custom task files
-// (exist and parse). Throws spf::Error on the first problem.
+// parse_sweep_config's checks plus lengths against each model's max context and the custom task
+// files (exist and parse). Throws spf::Error on the first problem.
 void validate_sweep_config(const SweepConfig& cfg, const MaxContextFn& max_context = {});
 
 // A custom task's file path, resolved; "" for built-in tasks.
@@ -54,7 +53,8 @@ struct CellKey {
   int64_t length = 0;
   std::string task;
 };
-// In run order: model, length, task, then method and budget (all methods of one sample run together).
+// In run order: model, length, task, then method and budget (all methods of one sample run
+// together).
 std::vector<CellKey> enumerate_cells(const SweepConfig& cfg);
 
 }  // namespace spf::eval

@@ -1,10 +1,10 @@
-// Generates samples of the built-in synthetic tasks at a target length for one model's prompt format.
-// A sample is a pure function of (task, target length, index, seed, prompt format, text sources): the
-// per-sample seed is derived from (seed, task, index), and the haystack search starts from a
-// calibration made on sample 0 of the same (task, length, seed), so generating samples in any order,
-// or resuming half-way, gives identical prompts. Length contract: count_tokens(input) +
-// max_new_tokens <= target_tokens, and the haystack is the largest that fits (within 2% of the target
-// whenever one haystack unit is small against it). Not thread-safe (it caches calibrations).
+// Generates samples of the built-in synthetic tasks at a target length for one model's prompt
+// format. A sample is a pure function of (task, target length, index, seed, prompt format, text
+// sources): the per-sample seed is derived from (seed, task, index), and the haystack search starts
+// from a calibration made on sample 0 of the same (task, length, seed), so generating samples in
+// any order, or resuming half-way, gives identical prompts. Length contract: count_tokens(input) +
+// max_new_tokens <= target_tokens, and the haystack is the largest that fits (within 2% of the
+// target whenever one haystack unit is small against it). Not thread-safe (it caches calibrations).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,7 @@ class TaskGenerator {
     int64_t units;   // sample 0's haystack size
     int64_t tokens;  // and its prompt tokens
     double slope;    // tokens per unit
+    double chars_per_unit;
   };
   int64_t count(const std::string& text);
   int64_t vt_example_lines();

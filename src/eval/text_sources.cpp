@@ -14,8 +14,8 @@ namespace spf::eval {
 std::vector<std::string> TextSources::default_essay_paths() {
   // Ordered from the most prose-like text; all ship with base-files.
   const std::string d = "/usr/share/common-licenses/";
-  const std::vector<std::string> all = {d + "GPL-3",      d + "GFDL-1.3", d + "LGPL-2.1",
-                                        d + "MPL-2.0",    d + "Apache-2.0", d + "CC0-1.0",
+  const std::vector<std::string> all = {d + "GPL-3",   d + "GFDL-1.3",   d + "LGPL-2.1",
+                                        d + "MPL-2.0", d + "Apache-2.0", d + "CC0-1.0",
                                         d + "Artistic"};
   // Older base-files lack some of these; use what is there (and report the full list if none is).
   std::vector<std::string> present;
@@ -33,7 +33,9 @@ bool is_word_char_ok(const std::string& w) {
   return std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 }  // namespace
 
@@ -78,8 +80,8 @@ namespace {
 
 bool is_abbreviation(std::string_view w) {
   static constexpr std::array<std::string_view, 17> kAbbrev = {
-      "e.g.", "i.e.", "etc.", "vs.", "mr.", "mrs.", "ms.", "dr.", "st.", "no.",
-      "cf.",  "inc.", "ltd.", "jr.", "sr.", "u.s.", "approx."};
+      "e.g.", "i.e.", "etc.", "vs.",  "mr.", "mrs.", "ms.",  "dr.",    "st.",
+      "no.",  "cf.",  "inc.", "ltd.", "jr.", "sr.",  "u.s.", "approx."};
   std::string lw(w);
   for (char& c : lw)
     if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
@@ -127,8 +129,9 @@ const EssayText& load_essay(const std::vector<std::string>& paths) {
   }
   EssayText e;
   e.words = split_words(text);
-  SPF_CHECK(e.words.size() >= 1000, "essay haystack ", paths.front(), (paths.size() > 1 ? " ..." : ""),
-            " has only ", e.words.size(), " words (need at least 1000)");
+  SPF_CHECK(e.words.size() >= 1000, "essay haystack ", paths.front(),
+            (paths.size() > 1 ? " ..." : ""), " has only ", e.words.size(),
+            " words (need at least 1000)");
   e.ends_sentence = sentence_ends(e.words);
   return cache.emplace(paths, std::move(e)).first->second;
 }

@@ -157,6 +157,7 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
     case Arch::qwen2: c.qkv_bias = true; break;
     case Arch::qwen3: c.qk_norm = true; break;
     case Arch::qwen35:
+      c.qkv_bias = c.o_bias = get_bool_or(j, "attention_bias", false, where);
       c.qk_norm = true;
       c.norm_plus_one = true;
       c.attn_output_gate = true;

@@ -86,10 +86,11 @@ void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, floa
 
   // The new state is taken before m may be overwritten by the in-place conv.
   std::vector<float> new_state(static_cast<size_t>(K1 * C));
-  for (int r = 0; r < K1; ++r) std::memcpy(&new_state[size_t(r * C)], row(T - K1 + r), C * 4);
+  for (int r = 0; r < K1; ++r)
+    std::memcpy(&new_state[size_t(r * C)], row(T - K1 + r), size_t(C) * sizeof(float));
 
-  std::vector<float> wt(
-      static_cast<size_t>(K * C));  // [K][C], contiguous over channels for the inner loop
+  // Weights as [K][C]: contiguous over channels for the inner loop.
+  std::vector<float> wt(static_cast<size_t>(K * C));
   for (int64_t c = 0; c < C; ++c)
     for (int j = 0; j < K; ++j) wt[size_t(j * C + c)] = w[c * K + j];
 
@@ -111,7 +112,7 @@ void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, floa
       for (int64_t c = 0; c < nc; ++c) o[c] = fast_silu(acc[c]);
     }
   }
-  if (K1 > 0) std::memcpy(conv_state, new_state.data(), new_state.size() * 4);
+  if (K1 > 0) std::memcpy(conv_state, new_state.data(), new_state.size() * sizeof(float));
 }
 
 void l2_normalize(float* x, int64_t T, int64_t stride, int n_heads, int dim, float scale) {
@@ -290,7 +291,7 @@ void mix(const Dims& d, int K, int64_t T, float* m, const float* z, const float*
   conv_silu(m, T, C, K, w.conv_w, conv_state, m);
   l2_normalize(m, T, C, d.nk, d.dk, 1.0f / std::sqrt(float(d.dk)));
   l2_normalize(m + d.key_dim(), T, C, d.nk, d.dk, 1.0f);
-  std::vector<float> beta(static_cast<size_t>(T * d.nv)), g(size_t(T * d.nv));
+  std::vector<float> beta(static_cast<size_t>(T * d.nv)), g(static_cast<size_t>(T * d.nv));
   gates(b, a, T, d.nv, w.A_log, w.dt_bias, beta.data(), g.data());
   const DeltaInputs in{m, m + d.key_dim(), m + 2 * d.key_dim(), C, beta.data(), g.data()};
   if (mode == DeltaMode::automatic)

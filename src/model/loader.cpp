@@ -6,11 +6,9 @@
 #include "formats/safetensors.h"
 #include "model/llama_family.h"
 #include "model/model.h"
+#include "model/qwen35.h"
 
 namespace spf {
-
-// Defined by the Qwen3.5 family (model/qwen35.cpp).
-std::unique_ptr<Model> make_qwen35_model(const ModelConfig& cfg, const TensorSource& src) __attribute__((weak));
 
 namespace {
 
@@ -26,9 +24,7 @@ std::unique_ptr<Model> build(const ModelConfig& cfg, const TensorSource& src) {
     case Arch::llama:
     case Arch::qwen2:
     case Arch::qwen3: return make_llama_family_model(cfg, src);
-    case Arch::qwen35:
-      SPF_CHECK(make_qwen35_model != nullptr, "this build has no Qwen3.5 support");
-      return make_qwen35_model(cfg, src);
+    case Arch::qwen35: return make_qwen35_model(cfg, src);
   }
   fail("unsupported architecture");
 }

@@ -1,7 +1,6 @@
 #include "model/weights.h"
 
 #include <cstring>
-#include <regex>
 
 #include "core/error.h"
 
@@ -54,13 +53,17 @@ std::string WeightLoader::stored_name(const std::string& hf) const {
   if (hf == "model.embed_tokens.weight") return "token_embd.weight";
   if (hf == "model.norm.weight") return "output_norm.weight";
   if (hf == "lm_head.weight") return "output.weight";
-  static const std::regex re(R"(model\.layers\.(\d+)\.(.*))");
-  std::smatch m;
-  if (std::regex_match(hf, m, re)) {
-    const std::string rest = m[2];
-    for (const auto& [from, to] : kLayerNames) {
-      const size_t n = std::strlen(from);
-      if (rest.compare(0, n, from) == 0) return cat("blk.", m[1].str(), ".", to, rest.substr(n));
+  // "model.layers.<digits>.<rest>"
+  const std::string head = "model.layers.";
+  if (hf.compare(0, head.size(), head) == 0) {
+    const size_t dot = hf.find('.', head.size());
+    const std::string idx = hf.substr(head.size(), dot == std::string::npos ? 0 : dot - head.size());
+    if (!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos) {
+      const std::string rest = hf.substr(dot + 1);
+      for (const auto& [from, to] : kLayerNames) {
+        const size_t n = std::strlen(from);
+        if (rest.compare(0, n, from) == 0) return cat("blk.", idx, ".", to, rest.substr(n));
+      }
     }
   }
   return hf;

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <sstream>
 
+#include "formats/quant.h"
 #include "test_util.h"
 // GCC 12 reports a false -Wrestrict inside std::string concatenation in the writer at -O3.
 #pragma GCC diagnostic push
@@ -31,13 +32,13 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
 
 // Runs spf with stderr captured apart from stdout.
-Run run_split(const TempDir& t, const std::string& args) {
+CliRun run_split(const TempDir& t, const std::string& args) {
   const std::string err = t.file("stderr.txt");
   const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
   return {r.exit_code, r.output, read_text(err)};
@@ -45,7 +46,7 @@ Run run_split(const TempDir& t, const std::string& args) {
 
 // Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
 // holding every needle.
-void expect_one_line_error(const Run& r, std::initializer_list<std::string> needles) {
+void expect_one_line_error(const CliRun& r, std::initializer_list<std::string> needles) {
   EXPECT_GT(r.code, 0) << r.out << r.err;
   EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
   ASSERT_FALSE(r.err.empty());

@@ -33,13 +33,13 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
 
 // Runs spf with stderr captured apart from stdout.
-Run run_split(const TempDir& t, const std::string& args) {
+CliRun run_split(const TempDir& t, const std::string& args) {
   const std::string err = t.file("stderr.txt");
   const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
   return {r.exit_code, r.output, read_text(err)};
@@ -47,7 +47,7 @@ Run run_split(const TempDir& t, const std::string& args) {
 
 // Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
 // holding every needle.
-void expect_one_line_error(const Run& r, std::initializer_list<std::string> needles) {
+void expect_one_line_error(const CliRun& r, std::initializer_list<std::string> needles) {
   EXPECT_GT(r.code, 0) << r.out << r.err;
   EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
   ASSERT_FALSE(r.err.empty());
@@ -146,10 +146,10 @@ TEST(CliBadConfig, PromptLongerThanContext) {
   TempDir t;
   const std::string d =
       copy_checkpoint(t, "llama", [](json& c) { c["max_position_embeddings"] = 8; });
-  expect_logits_fails(t, d, "1,2,3,4,5,6,7,8,9", {"9", "context of 8"});
+  expect_logits_fails(t, d, "1,2,3,4,5,6,7,8,9", {"--ids", "9 token ids", "context of 8"});
   // Exactly the context still runs.
   const std::string out = t.file("ok.npy");
-  const Run ok = run_split(t, "logits --model " + d + " --ids 1,2,3,4,5,6,7,8 --out " + out);
+  const CliRun ok = run_split(t, "logits --model " + d + " --ids 1,2,3,4,5,6,7,8 --out " + out);
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_TRUE(fs::exists(out));
 }
@@ -158,7 +158,7 @@ TEST(CliBadConfig, PromptLongerThanContextHybrid) {
   TempDir t;
   const std::string d =
       copy_checkpoint(t, "qwen3_5_text", [](json& c) { c["max_position_embeddings"] = 4; });
-  expect_logits_fails(t, d, "1,2,3,4,5", {"5", "context of 4"});
+  expect_logits_fails(t, d, "1,2,3,4,5", {"--ids", "5 token ids", "context of 4"});
 }
 
 }  // namespace

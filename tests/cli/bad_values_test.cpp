@@ -29,13 +29,13 @@ void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
 
 // Runs spf with stderr captured apart from stdout.
-Run run_split(const TempDir& t, const std::string& args) {
+CliRun run_split(const TempDir& t, const std::string& args) {
   const std::string err = t.file("stderr.txt");
   const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
   return {r.exit_code, r.output, read_text(err)};
@@ -43,7 +43,7 @@ Run run_split(const TempDir& t, const std::string& args) {
 
 // Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
 // holding every needle.
-void expect_one_line_error(const Run& r, std::initializer_list<std::string> needles) {
+void expect_one_line_error(const CliRun& r, std::initializer_list<std::string> needles) {
   EXPECT_GT(r.code, 0) << r.out << r.err;
   EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
   ASSERT_FALSE(r.err.empty());
@@ -58,21 +58,21 @@ const std::string kTiny = test::fixture("hf/llama");  // vocab 512, context 4096
 
 // ---- logits: token ids ----
 
-void expect_logits_ids_error(const std::string& ids, std::initializer_list<std::string> needles) {
-  SCOPED_TRACE("--ids " + ids);
+void expect_logits_ids_error(const std::string& opt, std::initializer_list<std::string> needles) {
+  SCOPED_TRACE(opt);
   TempDir t;
   const std::string out = t.file("X.npy");
-  expect_one_line_error(run_split(t, "logits --model " + kTiny + " --ids " + ids + " --out " + out),
+  expect_one_line_error(run_split(t, "logits --model " + kTiny + " " + opt + " --out " + out),
                         needles);
   EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(CliBadValues, LogitsTokenIds) {
-  expect_logits_ids_error("1,512", {"token id 512", "index 1", "vocabulary of 512"});
-  expect_logits_ids_error("1,,2", {"--ids", "empty element at position 1"});
-  expect_logits_ids_error("abc", {"--ids", "'abc'", "not a non-negative token id"});
-  expect_logits_ids_error("=-3", {"--ids", "'-3'", "not a non-negative token id"});
-  expect_logits_ids_error("1,99999999999", {"--ids", "'99999999999'"});
+  expect_logits_ids_error("--ids 1,512", {"--ids", "token id 512", "index 1", "vocabulary of 512"});
+  expect_logits_ids_error("--ids 1,,2", {"--ids", "empty element at position 1"});
+  expect_logits_ids_error("--ids abc", {"--ids", "'abc'", "not a non-negative token id"});
+  expect_logits_ids_error("--ids=-3", {"--ids", "'-3'", "not a non-negative token id"});
+  expect_logits_ids_error("--ids 1,99999999999", {"--ids", "'99999999999'"});
 }
 
 TEST(CliBadValues, LogitsIdsFile) {
@@ -82,6 +82,10 @@ TEST(CliBadValues, LogitsIdsFile) {
   expect_one_line_error(
       run_split(t, "logits --model " + kTiny + " --ids-file " + ids + " --out " + out),
       {ids, "'x4'"});
+  write_text(ids, "1 2\n3 511 512\n");
+  expect_one_line_error(
+      run_split(t, "logits --model " + kTiny + " --ids-file " + ids + " --out " + out),
+      {ids, "token id 512", "index 4"});
   expect_one_line_error(run_split(t, "logits --model " + kTiny + " --out " + out),
                         {"--ids", "--ids-file"});
   EXPECT_FALSE(fs::exists(out));
@@ -166,16 +170,38 @@ TEST(CliBadValues, SweepUnknownTask) {
 
 // ---- bench prefill ----
 
-TEST(CliBadValues, BenchPrefillLengths) {
+void expect_bench_error(const std::string& lengths, std::initializer_list<std::string> needles) {
+  SCOPED_TRACE(lengths);
   TempDir t;
   const std::string json = t.file("bench.json");
-  for (const std::string lengths : {"0", "16,5000"}) {
-    SCOPED_TRACE(lengths);
-    expect_one_line_error(run_split(t, "bench prefill --model " + kTiny + " --lengths " +
-                                           lengths + " --json " + json),
-                          {"--lengths", "outside 1..4096"});
-    EXPECT_FALSE(fs::exists(json));
-  }
+  const CliRun r = run_split(
+      t, "bench prefill --model " + kTiny + " --lengths " + lengths + " --json " + json);
+  expect_one_line_error(r, needles);
+  EXPECT_EQ(r.out, "");  // every length is checked before the first run
+  EXPECT_FALSE(fs::exists(json));
+}
+
+TEST(CliBadValues, BenchPrefillLengths) {
+  expect_bench_error("0", {"--lengths", "0 is not a positive prompt length"});
+  expect_bench_error("16,5000", {"--lengths", "5000 is outside 1..4096", "context"});
+  expect_bench_error("16,x", {"--lengths", "'x'", "prompt length"});
+}
+
+// ---- command-line syntax: CLI11's errors take the same one-line form ----
+
+TEST(CliBadValues, UsageErrors) {
+  TempDir t;
+  expect_one_line_error(run_split(t, ""), {"subcommand", "spf --help"});
+  expect_one_line_error(run_split(t, "frobnicate"),
+                        {"unknown subcommand 'frobnicate'", "logits", "spf --help"});
+  expect_one_line_error(run_split(t, "logits --ids 1"), {"--out", "spf logits --help"});
+  expect_one_line_error(run_split(t, "logits --ids 1 --out x.npy --bogus"),
+                        {"--bogus", "spf logits --help"});
+  expect_one_line_error(run_split(t, "bench prefill --repeats 0"),
+                        {"--repeats", "spf bench prefill --help"});
+  expect_one_line_error(run_split(t, "oracle --prompt-file " + t.file("absent.txt")),
+                        {"--prompt-file", "absent.txt"});
+  expect_one_line_error(run_split(t, "info"), {"path", "spf info --help"});
 }
 
 // ---- generate: a prompt beyond the context fails before any forward ----
@@ -185,7 +211,7 @@ TEST(CliBadValues, GeneratePromptBeyondContext) {
   TempDir t;
   std::string prompt;
   for (int i = 0; i < 9000; ++i) prompt += " hello";
-  const Run r = run_split(t, "generate --model " + model + " --raw -q -n 4 -p '" + prompt + "'");
+  const CliRun r = run_split(t, "generate --model " + model + " --raw -q -n 4 -p '" + prompt + "'");
   expect_one_line_error(r, {"tokens", "context of 8192"});
   EXPECT_EQ(r.out, "");  // nothing generated
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/npy.h"
 #include "formats/gguf.h"
 #include "test_util.h"
@@ -35,12 +36,11 @@ std::pair<std::string, std::string> schedule_lines(const json& layer_types) {
   for (size_t i = 0; i < layer_types.size(); ++i) {
     const bool is_full = layer_types[i].get<std::string>() == "full_attention";
     std::string& s = is_full ? full : linear;
-    s += (s.empty() ? "" : ",") + std::to_string(i);
+    s += cat(s.empty() ? "" : ",", i);
     ++(is_full ? n_full : n_linear);
   }
-  return {"full attention    " + std::to_string(n_full) + " layers: [" + full + "]\n",
-          "linear attention  " + std::to_string(n_linear) + " layers (Gated DeltaNet): [" + linear +
-              "]\n"};
+  return {cat("full attention    ", n_full, " layers: [", full, "]\n"),
+          cat("linear attention  ", n_linear, " layers (Gated DeltaNet): [", linear, "]\n")};
 }
 
 TEST(CliInfo, Qwen35TextLayerSchedule) {
@@ -97,9 +97,9 @@ TEST(CliInfo, DefaultGguf) {
   std::map<std::string, int> by_type;
   for (const std::string& n : g.names()) ++by_type[g.info(n).ggml_type_name];
   std::string counts;
-  for (const auto& [t, n] : by_type) counts += " " + t + "=" + std::to_string(n);
-  EXPECT_HAS(r.output, "tensors           " + std::to_string(g.names().size()) + ", ");
-  EXPECT_HAS(r.output, "by type:" + counts + "\n");
+  for (const auto& [t, n] : by_type) counts += cat(" ", t, "=", n);
+  EXPECT_HAS(r.output, cat("tensors           ", g.names().size(), ", "));
+  EXPECT_HAS(r.output, cat("by type:", counts, "\n"));
   EXPECT_TRUE(by_type.count("Q4_1")) << counts;
   EXPECT_TRUE(by_type.count("F32")) << counts;
 }
@@ -169,16 +169,6 @@ TEST(CliHelp, EverySubcommandDescribesItsOptions) {
     const test::CommandResult r = run_cli(cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << r.output;
     for (const std::string& o : options) EXPECT_HAS(r.output, o);
-  }
-}
-
-TEST(CliHelp, NoSubcommandOrUnknownOptionFails) {
-  for (const char* args : {"", "logits --bogus", "frobnicate"}) {
-    SCOPED_TRACE(args);
-    const test::CommandResult r = run_cli(args);
-    EXPECT_GT(r.exit_code, 0) << r.output;
-    EXPECT_LT(r.exit_code, 128) << r.output;
-    EXPECT_FALSE(r.output.empty());
   }
 }
 

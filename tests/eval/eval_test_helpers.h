@@ -8,7 +8,9 @@
 
 namespace spf::eval::test {
 
-inline int64_t bytes_over_4(const std::string& s) { return int64_t((s.size() + 3) / 4); }
+inline int64_t bytes_over_4(const std::string& s) {
+  return int64_t((s.size() + 3) / 4);
+}
 
 inline int64_t word_count(const std::string& s) {
   int64_t n = 0;
@@ -26,6 +28,8 @@ inline std::string chatml(const std::string& user) {
          "<|im_end|>\n<|im_start|>assistant\n";
 }
 
-inline PromptFormat bytes_format() { return {bytes_over_4, chatml}; }
+inline PromptFormat bytes_format() {
+  return {bytes_over_4, chatml};
+}
 
 }  // namespace spf::eval::test

@@ -43,8 +43,8 @@ TEST(EvalBootstrap, DeterministicForAFixedSeed) {
 
 TEST(EvalBootstrap, StrataWeighTasksEqually) {
   // Task A: 100 samples at 100; task B: 10 samples at 0 -> mean of task means is 50.
-  const Interval i = bootstrap_mean(std::vector<std::vector<double>>{std::vector<double>(100, 100.0),
-                                                                     std::vector<double>(10, 0.0)});
+  const Interval i = bootstrap_mean(std::vector<std::vector<double>>{
+      std::vector<double>(100, 100.0), std::vector<double>(10, 0.0)});
   EXPECT_DOUBLE_EQ(i.mean, 50.0);
   EXPECT_DOUBLE_EQ(i.lo, 50.0);  // each stratum is constant
   EXPECT_EQ(i.n, 110);

@@ -11,11 +11,12 @@ namespace {
 TEST(EvalCustomTasks, LoadsSamplesInFileOrder) {
   spf::test::TempDir dir;
   const std::string path = dir.file("t.jsonl");
-  write_file_atomic(path,
-                    "{\"id\": \"a\", \"input\": \"Q1?\", \"outputs\": [\"x\"], \"metric\": \"all\"}\n"
-                    "\n"
-                    "{\"id\": 7, \"input\": \"Q2?\", \"outputs\": [\"y\", \"z\"], \"metric\": \"part\", "
-                    "\"max_new_tokens\": 16, \"note\": \"ignored\"}");
+  write_file_atomic(
+      path,
+      "{\"id\": \"a\", \"input\": \"Q1?\", \"outputs\": [\"x\"], \"metric\": \"all\"}\n"
+      "\n"
+      "{\"id\": 7, \"input\": \"Q2?\", \"outputs\": [\"y\", \"z\"], \"metric\": \"part\", "
+      "\"max_new_tokens\": 16, \"note\": \"ignored\"}");
   const auto s = load_custom_tasks(path, "custom:t.jsonl");
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[0].id, "a");
@@ -36,9 +37,10 @@ TEST(EvalCustomTasks, LoadsSamplesInFileOrder) {
 std::string error_for(const std::string& bad) {
   spf::test::TempDir dir;
   const std::string path = dir.file("c.jsonl");
-  write_file_atomic(path, "{\"id\":\"1\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}\n"
-                          "{\"id\":\"2\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}\n" +
-                              bad + "\n");
+  write_file_atomic(path,
+                    "{\"id\":\"1\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}\n"
+                    "{\"id\":\"2\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}\n" +
+                        bad + "\n");
   try {
     load_custom_tasks(path, "custom:c.jsonl");
   } catch (const Error& e) {
@@ -54,20 +56,27 @@ std::string error_for(const std::string& bad) {
 TEST(EvalCustomTasks, MalformedLinesNameFileLineAndProblem) {
   EXPECT_NE(error_for("{\"id\": \"3\", \"input\": ").find("invalid JSON"), std::string::npos);
   EXPECT_NE(error_for("[1, 2]").find("expected a JSON object"), std::string::npos);
-  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"metric\":\"all\"}").find("missing key \"outputs\""),
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"metric\":\"all\"}")
+                .find("missing key \"outputs\""),
             std::string::npos);
-  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[],\"metric\":\"all\"}").find("\"outputs\""),
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[],\"metric\":\"all\"}")
+                .find("\"outputs\""),
             std::string::npos);
-  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"\"],\"metric\":\"all\"}").find("non-empty"),
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"\"],\"metric\":\"all\"}")
+                .find("non-empty"),
             std::string::npos);
-  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"any\"}").find("\"metric\""),
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"any\"}")
+                .find("\"metric\""),
             std::string::npos);
-  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"\",\"outputs\":[\"o\"],\"metric\":\"all\"}").find("\"input\""),
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"\",\"outputs\":[\"o\"],\"metric\":\"all\"}")
+                .find("\"input\""),
             std::string::npos);
-  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\",\"max_new_tokens\":0}")
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\",\"max_"
+                      "new_tokens\":0}")
                 .find("max_new_tokens"),
             std::string::npos);
-  EXPECT_NE(error_for("{\"id\":[1],\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}").find("\"id\""),
+  EXPECT_NE(error_for("{\"id\":[1],\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}")
+                .find("\"id\""),
             std::string::npos);
   EXPECT_NE(error_for("{\"id\":\"1\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}")
                 .find("duplicate id \"1\" (first on line 1)"),

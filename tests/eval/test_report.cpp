@@ -14,8 +14,8 @@
 namespace spf::eval {
 namespace {
 
-ResultRecord rec(const std::string& method, const std::string& budget, int64_t length, const std::string& task,
-                 int64_t sample, double score, double prefill = 1.0) {
+ResultRecord rec(const std::string& method, const std::string& budget, int64_t length,
+                 const std::string& task, int64_t sample, double score, double prefill = 1.0) {
   ResultRecord r;
   r.key = {"model-a", method, budget, length, task, sample, 42};
   r.id = task + "/" + std::to_string(sample);
@@ -44,10 +44,13 @@ std::vector<ResultRecord> fixture_records() {
   return v;
 }
 
-const SummaryRow& find_row(const std::vector<SummaryRow>& rows, const std::string& kind, const std::string& group,
-                           int64_t len, const std::string& method, const std::string& budget) {
+const SummaryRow& find_row(const std::vector<SummaryRow>& rows, const std::string& kind,
+                           const std::string& group, int64_t len, const std::string& method,
+                           const std::string& budget) {
   for (const SummaryRow& r : rows)
-    if (r.kind == kind && r.group == group && r.length == len && r.method == method && r.budget == budget) return r;
+    if (r.kind == kind && r.group == group && r.length == len && r.method == method &&
+        r.budget == budget)
+      return r;
   throw std::runtime_error("row not found: " + kind + " " + group + " " + method + " " + budget);
 }
 
@@ -143,15 +146,20 @@ TEST(EvalReport, WritesMarkdownCsvJsonWithoutPlots) {
   EXPECT_NE(md.find("plots skipped"), std::string::npos);
 
   const std::string csv = read_file(s.csv_path);
-  EXPECT_EQ(csv.rfind("model,kind,group,length,method,budget,budget_value,n_tasks,n,mean,ci_lo,ci_hi,", 0), 0u);
-  EXPECT_NE(csv.find("\nmodel-a,task,niah_single_1,4096,xattn,5%,5,1,10,50,"), std::string::npos) << csv;
+  EXPECT_EQ(
+      csv.rfind("model,kind,group,length,method,budget,budget_value,n_tasks,n,mean,ci_lo,ci_hi,",
+                0),
+      0u);
+  EXPECT_NE(csv.find("\nmodel-a,task,niah_single_1,4096,xattn,5%,5,1,10,50,"), std::string::npos)
+      << csv;
   const auto j = nlohmann::json::parse(read_file(s.json_path));
   EXPECT_EQ(j["rows"].size(), std::count(csv.begin(), csv.end(), '\n') - 1);
 }
 
 TEST(EvalReport, DrawsPlotsWhenPythonAndMatplotlibArePresent) {
   const std::string script = std::string(SPF_SOURCE_DIR) + "/tools/plot_report.py";
-  if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0) GTEST_SKIP() << "no matplotlib";
+  if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "no matplotlib";
   spf::test::TempDir dir;
   const std::string path = write_results(dir, fixture_records());
   ReportOptions opt;

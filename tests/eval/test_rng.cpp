@@ -10,7 +10,8 @@ namespace {
 TEST(EvalRng, SameSeedSameStreamDifferentSeedDifferent) {
   Rng a(7), b(7), c(8);
   std::vector<uint64_t> xa, xb, xc;
-  for (int i = 0; i < 16; ++i) xa.push_back(a.next()), xb.push_back(b.next()), xc.push_back(c.next());
+  for (int i = 0; i < 16; ++i)
+    xa.push_back(a.next()), xb.push_back(b.next()), xc.push_back(c.next());
   EXPECT_EQ(xa, xb);
   EXPECT_NE(xa, xc);
 }
@@ -45,7 +46,8 @@ TEST(EvalRng, BelowIsRoughlyUniform) {
 
 TEST(EvalRng, DistinctGivesDistinctValuesInRange) {
   Rng r(5);
-  for (const auto& [n, k] : std::vector<std::pair<int64_t, int64_t>>{{100, 5}, {10, 10}, {40, 30}, {1, 1}}) {
+  for (const auto& [n, k] :
+       std::vector<std::pair<int64_t, int64_t>>{{100, 5}, {10, 10}, {40, 30}, {1, 1}}) {
     const auto v = r.distinct(n, k);
     ASSERT_EQ(int64_t(v.size()), k);
     std::set<int64_t> s(v.begin(), v.end());

@@ -17,8 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-// Answers perfectly with dense, half right otherwise; can be told to die after N runs. Remembers the
-// prompt of every (task, length, sample) it saw to check that resumed runs get the same prompts.
+// Answers perfectly with dense, half right otherwise; can be told to die after N runs. Remembers
+// the prompt of every (task, length, sample) it saw to check that resumed runs get the same
+// prompts.
 class FakeRunner : public Runner {
  public:
   int64_t die_after = -1;
@@ -33,7 +34,8 @@ class FakeRunner : public Runner {
     if (die_after >= 0 && runs >= die_after) throw Error("runner killed");
     ++runs;
     const auto key = std::make_tuple(s.task, c.length, s.index);
-    if (auto it = prompts.find(key); it != prompts.end() && it->second != s.input) prompt_mismatch = true;
+    if (auto it = prompts.find(key); it != prompts.end() && it->second != s.input)
+      prompt_mismatch = true;
     prompts[key] = s.input;
     RunResult r;
     for (size_t i = 0; i < s.outputs.size(); ++i)
@@ -50,15 +52,18 @@ struct SweepFixture : ::testing::Test {
   SweepOptions opts;
 
   void SetUp() override {
-    write_file_atomic(dir.file("c.jsonl"),
-                      "{\"id\":\"q1\",\"input\":\"Say apple.\",\"outputs\":[\"apple\"],\"metric\":\"part\"}\n"
-                      "{\"id\":\"q2\",\"input\":\"Say pear and fig.\",\"outputs\":[\"pear\",\"fig\"],\"metric\":\"all\"}\n");
+    write_file_atomic(
+        dir.file("c.jsonl"),
+        "{\"id\":\"q1\",\"input\":\"Say apple.\",\"outputs\":[\"apple\"],\"metric\":\"part\"}\n"
+        "{\"id\":\"q2\",\"input\":\"Say pear and "
+        "fig.\",\"outputs\":[\"pear\",\"fig\"],\"metric\":\"all\"}\n");
     opts.progress = &log;
     opts.progress_style = ProgressStyle::lines;
     opts.progress_interval_s = 0;
   }
   SweepConfig config(json overrides = json::object()) {
-    json j = json::parse(R"({"models": ["m"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
+    json j = json::parse(
+        R"({"models": ["m"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
       "lengths": [2048, 4096], "tasks": ["niah_single_1", "vt", "custom:c.jsonl"], "samples": 3, "seed": 42,
       "results": "results.jsonl"})");
     j.update(overrides);
@@ -80,7 +85,8 @@ std::set<ResultKey> expected_keys(const SweepConfig& c) {
   std::set<ResultKey> keys;
   for (const CellKey& k : enumerate_cells(c)) {
     const int64_t n = k.task.rfind("custom:", 0) == 0 ? 2 : c.samples;
-    for (int64_t i = 0; i < n; ++i) keys.insert({k.model, k.method, k.budget, k.length, k.task, i, c.seed});
+    for (int64_t i = 0; i < n; ++i)
+      keys.insert({k.model, k.method, k.budget, k.length, k.task, i, c.seed});
   }
   return keys;
 }
@@ -89,7 +95,8 @@ void expect_each_cell_once(const std::string& path, const SweepConfig& c) {
   const ResultsScan scan = scan_results(path, true);
   EXPECT_FALSE(scan.torn_tail);
   std::set<ResultKey> seen;
-  for (const ResultRecord& r : scan.records) EXPECT_TRUE(seen.insert(r.key).second) << "duplicate " << r.id;
+  for (const ResultRecord& r : scan.records)
+    EXPECT_TRUE(seen.insert(r.key).second) << "duplicate " << r.id;
   EXPECT_EQ(seen, expected_keys(c));
 }
 
@@ -114,7 +121,8 @@ TEST_F(SweepFixture, RunsEveryCellAndScores) {
     }
   }
   const std::string progress = log.str();
-  EXPECT_NE(progress.find("sweep: 42 samples, 0 already done, 42 to run"), std::string::npos) << progress;
+  EXPECT_NE(progress.find("sweep: 42 samples, 0 already done, 42 to run"), std::string::npos)
+      << progress;
   EXPECT_NE(progress.find("42/42"), std::string::npos);
   EXPECT_NE(progress.find("ETA"), std::string::npos);
 }
@@ -127,7 +135,8 @@ TEST_F(SweepFixture, ResumesAfterAKillAndATornLine) {
   const std::string before = read_file(results());
   ASSERT_EQ(lines().size(), 10u);
   // The kill also cut a write short.
-  const std::string torn = R"({"model":"m","method":"dense","budget":"","length":2048,"task":"vt","sam)";
+  const std::string torn =
+      R"({"model":"m","method":"dense","budget":"","length":2048,"task":"vt","sam)";
   {
     std::FILE* f = std::fopen(results().c_str(), "a");
     std::fputs(torn.c_str(), f);
@@ -192,7 +201,8 @@ TEST_F(SweepFixture, InvalidConfigWritesNothing) {
     run_sweep(config(), runner, opts);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("length 4096 exceeds the max context 3000 of model m"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("length 4096 exceeds the max context 3000 of model m"),
+              std::string::npos);
   }
   // A length too small for a task is found before anything runs.
   runner.max_ctx = 0;
@@ -204,7 +214,9 @@ TEST_F(SweepFixture, InvalidConfigWritesNothing) {
   }
   // A custom prompt beyond the context.
   runner.max_ctx = 10;
-  EXPECT_THROW(run_sweep(config(json{{"lengths", json::array()}, {"tasks", {"custom:c.jsonl"}}}), runner, opts), Error);
+  EXPECT_THROW(run_sweep(config(json{{"lengths", json::array()}, {"tasks", {"custom:c.jsonl"}}}),
+                         runner, opts),
+               Error);
   EXPECT_EQ(runner.runs, 0);
   EXPECT_FALSE(std::filesystem::exists(results()));
 }
@@ -230,7 +242,8 @@ TEST_F(SweepFixture, CorruptLineInTheMiddleIsAnErrorWithItsLineNumber) {
     run_sweep(config(), runner, opts);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(results() + ":2: invalid JSON"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(results() + ":2: invalid JSON"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(read_file(results()), text);
   EXPECT_EQ(runner.runs, 0);

@@ -69,17 +69,21 @@ TEST(EvalSweepConfig, ErrorsSayWhatIsWrong) {
     j[key] = std::move(v);
     return j;
   };
-  EXPECT_NE(error_of(with("tasks", {"niah_single_1", "needle"})).find("unknown task \"needle\""), std::string::npos);
+  EXPECT_NE(error_of(with("tasks", {"niah_single_1", "needle"})).find("unknown task \"needle\""),
+            std::string::npos);
   EXPECT_NE(error_of(with("colour", "red")).find("unknown key \"colour\""), std::string::npos);
-  EXPECT_NE(error_of(with("methods", json::array())).find("\"methods\" is empty"), std::string::npos);
+  EXPECT_NE(error_of(with("methods", json::array())).find("\"methods\" is empty"),
+            std::string::npos);
   EXPECT_NE(error_of(with("methods", {"dense", "dense"})).find("twice"), std::string::npos);
   EXPECT_NE(error_of(with("budgets", {"5%", "abc%"})).find("budget \"abc%\""), std::string::npos);
   EXPECT_NE(error_of(with("budgets", {"0%"})).find("budget \"0%\""), std::string::npos);
   EXPECT_NE(error_of(with("budgets", {"150%"})).find("budget \"150%\""), std::string::npos);
-  EXPECT_NE(error_of(with("budgets", json::array())).find("\"budgets\" is empty"), std::string::npos);
+  EXPECT_NE(error_of(with("budgets", json::array())).find("\"budgets\" is empty"),
+            std::string::npos);
   EXPECT_NE(error_of(with("samples", 0)).find("\"samples\""), std::string::npos);
   EXPECT_NE(error_of(with("lengths", {4096, "8k"})).find("\"lengths\""), std::string::npos);
-  EXPECT_NE(error_of(with("lengths", json::array())).find("\"lengths\" is empty"), std::string::npos);
+  EXPECT_NE(error_of(with("lengths", json::array())).find("\"lengths\" is empty"),
+            std::string::npos);
   EXPECT_NE(error_of(with("seed", -1)).find("\"seed\""), std::string::npos);
   EXPECT_NE(error_of(with("results", 3)).find("\"results\""), std::string::npos);
   EXPECT_NE(error_of(with("tasks", {"custom:"})).find("names no file"), std::string::npos);
@@ -91,15 +95,18 @@ TEST(EvalSweepConfig, ErrorsSayWhatIsWrong) {
 
 TEST(EvalSweepConfig, ValidateChecksContextAndCustomFiles) {
   spf::test::TempDir dir;
-  write_file_atomic(dir.file("c.jsonl"), "{\"id\":\"1\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}\n");
+  write_file_atomic(dir.file("c.jsonl"),
+                    "{\"id\":\"1\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\"}\n");
   std::filesystem::create_directories(dir.file("out"));
   const SweepConfig c = parse_sweep_config(base_config(), "sweep.json", dir.path().string());
   EXPECT_NO_THROW(validate_sweep_config(c, [](const std::string&) { return int64_t(8192); }));
   try {
-    validate_sweep_config(c, [](const std::string& m) { return m == "m2" ? int64_t(4096) : int64_t(0); });
+    validate_sweep_config(
+        c, [](const std::string& m) { return m == "m2" ? int64_t(4096) : int64_t(0); });
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("length 8192 exceeds the max context 4096 of model m2"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("length 8192 exceeds the max context 4096 of model m2"),
+              std::string::npos);
   }
   std::filesystem::remove(dir.file("c.jsonl"));
   EXPECT_THROW(validate_sweep_config(c), Error);

@@ -16,11 +16,18 @@ using test::bytes_over_4;
 
 // Character-class checks (std::regex trips GCC 12 -Wmaybe-uninitialized under the sanitizer build).
 bool all_of(const std::string& s, size_t n, int (*pred)(int)) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [&](char c) { return pred((unsigned char)c) != 0; });
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [&](char c) { return pred((unsigned char)c) != 0; });
 }
-int is_lower_hex(int c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); }
-int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
-int is_lower(int c) { return c >= 'a' && c <= 'z'; }
+int is_lower_hex(int c) {
+  return std::isdigit(c) || (c >= 'a' && c <= 'f');
+}
+int is_upper(int c) {
+  return c >= 'A' && c <= 'Z';
+}
+int is_lower(int c) {
+  return c >= 'a' && c <= 'z';
+}
 
 bool is_uuid4(const std::string& s) {
   if (s.size() != 36) return false;
@@ -37,7 +44,8 @@ bool is_word_pair(const std::string& s) {
          all_of(s.substr(d + 1), s.size() - d - 1, is_lower) && d + 1 < s.size();
 }
 
-// True when `text` is nothing but needle sentences "One of the special magic ... is: V." and spaces.
+// True when `text` is nothing but needle sentences "One of the special magic ... is: V." and
+// spaces.
 bool only_needles(const std::string& text) {
   size_t p = 0;
   while (p < text.size()) {
@@ -142,7 +150,8 @@ TEST_P(EveryTask, SampleDoesNotDependOnGenerationOrder) {
   const Sample direct = fresh.generate(GetParam(), 8192, 3, 7);
   for (int64_t i = 0; i < 3; ++i) warm.generate(GetParam(), 8192, i, 7);
   EXPECT_EQ(warm.generate(GetParam(), 8192, 3, 7).input, direct.input);
-  EXPECT_EQ(warm.generate(GetParam(), 8192, 0, 7).input, fresh.generate(GetParam(), 8192, 0, 7).input);
+  EXPECT_EQ(warm.generate(GetParam(), 8192, 0, 7).input,
+            fresh.generate(GetParam(), 8192, 0, 7).input);
 }
 
 TEST_P(EveryTask, FitsWithAWordCounter) {
@@ -164,7 +173,8 @@ TEST(EvalTasks, NiahQueriesNameTheKeysOfTheGoldNeedles) {
       const auto keys = niah_query_keys(s);
       const size_t want_keys = t.name == "niah_multiquery" ? 4 : 1;
       ASSERT_EQ(keys.size(), want_keys) << s.id << ": " << s.answer_prefix;
-      const size_t want_outputs = t.name == "niah_multiquery" || t.name == "niah_multivalue" ? 4 : 1;
+      const size_t want_outputs =
+          t.name == "niah_multiquery" || t.name == "niah_multivalue" ? 4 : 1;
       ASSERT_EQ(s.outputs.size(), want_outputs) << s.id;
       for (size_t o = 0; o < s.outputs.size(); ++o) {
         const std::string key = needle_key_at(s, s.answer_offsets[o]);
@@ -186,15 +196,17 @@ TEST(EvalTasks, NiahQueriesNameTheKeysOfTheGoldNeedles) {
 TEST(EvalTasks, NiahTemplatesSingularAndPlural) {
   TaskGenerator gen(bytes_format());
   const Sample one = gen.generate("niah_single_1", 4096, 0, 1);
-  EXPECT_NE(one.input.find("A special magic number is hidden within the following text. Make sure to "
-                           "memorize it. I will quiz you about the number afterwards.\n"),
-            std::string::npos);
+  EXPECT_NE(
+      one.input.find("A special magic number is hidden within the following text. Make sure to "
+                     "memorize it. I will quiz you about the number afterwards.\n"),
+      std::string::npos);
   EXPECT_NE(one.input.find("\nWhat is the special magic number for "), std::string::npos);
   EXPECT_EQ(one.answer_prefix.rfind(" The special magic number for ", 0), 0u);
   EXPECT_TRUE(one.answer_prefix.ends_with(" mentioned in the provided text is"));
   EXPECT_NE(one.input.find("One of the special magic numbers for "), std::string::npos);
-  EXPECT_NE(one.input.find("The grass is green. The sky is blue. The sun is yellow. Here we go. There and "
-                           "back again.\n"),
+  EXPECT_NE(one.input.find(
+                "The grass is green. The sky is blue. The sun is yellow. Here we go. There and "
+                "back again.\n"),
             std::string::npos);
 
   const Sample many = gen.generate("niah_multivalue", 4096, 0, 1);
@@ -210,7 +222,8 @@ TEST(EvalTasks, NiahTemplatesSingularAndPlural) {
   EXPECT_TRUE(is_uuid4(niah_query_keys(mk3)[0]));
   EXPECT_TRUE(is_uuid4(mk3.outputs[0]));
   const Sample num = gen.generate("niah_multikey_2", 4096, 0, 1);
-  EXPECT_TRUE(all_of(num.outputs[0], 7, [](int c) { return int(std::isdigit(c)); }) && num.outputs[0][0] != '0');
+  EXPECT_TRUE(all_of(num.outputs[0], 7, [](int c) { return int(std::isdigit(c)); }) &&
+              num.outputs[0][0] != '0');
   EXPECT_TRUE(is_word_pair(niah_query_keys(num)[0])) << niah_query_keys(num)[0];
   // Distractor haystack: many needle lines, only one with the queried key.
   int64_t lines = 0;
@@ -232,8 +245,8 @@ TEST(EvalTasks, EssayNeedlesSitAtSentenceBoundaries) {
       if (only_needles(s.input.substr(p, s.input.find("\nWhat", p) - p))) continue;
       ASSERT_EQ(s.input[p - 1], ' ');
       const char before = s.input[p - 2];
-      EXPECT_TRUE(before == '.' || before == '!' || before == '?' || before == '"' || before == ')' ||
-                  before == '\'' || before == ']')
+      EXPECT_TRUE(before == '.' || before == '!' || before == '?' || before == '"' ||
+                  before == ')' || before == '\'' || before == ']')
           << "needle after '" << s.input.substr(p - 30, 30) << "'";
     }
   }
@@ -248,9 +261,10 @@ TEST(EvalTasks, VariableTrackingChainAndOneShot) {
   const std::string value = s.answer_prefix.substr(v + 19, 5);
   EXPECT_TRUE(all_of(value, 5, [](int c) { return int(std::isdigit(c)); })) << value;
   EXPECT_EQ(s.answer_prefix.substr(v + 24), ", they are: ");
-  EXPECT_TRUE(s.answer_prefix.rfind(" Answer: According to the chain(s) of variable assignment in the "
-                                    "text above, 5 variables are assigned the value ",
-                                    0) == 0);
+  EXPECT_TRUE(
+      s.answer_prefix.rfind(" Answer: According to the chain(s) of variable assignment in the "
+                            "text above, 5 variables are assigned the value ",
+                            0) == 0);
   for (size_t i = 0; i < 5; ++i) {
     EXPECT_TRUE(all_of(s.outputs[i], 5, is_upper)) << s.outputs[i];
     const size_t at = size_t(s.answer_offsets[i]);
@@ -295,7 +309,8 @@ std::map<std::string, int> list_counts(const std::string& text) {
 
 TEST(EvalTasks, CommonWordsCounts) {
   TaskGenerator gen(bytes_format());
-  for (const auto& [target, common, rare] : std::vector<std::tuple<int64_t, int, int>>{{8192, 30, 3}, {3000, 6, 1}}) {
+  for (const auto& [target, common, rare] :
+       std::vector<std::tuple<int64_t, int, int>>{{8192, 30, 3}, {3000, 6, 1}}) {
     const Sample s = gen.generate("cwe", target, 0, 42);
     expect_length(s, bytes_over_4, target);
     const std::string head = "Memorize the ones that appear most often.\n";
@@ -359,6 +374,13 @@ TEST(EvalTasks, FewTokenCountsPerSample) {
   EXPECT_LE(gen.token_count_calls() - after_calibration, 20 * 5);
 }
 
+TEST(EvalTasks, DegenerateCounterDoesNotRunAway) {
+  TaskGenerator gen(PromptFormat{[](const std::string&) { return int64_t(0); }, {}});
+  const Sample s = gen.generate("niah_single_2", 4096, 1, 42);
+  EXPECT_LE(s.input.size(), 64u * 4096u + 4096u);
+  EXPECT_GT(s.haystack_units, 1000);
+}
+
 TEST(EvalTasks, NoWrapperMeansBareUserText) {
   TaskGenerator gen(PromptFormat{bytes_over_4, {}});
   const Sample s = gen.generate("niah_single_1", 2048, 0, 42);
@@ -380,7 +402,8 @@ TEST(EvalTasks, Errors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
   }
-  TaskGenerator hides(PromptFormat{bytes_over_4, [](const std::string& u) { return "[" + std::to_string(u.size()) + "]"; }});
+  TaskGenerator hides(PromptFormat{
+      bytes_over_4, [](const std::string& u) { return "[" + std::to_string(u.size()) + "]"; }});
   EXPECT_THROW(hides.generate("niah_single_1", 4096, 0, 1), Error);
   EXPECT_THROW(TaskGenerator(PromptFormat{}), Error);
 

@@ -43,7 +43,8 @@ TEST(EvalText, DebianWordListLoads) {
 }
 
 TEST(EvalText, SentenceSplitter) {
-  const auto words = split_words("Hello there.  It is 5 p.m. now! Is it? \"Yes.\" Dr. Smith said e.g. this. 3. Next");
+  const auto words = split_words(
+      "Hello there.  It is 5 p.m. now! Is it? \"Yes.\" Dr. Smith said e.g. this. 3. Next");
   const auto ends = sentence_ends(words);
   std::vector<std::string> sentences;
   std::string cur;
@@ -51,8 +52,9 @@ TEST(EvalText, SentenceSplitter) {
     cur += (cur.empty() ? "" : " ") + words[i];
     if (ends[i]) sentences.push_back(cur), cur.clear();
   }
-  const std::vector<std::string> want = {"Hello there.", "It is 5 p.m. now!", "Is it?", "\"Yes.\"", "Dr. Smith said e.g. this.",
-                                         "3.", "Next"};
+  const std::vector<std::string> want = {"Hello there.", "It is 5 p.m. now!",         "Is it?",
+                                         "\"Yes.\"",     "Dr. Smith said e.g. this.", "3.",
+                                         "Next"};
   EXPECT_EQ(sentences, want);
 }
 

@@ -24,8 +24,8 @@ std::string random_word_pair(Rng& rng, const std::vector<std::string>& words) {
 
 std::string random_uuid4(Rng& rng) {
   uint64_t hi = rng.next(), lo = rng.next();
-  hi = (hi & ~0xf000ULL) | 0x4000ULL;                     // version 4
-  lo = (lo & ~(0xc0ULL << 56)) | (0x80ULL << 56);         // RFC 4122 variant
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;              // version 4
+  lo = (lo & ~(0xc0ULL << 56)) | (0x80ULL << 56);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
   s.reserve(36);
@@ -38,7 +38,9 @@ std::string random_uuid4(Rng& rng) {
   return s;
 }
 
-std::string random_number7(Rng& rng) { return std::to_string(rng.range(1000000, 9999999)); }
+std::string random_number7(Rng& rng) {
+  return std::to_string(rng.range(1000000, 9999999));
+}
 
 std::string join_query(const std::vector<std::string>& keys) {
   SPF_CHECK(!keys.empty(), "join_query: no keys");
@@ -49,7 +51,8 @@ std::string join_query(const std::vector<std::string>& keys) {
 }
 
 Lines place_lines(const std::vector<std::string>& needles, int64_t n_fill,
-                  const std::function<const std::string&(int64_t)>& filler, uint64_t position_seed) {
+                  const std::function<const std::string&(int64_t)>& filler,
+                  uint64_t position_seed) {
   const int64_t m = int64_t(needles.size());
   const int64_t total = n_fill + m;
   Rng rng(position_seed);

@@ -1,6 +1,6 @@
 // What every synthetic task generator provides: a PromptBuilder holds one sample's random choices
-// (keys, values, needle order, ...) and renders the prompt for any haystack size, so that the length
-// search can try sizes without redrawing them. Plus the small pieces the tasks share.
+// (keys, values, needle order, ...) and renders the prompt for any haystack size, so that the
+// length search can try sizes without redrawing them. Plus the small pieces the tasks share.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,8 @@
 namespace spf::eval {
 
 struct BuiltPrompt {
-  std::string input;          // wrapped prompt + answer prefix
-  std::string answer_prefix;  // the tail of input
+  std::string input;                    // wrapped prompt + answer prefix
+  std::string answer_prefix;            // the tail of input
   std::vector<int64_t> answer_offsets;  // parallel to the builder's outputs
 };
 

@@ -16,13 +16,14 @@ struct Counts {
   int common, uncommon, example_words, example_common, example_uncommon;
 };
 
-// "1. w 2. w ..." of `words` (first kCweCommon repeated `common` times, the rest `uncommon`), shuffled.
-// first_at receives the offset of each common word's first entry.
+// "1. w 2. w ..." of `words` (first kCweCommon repeated `common` times, the rest `uncommon`),
+// shuffled. first_at receives the offset of each common word's first entry.
 std::string numbered_list(const std::vector<const std::string*>& words, int common, int uncommon,
                           uint64_t shuffle_seed, std::vector<int64_t>* first_at) {
   std::vector<int32_t> entries;
   for (size_t i = 0; i < words.size(); ++i)
-    for (int r = 0; r < (i < size_t(kCweCommon) ? common : uncommon); ++r) entries.push_back(int32_t(i));
+    for (int r = 0; r < (i < size_t(kCweCommon) ? common : uncommon); ++r)
+      entries.push_back(int32_t(i));
   Rng rng(shuffle_seed);
   rng.shuffle(entries);
   std::string s;
@@ -32,7 +33,8 @@ std::string numbered_list(const std::vector<const std::string*>& words, int comm
     if (i) s.push_back(' ');
     s += std::to_string(i + 1) + ". ";
     const int32_t w = entries[i];
-    if (first_at && w < kCweCommon && (*first_at)[size_t(w)] < 0) (*first_at)[size_t(w)] = int64_t(s.size());
+    if (first_at && w < kCweCommon && (*first_at)[size_t(w)] < 0)
+      (*first_at)[size_t(w)] = int64_t(s.size());
     s += *words[size_t(w)];
   }
   return s;
@@ -49,8 +51,8 @@ class CweBuilder final : public PromptBuilder {
     rng.shuffle(pool_);
     // The task takes words from the front of the shuffled pool, the example from the back.
     const std::vector<const std::string*> ex(pool_.end() - counts_.example_words, pool_.end());
-    const std::string list =
-        numbered_list(ex, counts_.example_common, counts_.example_uncommon, derive_seed(seed, 2), nullptr);
+    const std::string list = numbered_list(ex, counts_.example_common, counts_.example_uncommon,
+                                           derive_seed(seed, 2), nullptr);
     std::string answer;
     for (int i = 0; i < kCweCommon; ++i) {
       // Appended piecewise: GCC 12 -O2 reports a false -Wrestrict on chained "lit" + string.

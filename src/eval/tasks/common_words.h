@@ -1,6 +1,6 @@
-// Common words extraction (RULER common_words_extraction.py semantics, our own code): a numbered list
-// where 10 words appear often (30x; 6x below 4096 tokens) and the others rarely (3x; 1x), preceded by
-// a few-shot example. Units of the haystack size: distinct words in the list.
+// Common words extraction (RULER common_words_extraction.py semantics, our own code): a numbered
+// list where 10 words appear often (30x; 6x below 4096 tokens) and the others rarely (3x; 1x),
+// preceded by a few-shot example. Units of the haystack size: distinct words in the list.
 #pragma once
 
 #include <memory>

@@ -26,8 +26,8 @@ class FweBuilder final : public PromptBuilder {
   FweBuilder(uint64_t seed, const TaskContext& ctx, int64_t tokens_to_generate)
       : seed_(seed), ctx_(ctx) {
     const int64_t vocab = (ctx.target_tokens - tokens_to_generate) / 50;
-    SPF_CHECK(vocab >= 5, "fwe: a ", ctx.target_tokens, "-token target is too small (needs >= ",
-              5 * 50 + tokens_to_generate, ")");
+    SPF_CHECK(vocab >= 5, "fwe: a ", ctx.target_tokens,
+              "-token target is too small (needs >= ", 5 * 50 + tokens_to_generate, ")");
     Rng rng(derive_seed(seed, 1));
     std::set<std::string> distinct;
     while (int64_t(distinct.size()) < vocab) {
@@ -60,7 +60,8 @@ class FweBuilder final : public PromptBuilder {
     for (size_t i = 0; i < text.size(); ++i) {
       if (i) context.push_back(' ');
       const int32_t k = text[i];
-      if (k >= 1 && k <= 3 && first_at[size_t(k)] < 0) first_at[size_t(k)] = int64_t(context.size());
+      if (k >= 1 && k <= 3 && first_at[size_t(k)] < 0)
+        first_at[size_t(k)] = int64_t(context.size());
       context += vocab_[size_t(k)];
     }
     const Wrapped w = wrap_user(*ctx_.wrap, kHead + context + kTail);

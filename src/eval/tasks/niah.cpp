@@ -12,9 +12,12 @@ namespace {
 
 const char* plural_type(NeedleKind k) {
   switch (k) {
-    case NeedleKind::words: return "words";
-    case NeedleKind::numbers: return "numbers";
-    case NeedleKind::uuids: return "uuids";
+    case NeedleKind::words:
+      return "words";
+    case NeedleKind::numbers:
+      return "numbers";
+    case NeedleKind::uuids:
+      return "uuids";
   }
   return "";
 }
@@ -49,7 +52,8 @@ class NiahBuilder final : public PromptBuilder {
       for (int j = 0; j < spec.num_values; ++j)
         needles_.push_back({i, values[size_t(i)][size_t(j)]});
     rng.shuffle(needles_);
-    for (const Needle& n : needles_) needle_text_.push_back(needle_sentence(keys_[size_t(n.key)], n.value));
+    for (const Needle& n : needles_)
+      needle_text_.push_back(needle_sentence(keys_[size_t(n.key)], n.value));
 
     std::vector<std::string> queried;
     for (const int64_t qi : rng.distinct(k, spec.num_queries)) {
@@ -69,20 +73,25 @@ class NiahBuilder final : public PromptBuilder {
     }
 
     const bool singular = spec.num_queries * spec.num_values == 1;
-    const std::string t = singular ? std::string(type_).substr(0, std::string(type_).size() - 1)
-                                   : std::string(type_);
+    const std::string t =
+        singular ? std::string(type_).substr(0, std::string(type_).size() - 1) : std::string(type_);
     if (singular) {
-      head_ = "A special magic " + t + " is hidden within the following text. Make sure to memorize "
-              "it. I will quiz you about the " + t + " afterwards.\n";
+      head_ = "A special magic " + t +
+              " is hidden within the following text. Make sure to memorize "
+              "it. I will quiz you about the " +
+              t + " afterwards.\n";
       tail_ = "\nWhat is the special magic " + t + " for " + query_ +
               " mentioned in the provided text?";
       prefix_ = " The special magic " + t + " for " + query_ + " mentioned in the provided text is";
     } else {
-      head_ = "Some special magic " + t + " are hidden within the following text. Make sure to "
-              "memorize it. I will quiz you about the " + t + " afterwards.\n";
+      head_ = "Some special magic " + t +
+              " are hidden within the following text. Make sure to "
+              "memorize it. I will quiz you about the " +
+              t + " afterwards.\n";
       tail_ = "\nWhat are all the special magic " + t + " for " + query_ +
               " mentioned in the provided text?";
-      prefix_ = " The special magic " + t + " for " + query_ + " mentioned in the provided text are";
+      prefix_ =
+          " The special magic " + t + " for " + query_ + " mentioned in the provided text are";
     }
   }
 
@@ -126,9 +135,12 @@ class NiahBuilder final : public PromptBuilder {
 
   std::string draw(NeedleKind kind, Rng& rng) const {
     switch (kind) {
-      case NeedleKind::words: return random_word_pair(rng, *words_);
-      case NeedleKind::numbers: return random_number7(rng);
-      case NeedleKind::uuids: return random_uuid4(rng);
+      case NeedleKind::words:
+        return random_word_pair(rng, *words_);
+      case NeedleKind::numbers:
+        return random_number7(rng);
+      case NeedleKind::uuids:
+        return random_uuid4(rng);
     }
     return {};
   }

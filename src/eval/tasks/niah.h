@@ -1,6 +1,6 @@
 // Needle in a haystack (RULER niah.py semantics, our own code): needles "One of the special magic
-// {type} for {key} is: {value}." hidden in a noise, essay or distractor-needle haystack; the query asks
-// for the values of q of the k keys. Units of the haystack size: noise lines, essay words or
+// {type} for {key} is: {value}." hidden in a noise, essay or distractor-needle haystack; the query
+// asks for the values of q of the k keys. Units of the haystack size: noise lines, essay words or
 // distractor needles.
 #pragma once
 

@@ -22,7 +22,8 @@ struct TaskInfo {
 const std::vector<TaskInfo>& builtin_tasks();
 const TaskInfo* find_builtin_task(std::string_view name);  // nullptr when unknown
 std::string builtin_task_list();                           // "niah_single_1, ..., fwe"
-// The report's task group: the built-in category, "qa" for qa_*, the task itself otherwise (custom).
+// The report's task group: the built-in category, "qa" for qa_*, the task itself otherwise
+// (custom).
 std::string task_group(std::string_view task);
 
 std::unique_ptr<PromptBuilder> make_task_builder(const TaskInfo& task, uint64_t sample_seed,

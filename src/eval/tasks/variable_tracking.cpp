@@ -34,9 +34,11 @@ std::vector<std::string> random_names(Rng& rng, int letters, const std::set<std:
   return names;
 }
 
-std::vector<std::string> chain_lines(const std::vector<std::string>& names, const std::string& value) {
+std::vector<std::string> chain_lines(const std::vector<std::string>& names,
+                                     const std::string& value) {
   std::vector<std::string> lines{"VAR " + names[0] + " = " + value};
-  for (size_t i = 1; i < names.size(); ++i) lines.push_back("VAR " + names[i] + " = VAR " + names[i - 1] + " ");
+  for (size_t i = 1; i < names.size(); ++i)
+    lines.push_back("VAR " + names[i] + " = VAR " + names[i - 1] + " ");
   return lines;
 }
 
@@ -70,7 +72,8 @@ class VtBuilder final : public PromptBuilder {
   }
 
   BuiltPrompt build(int64_t units) const override {
-    const Lines ctx = place_lines(chain_lines(names_, value_), units, noise_line, derive_seed(seed_, 3));
+    const Lines ctx =
+        place_lines(chain_lines(names_, value_), units, noise_line, derive_seed(seed_, 3));
     const std::string head = example_ + "\n" + kHead;
     const Wrapped w = wrap_user(*ctx_.wrap, head + ctx.text + tail(value_));
     BuiltPrompt p{w.text + answer_prefix(value_), answer_prefix(value_), {}};

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# CPU experiments on a many-core machine without network access (the GPU machine's 16 cores), in
+# stages that each fit one 10-minute command. The default model is too large to carry in one piece, so
+# it travels in two halves (split -n 2 -d MODEL into .carry/a/part00 and .carry/b/part01):
+#
+#   bash tools/device_experiments.sh build   OUT   # carries .carry/a, .deb (libpcre2-dev): builds build-dev/
+#   bash tools/device_experiments.sh model   OUT   # carries .carry/b: reassembles models/, checks sha256
+#   bash tools/device_experiments.sh STAGE   OUT   # then any of: fixtures bench oracle rss sweep
+#
+# Every stage writes its results under OUT (tar files of at most a few MB) and prints a summary.
+set -euo pipefail
+stage="${1:?stage}"
+out="${2:?out dir}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+mkdir -p "$out"
+spf="$root/build-dev/spf"
+model="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+prose=/usr/share/common-licenses/GPL-3
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
+
+case "$stage" in
+  build)
+    mkdir -p /tmp/keep /tmp/pcre2
+    if [ -f .carry/a/part00 ]; then cp .carry/a/part00 /tmp/keep/; fi
+    dpkg -x .deb/libpcre2-dev_*.deb /tmp/pcre2
+    cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPF_PCRE2_ROOT=/tmp/pcre2 -DSPF_NATIVE=ON \
+      -DSPF_BUILD_TESTS=OFF >/dev/null
+    cmake --build build-dev -j "$(nproc)" 2>&1 | tail -3
+    "$spf" --help | head -3
+    ;;
+  model)
+    mkdir -p models
+    cat /tmp/keep/part00 .carry/b/part01 >"$model.part"
+    echo "$sha  $model.part" | sha256sum -c - && mv "$model.part" "$model"
+    ;;
+  fixtures)
+    bash tools/device_fixtures.sh "$out/fx" "$model" --only smollm2
+    cp "$out/fx/hf_smollm2.tar" "$out/" && rm -rf "$out/fx"
+    ;;
+  bench)
+    { uname -a; nproc; lscpu | grep -E 'Model name|Thread|Core|Socket' || true; } >"$out/machine.txt"
+    "$spf" bench prefill --model "$model" --lengths 512,2048,8192 --repeats 2 --json "$out/bench_smollm2.json" |
+      tee "$out/bench_smollm2.txt"
+    if [ -x build-dev/qwen35_bench ]; then build-dev/qwen35_bench 2>&1 | tee "$out/bench_qwen35.txt"; fi
+    ;;
+  oracle)
+    "$spf" oracle --model "$model" --prompt-file "$prose" --max-tokens 4096 \
+      --method oracle,streaming,vertical_slash,antidiagonal,random --granularity token,block:64 \
+      --budget 1%,2%,5%,10%,20% --json "$out/oracle.json" --markdown "$out/oracle.md" | tail -5
+    "$spf" oracle --model "$model" --prompt-file "$prose" --max-tokens 4096 --method oracle \
+      --groups per_head,per_kv_group --budget 1%,2%,5%,10%,20% --json "$out/oracle_heads.json" \
+      --markdown "$out/oracle_heads.md" | tail -5
+    ;;
+  rss)
+    for n in 2048 8192; do
+      /usr/bin/time -v "$spf" oracle --model "$model" --prompt-file "$prose" --max-tokens $n --method oracle \
+        --budget 5% --json "$out/rss_$n.json" 2>"$out/rss_$n.time" | tail -2
+      grep -E "Maximum resident|Elapsed" "$out/rss_$n.time"
+    done
+    ;;
+  sweep)
+    cfg="${SWEEP_CONFIG:-docs/results/ruler-smollm2.sweep.json}"
+    timeout "${SWEEP_SECONDS:-540}" "$spf" sweep --config "$cfg" || echo "sweep stopped (resumable)"
+    ;;
+  *)
+    echo "unknown stage $stage" >&2
+    exit 2
+    ;;
+esac
