@@ -35,11 +35,8 @@ class LlamaFamilyModel final : public Model {
     const int64_t qd = int64_t(cfg.n_heads) * D, kvd = int64_t(cfg.n_kv_heads) * D;
     embed_ = w.get("model.embed_tokens.weight", {V, H});
     norm_ = w.get("model.norm.weight", {H});
-    if (!cfg.tie_embeddings) {
-      lm_head_ = w.get("lm_head.weight", {V, H});
-    } else if (auto head = w.get_optional("lm_head.weight", {V, H})) {
-      lm_head_ = std::move(*head);  // some tied checkpoints still store the head: use what is there
-    }
+    // Tied: the head is the embedding, as in HF, even when a checkpoint also stores lm_head.weight.
+    if (!cfg.tie_embeddings) lm_head_ = w.get("lm_head.weight", {V, H});
     layers_.resize(size_t(cfg.n_layers));
     for (int i = 0; i < cfg.n_layers; ++i) {
       Layer& L = layers_[size_t(i)];

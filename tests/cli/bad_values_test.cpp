@@ -91,6 +91,42 @@ TEST(CliBadValues, LogitsIdsFile) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+TEST(CliBadValues, LogitsFailureKeepsExistingOutput) {
+  TempDir t;
+  const std::string out = t.file("X.npy");
+  write_text(out, "old content");
+  expect_one_line_error(
+      run_split(t, "logits --model " + kTiny + " --ids 3,700 --out " + out), {"token id 700"});
+  EXPECT_EQ(read_text(out), "old content");
+  EXPECT_EQ(std::distance(fs::directory_iterator(t.path()), fs::directory_iterator()), 2)
+      << "a temp file was left behind";  // X.npy and stderr.txt
+}
+
+// Output paths are checked before the model loads (the model path here does not even exist).
+TEST(CliBadValues, OutputDirectoryMissing) {
+  TempDir t;
+  const std::string absent = t.file("absent_model");
+  const std::string out = t.file("no_dir/X.npy"), prompt = t.file("p.txt");
+  write_text(prompt, "hello\n");
+  expect_one_line_error(
+      run_split(t, "logits --model " + absent + " --ids 1 --out " + out),
+      {"--out", out, "does not exist"});
+  expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1 --out " + t.path().string()),
+                        {"--out", "is a directory"});
+  expect_one_line_error(
+      run_split(t, "oracle --model " + absent + " --prompt-file " + prompt + " --json " + out),
+      {"--json", out, "does not exist"});
+  expect_one_line_error(
+      run_split(t, "oracle --model " + absent + " --prompt-file " + prompt + " --markdown " + out),
+      {"--markdown", out, "does not exist"});
+  expect_one_line_error(run_split(t, "bench prefill --model " + absent + " --json " + out),
+                        {"--json", out, "does not exist"});
+  expect_one_line_error(
+      run_split(t, "eval --model " + absent + " --task vt --results " + out),
+      {"results file", out, "does not exist"});
+  EXPECT_FALSE(fs::exists(t.file("no_dir")));
+}
+
 // ---- oracle: every configuration is checked before the model loads ----
 
 void expect_oracle_error(const std::string& opts, std::initializer_list<std::string> needles) {

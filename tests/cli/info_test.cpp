@@ -104,8 +104,11 @@ TEST(CliInfo, DefaultGguf) {
   EXPECT_TRUE(by_type.count("F32")) << counts;
 }
 
-TEST(CliLogits, TinyLlamaWritesNVocabMatchingReference) {
-  const std::string dir = test::fixture("hf/llama");
+// spf logits on a prefix of a fixture's reference ids: [n, vocab] float32 rows equal to the
+// reference logits' first rows (attention is causal).
+void expect_logits_match_reference(const std::string& name, int64_t vocab) {
+  SCOPED_TRACE(name);
+  const std::string dir = test::fixture("hf/" + name);
   const NpyArray ids = read_npy(dir + "/ids.npy");
   const NpyArray ref = read_npy(dir + "/logits.npy");
   const size_t n = 40;  // a prefix keeps the run short
@@ -119,23 +122,32 @@ TEST(CliLogits, TinyLlamaWritesNVocabMatchingReference) {
   const test::CommandResult r =
       run_cli("logits --model " + dir + " --ids-file " + ids_file + " -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_HAS(r.output, "[40, 512]");
+  EXPECT_HAS(r.output, cat("[", n, ", ", vocab, "]"));
   const NpyArray got = read_npy(out);
-  ASSERT_EQ(got.shape, (std::vector<int64_t>{int64_t(n), 512}));
+  ASSERT_EQ(got.shape, (std::vector<int64_t>{int64_t(n), vocab}));
+  ASSERT_GE(ref.data.size(), got.data.size());
   double max_diff = 0, max_ref = 0;
   for (size_t i = 0; i < got.data.size(); ++i) {
     ASSERT_TRUE(std::isfinite(got.data[i])) << i;
     max_diff = std::max(max_diff, double(std::fabs(got.data[i] - ref.data[i])));
     max_ref = std::max(max_ref, double(std::fabs(ref.data[i])));
   }
-  EXPECT_LE(max_diff, 1e-4 * max_ref);  // causal: the prefix's logits are the reference's rows
+  EXPECT_LE(max_diff, 1e-4 * max_ref);
+}
 
-  // Comma ids with a sparse support keep the shape.
-  const std::string out2 = t.file("sparse.npy");
-  const test::CommandResult s = run_cli("logits --model " + dir + " --ids 5,6,7 --out " + out2 +
-                                        " --support oracle --budget k=2");
-  ASSERT_EQ(s.exit_code, 0) << s.output;
-  EXPECT_EQ(read_npy(out2).shape, (std::vector<int64_t>{3, 512}));
+TEST(CliLogits, MatchesReferenceOnTinyCheckpoints) {
+  expect_logits_match_reference("llama", 512);
+  expect_logits_match_reference("qwen3_5_text", 512);  // hybrid: GDN + gated attention layers
+  expect_logits_match_reference("qwen3_5", 384);       // composite (text_config) checkpoint
+}
+
+TEST(CliLogits, SparseSupportKeepsShape) {
+  test::TempDir t;
+  const std::string out = t.file("sparse.npy");
+  const test::CommandResult r = run_cli("logits --model " + test::fixture("hf/llama") +
+                                        " --ids 5,6,7 --out " + out + " --support oracle --budget k=2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_npy(out).shape, (std::vector<int64_t>{3, 512}));
 }
 
 TEST(CliHelp, TopLevelListsSubcommands) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "attention/cpu/block_mass.h"
 #include "attention/cpu/dense.h"
 #include "support/select.h"
 #include "support/support_attention.h"
@@ -72,17 +73,32 @@ TEST(Oracle, TiesGoToTheEarliestKeys) {
     EXPECT_EQ(test::row_vec(s, 0, r), (std::vector<int32_t>{0, 1, 2, 3, 4}));
 }
 
-TEST(Oracle, BlockSizeOneEqualsTokenGranularity) {
+// Block size 1 is token granularity: each row is one query, and it holds exactly the top keys of
+// that query's head-averaged mass as the statistics API reports it (block_mass with 1 x 1 blocks),
+// selected per query from a full row computed independently of the oracle's tiling.
+TEST(Oracle, BlockSizeOneIsPerQueryTopKOfTokenMass) {
   test::AttnInputs in = test::make_inputs(50, 64, 4, 4, 32, 5);
   for (const GroupMode mode : {GroupMode::shared, GroupMode::per_head}) {
     ProducerOptions o;
     o.groups = mode;
-    o.budget = Budget::fraction(0.2);
-    const Support token = OracleProducer(o).produce(in.call());
     o.block = 1;
-    const Support block = make_producer("oracle", o)->produce(in.call());
-    EXPECT_EQ(token.cols, block.cols);
-    EXPECT_EQ(token.row_ptr, block.row_ptr);
+    o.budget = Budget::fraction(0.2);
+    const Support s = make_producer("oracle", o)->produce(in.call());
+    ASSERT_EQ(s.q_block, 1);
+    ASSERT_EQ(s.k_block, 1);
+    ASSERT_EQ(s.n_rows(), in.shape.n_q);
+    const int groups = n_groups_for(mode, in.shape);
+    const std::vector<float> mass = block_mass(in.call(), 1, 1, groups);
+    std::vector<int32_t> want;
+    for (int g = 0; g < groups; ++g) {
+      for (int64_t i = 0; i < in.shape.n_q; ++i) {
+        const RowGeometry geo = row_geometry(s, i);
+        const std::span<const float> row(mass.data() + (g * in.shape.n_q + i) * in.shape.n_kv,
+                                         size_t(geo.avail));
+        select_columns(o.budget, geo, row, want);
+        EXPECT_EQ(test::row_vec(s, g, i), want) << "group " << g << " query " << i;
+      }
+    }
   }
 }
 
