@@ -36,7 +36,7 @@ MethodSpec parse_method(const std::string& method) {
     ++part;
     start = end + 1;
   }
-  make_producer(m.producer, ProducerOptions{});  // throws for an unknown producer
+  check_producer_method(m.producer);
   return m;
 }
 
