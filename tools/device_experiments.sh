@@ -19,12 +19,19 @@ model="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 prose=/usr/share/common-licenses/GPL-3
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
+# Seen on the GPU machine's host: OpenBLAS misdetects the (AVX-512) CPU and sgemm drops ~10x.
+if grep -q avx512f /proc/cpuinfo && [ -z "${OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=SkylakeX; fi
 
 case "$stage" in
   build)
     mkdir -p /tmp/keep /tmp/pcre2
     if [ -f .carry/a/part00 ]; then cp .carry/a/part00 /tmp/keep/; fi
     dpkg -x .deb/libpcre2-dev_*.deb /tmp/pcre2
+    # The task generators read Debian's word list; that image lacks it.
+    if [ ! -f /usr/share/dict/words ]; then
+      dpkg -x .deb/wamerican_*.deb /tmp/wamerican && mkdir -p /usr/share/dict &&
+        cp /tmp/wamerican/usr/share/dict/american-english /usr/share/dict/words
+    fi
     cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPF_PCRE2_ROOT=/tmp/pcre2 -DSPF_NATIVE=ON \
       -DSPF_BUILD_TESTS=OFF >/dev/null
     cmake --build build-dev -j "$(nproc)" 2>&1 | tail -3
