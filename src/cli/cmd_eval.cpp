@@ -16,6 +16,7 @@
 #include "eval/results_log.h"
 #include "eval/sweep.h"
 #include "eval/sweep_config.h"
+#include "support/producer.h"
 
 namespace spf::cli {
 
@@ -47,7 +48,8 @@ void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
 
 // Everything that needs no model, checked before ModelRunner loads one (seconds for a real model,
 // and a model without a tokenizer would fail first): custom task files (errors name the line), the
-// results directory, and every method x budget.
+// results directory, and every method x budget (its producer is built, so options that a producer
+// rejects, e.g. an antidiagonal block that is not a multiple of its stride, fail here too).
 void check_before_loading(const eval::SweepConfig& cfg) {
   eval::validate_sweep_config(cfg);
   for (const std::string& m : cfg.methods) {
@@ -55,7 +57,7 @@ void check_before_loading(const eval::SweepConfig& cfg) {
     if (eval::is_dense_method(m)) continue;
     for (const std::string& b : cfg.budgets) {
       try {
-        eval::producer_options(spec, b);
+        make_producer(spec.producer, eval::producer_options(spec, b));
       } catch (const Error& e) {
         fail("method ", m, " at budget ", b, ": ", e.what());
       } catch (const std::exception&) {

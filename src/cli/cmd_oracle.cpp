@@ -59,7 +59,7 @@ void run_oracle(const OracleOptions& o) {
           po.block = c.block;
           po.groups = c.groups;
           po.validate();
-          check_producer_method(m);
+          make_producer(m, po);  // throws for an unknown method or options it cannot use
           configs.push_back(c);
         }
   SPF_CHECK(o.dense_layers >= 0, "--dense-layers must be >= 0");

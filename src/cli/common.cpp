@@ -39,7 +39,8 @@ std::string resolve_model(const std::string& given) {
        ") is not fetched: run scripts/fetch-model.sh");
 }
 
-std::vector<int32_t> parse_ids(const std::string& text, const std::string& where, const char* what) {
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& where,
+                               const char* what) {
   std::vector<int32_t> ids;
   std::stringstream ss(text);
   std::string item;

@@ -150,7 +150,8 @@ TEST(CliBadCheckpoint, SafetensorsTruncatedInData) {
   TempDir t;
   const Bytes full = llama_safetensors();
   const std::string d = hf_dir_with(t, Bytes(full.begin(), full.end() - 100));
-  expect_both_fail(t, d, {"model.safetensors", "out of range"}, {"model.safetensors", "out of range"});
+  expect_both_fail(t, d, {"model.safetensors", "out of range"},
+                   {"model.safetensors", "out of range"});
 }
 
 TEST(CliBadCheckpoint, SafetensorsTensorOutOfBounds) {

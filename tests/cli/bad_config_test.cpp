@@ -103,14 +103,15 @@ TEST(CliBadConfig, UnknownArchitecture) {
     c["model_type"] = "gpt_neox";
     c["architectures"] = {"GPTNeoXForCausalLM"};
   });
-  expect_one_line_error(run_split(t, "info " + d), {"config.json", "unknown model_type 'gpt_neox'"});
+  expect_one_line_error(run_split(t, "info " + d),
+                        {"config.json", "unknown model_type 'gpt_neox'"});
   expect_logits_fails(t, d, "1,2", {"config.json", "unknown model_type 'gpt_neox'"});
 }
 
 TEST(CliBadConfig, UnknownLayerType) {
   TempDir t;
-  const std::string d = copy_checkpoint(
-      t, "qwen3_5_text", [](json& c) { c["layer_types"][2] = "sliding_attention"; });
+  const std::string d = copy_checkpoint(t, "qwen3_5_text",
+                                        [](json& c) { c["layer_types"][2] = "sliding_attention"; });
   const std::initializer_list<std::string> needles = {
       "config.json", "unknown layer type 'sliding_attention'", "layer_types[2]"};
   expect_one_line_error(run_split(t, "info " + d), needles);

@@ -95,8 +95,8 @@ TEST(CliBadValues, LogitsFailureKeepsExistingOutput) {
   TempDir t;
   const std::string out = t.file("X.npy");
   write_text(out, "old content");
-  expect_one_line_error(
-      run_split(t, "logits --model " + kTiny + " --ids 3,700 --out " + out), {"token id 700"});
+  expect_one_line_error(run_split(t, "logits --model " + kTiny + " --ids 3,700 --out " + out),
+                        {"token id 700"});
   EXPECT_EQ(read_text(out), "old content");
   EXPECT_EQ(std::distance(fs::directory_iterator(t.path()), fs::directory_iterator()), 2)
       << "a temp file was left behind";  // X.npy and stderr.txt
@@ -108,11 +108,11 @@ TEST(CliBadValues, OutputDirectoryMissing) {
   const std::string absent = t.file("absent_model");
   const std::string out = t.file("no_dir/X.npy"), prompt = t.file("p.txt");
   write_text(prompt, "hello\n");
+  expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1 --out " + out),
+                        {"--out", out, "does not exist"});
   expect_one_line_error(
-      run_split(t, "logits --model " + absent + " --ids 1 --out " + out),
-      {"--out", out, "does not exist"});
-  expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1 --out " + t.path().string()),
-                        {"--out", "is a directory"});
+      run_split(t, "logits --model " + absent + " --ids 1 --out " + t.path().string()),
+      {"--out", "is a directory"});
   expect_one_line_error(
       run_split(t, "oracle --model " + absent + " --prompt-file " + prompt + " --json " + out),
       {"--json", out, "does not exist"});
@@ -121,9 +121,8 @@ TEST(CliBadValues, OutputDirectoryMissing) {
       {"--markdown", out, "does not exist"});
   expect_one_line_error(run_split(t, "bench prefill --model " + absent + " --json " + out),
                         {"--json", out, "does not exist"});
-  expect_one_line_error(
-      run_split(t, "eval --model " + absent + " --task vt --results " + out),
-      {"results file", out, "does not exist"});
+  expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + out),
+                        {"results file", out, "does not exist"});
   EXPECT_FALSE(fs::exists(t.file("no_dir")));
 }
 
@@ -134,10 +133,9 @@ void expect_oracle_error(const std::string& opts, std::initializer_list<std::str
   TempDir t;
   const std::string prompt = t.file("prompt.txt"), json = t.file("oracle.json");
   write_text(prompt, "The quick brown fox jumps over the lazy dog.\n");
-  expect_one_line_error(
-      run_split(t, "oracle --model " + kTiny + " --prompt-file " + prompt + " --json " + json +
-                       " " + opts),
-      needles);
+  expect_one_line_error(run_split(t, "oracle --model " + kTiny + " --prompt-file " + prompt +
+                                         " --json " + json + " " + opts),
+                        needles);
   EXPECT_FALSE(fs::exists(json));
 }
 
@@ -151,6 +149,27 @@ TEST(CliBadValues, OracleBudgetsMethodsGranularity) {
   expect_oracle_error("--granularity block:0", {"granularity 'block:0'", "must be >= 1"});
   expect_oracle_error("--granularity rows", {"granularity 'rows'"});
   expect_oracle_error("--groups everyone", {"unknown support group mode 'everyone'"});
+}
+
+// Options a producer itself rejects fail before the model loads (this model path does not exist).
+TEST(CliBadValues, ProducerOptionsCheckedBeforeLoading) {
+  TempDir t;
+  const std::string absent = t.file("absent_model"), prompt = t.file("p.txt");
+  const std::string results = t.file("r.jsonl");
+  write_text(prompt, "hello\n");
+  expect_one_line_error(run_split(t, "oracle --model " + absent + " --prompt-file " + prompt +
+                                         " --method antidiagonal --granularity block:3"),
+                        {"antidiagonal", "block size 3", "stride"});
+  expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
+                                         " --method antidiagonal:block3"),
+                        {"antidiagonal:block3", "block size 3", "stride"});
+  expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
+                                         " --method oracle:rows"),
+                        {"oracle:rows", "unknown part 'rows'"});
+  expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
+                                         " --method oracle --budget 99999999999999999999"),
+                        {"oracle", "99999999999999999999"});
+  EXPECT_FALSE(fs::exists(results));
 }
 
 // ---- eval and sweep: bad tasks and lengths leave the results file as it was ----
@@ -210,8 +229,8 @@ void expect_bench_error(const std::string& lengths, std::initializer_list<std::s
   SCOPED_TRACE(lengths);
   TempDir t;
   const std::string json = t.file("bench.json");
-  const CliRun r = run_split(
-      t, "bench prefill --model " + kTiny + " --lengths " + lengths + " --json " + json);
+  const CliRun r =
+      run_split(t, "bench prefill --model " + kTiny + " --lengths " + lengths + " --json " + json);
   expect_one_line_error(r, needles);
   EXPECT_EQ(r.out, "");  // every length is checked before the first run
   EXPECT_FALSE(fs::exists(json));

@@ -144,8 +144,9 @@ TEST(CliLogits, MatchesReferenceOnTinyCheckpoints) {
 TEST(CliLogits, SparseSupportKeepsShape) {
   test::TempDir t;
   const std::string out = t.file("sparse.npy");
-  const test::CommandResult r = run_cli("logits --model " + test::fixture("hf/llama") +
-                                        " --ids 5,6,7 --out " + out + " --support oracle --budget k=2");
+  const test::CommandResult r =
+      run_cli("logits --model " + test::fixture("hf/llama") + " --ids 5,6,7 --out " + out +
+              " --support oracle --budget k=2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_npy(out).shape, (std::vector<int64_t>{3, 512}));
 }
@@ -160,17 +161,20 @@ TEST(CliHelp, TopLevelListsSubcommands) {
 
 TEST(CliHelp, EverySubcommandDescribesItsOptions) {
   const std::map<std::string, std::vector<std::string>> want = {
-      {"generate", {"--model", "--prompt", "--system", "--raw", "--max-new-tokens", "--temperature",
-                    "--top-p", "--seed", "--quiet", "--threads"}},
-      {"logits", {"--model", "--ids", "--ids-file", "--out", "--support", "--budget",
-                  "--granularity", "--groups", "--dense-layers", "--threads"}},
+      {"generate",
+       {"--model", "--prompt", "--system", "--raw", "--max-new-tokens", "--temperature", "--top-p",
+        "--seed", "--quiet", "--threads"}},
+      {"logits",
+       {"--model", "--ids", "--ids-file", "--out", "--support", "--budget", "--granularity",
+        "--groups", "--dense-layers", "--threads"}},
       {"tokenize", {"--model", "--text", "--file", "--chat", "--pieces", "--count"}},
       {"info", {"path", "--tensors"}},
-      {"oracle", {"--model", "--prompt-file", "--method", "--budget", "--sink", "--window",
-                  "--granularity", "--groups", "--dense-layers", "--max-tokens", "--json",
-                  "--markdown"}},
-      {"eval", {"--model", "--task", "--tasks", "--length", "--samples", "--method", "--budget",
-                "--seed", "--results"}},
+      {"oracle",
+       {"--model", "--prompt-file", "--method", "--budget", "--sink", "--window", "--granularity",
+        "--groups", "--dense-layers", "--max-tokens", "--json", "--markdown"}},
+      {"eval",
+       {"--model", "--task", "--tasks", "--length", "--samples", "--method", "--budget", "--seed",
+        "--results"}},
       {"sweep", {"--config", "--threads"}},
       {"report", {"results", "--out", "--no-plots"}},
       {"bench", {"prefill"}},

@@ -40,6 +40,7 @@ class FakeRunner : public Runner {
     RunResult r;
     for (size_t i = 0; i < s.outputs.size(); ++i)
       if (c.method == "dense" || i % 2 == 0) r.prediction += s.outputs[i] + " ";
+    if (c.method != "dense") r.prediction += "\xc3";  // a cut UTF-8 sequence must not break the log
     r.prefill_seconds = c.method == "dense" ? 2.0 : 1.0;
     r.support_density = c.method == "dense" ? 1.0 : 0.1;
     return r;
@@ -247,6 +248,25 @@ TEST_F(SweepFixture, CorruptLineInTheMiddleIsAnErrorWithItsLineNumber) {
   }
   EXPECT_EQ(read_file(results()), text);
   EXPECT_EQ(runner.runs, 0);
+}
+
+TEST(EvalProgress, BarAndDurations) {
+  std::ostringstream out;
+  Progress p(&out, ProgressStyle::bar, 10, 4);
+  p.tick();
+  p.finish();
+  EXPECT_NE(out.str().find("\r["), std::string::npos);
+  EXPECT_NE(out.str().find("] 5/10"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("ETA"), std::string::npos);
+  EXPECT_EQ(out.str().back(), '\n');
+  EXPECT_EQ(Progress::format_duration(125), "2:05");
+  EXPECT_EQ(Progress::format_duration(3725), "1:02:05");
+  EXPECT_EQ(Progress::format_duration(-1), "?");
+  std::ostringstream quiet;
+  Progress none(&quiet, ProgressStyle::none, 10, 0);
+  none.tick();
+  none.finish();
+  EXPECT_EQ(quiet.str(), "");
 }
 
 TEST(EvalResultsLog, RecordRoundTripAndNullDensity) {
