@@ -19,6 +19,8 @@ model="$root/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 prose=/usr/share/common-licenses/GPL-3
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
+# That image has the pthreads OpenBLAS: keep OpenMP workers from spinning against its pool.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 # Seen on the GPU machine's host: OpenBLAS misdetects the (AVX-512) CPU and sgemm drops ~10x.
 if grep -q avx512f /proc/cpuinfo && [ -z "${OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=SkylakeX; fi
 
