@@ -55,12 +55,15 @@ case "$stage" in
     if [ -x build-dev/qwen35_bench ]; then build-dev/qwen35_bench 2>&1 | tee "$out/bench_qwen35.txt"; fi
     ;;
   oracle)
-    "$spf" oracle --model "$model" --prompt-file "$prose" --max-tokens 4096 \
-      --method oracle,streaming,vertical_slash,antidiagonal,random --granularity token,block:64 \
-      --budget 1%,2%,5%,10%,20% --json "$out/oracle.json" --markdown "$out/oracle.md" | tail -5
-    "$spf" oracle --model "$model" --prompt-file "$prose" --max-tokens 4096 --method oracle \
-      --groups per_head,per_kv_group --budget 1%,2%,5%,10%,20% --json "$out/oracle_heads.json" \
-      --markdown "$out/oracle_heads.md" | tail -5
+    if [ -f .carry/o/oracle.json ]; then cp .carry/o/oracle.json "$out/oracle.json"; fi
+    common=(--model "$model" --prompt-file "$prose" --max-tokens 4096 --budget 1%,2%,5%,10%,20%)
+    "$spf" oracle "${common[@]}" --method oracle,streaming,vertical_slash,random --granularity token,block:64 \
+      --json "$out/oracle.json" --markdown "$out/oracle.md" | tail -3
+    # Antidiagonal scoring works on blocks only (the block must be a multiple of its stride).
+    "$spf" oracle "${common[@]}" --method antidiagonal --granularity block:64 \
+      --json "$out/oracle.json" --markdown "$out/oracle.md" | tail -3
+    "$spf" oracle "${common[@]}" --method oracle --groups per_head,per_kv_group --granularity token,block:64 \
+      --json "$out/oracle_heads.json" --markdown "$out/oracle_heads.md" | tail -3
     ;;
   rss)
     for n in 2048 8192; do
@@ -70,8 +73,18 @@ case "$stage" in
     done
     ;;
   sweep)
-    cfg="${SWEEP_CONFIG:-docs/results/ruler-smollm2.sweep.json}"
-    timeout "${SWEEP_SECONDS:-540}" "$spf" sweep --config "$cfg" || echo "sweep stopped (resumable)"
+    # One sweep per length, side by side; results live in out/ (ignored, kept between runs) and are
+    # copied to OUT. Rerunning resumes each sweep where it stopped.
+    mkdir -p out/ruler
+    for L in ${SWEEP_LENGTHS:-2048 4096}; do
+      sed "s|\"results\": \"results-$L.jsonl\"|\"results\": \"$root/out/ruler/results-$L.jsonl\"|" \
+        "docs/results/ruler/sweep-$L.json" >"/tmp/sweep-$L.json"
+      OMP_NUM_THREADS="${SWEEP_THREADS:-8}" timeout "${SWEEP_SECONDS:-540}" "$spf" sweep --config "/tmp/sweep-$L.json" \
+        >"out/ruler/log-$L.txt" 2>&1 &
+    done
+    wait || true
+    tail -n 2 out/ruler/log-*.txt
+    cp out/ruler/results-*.jsonl "$out/"
     ;;
   *)
     echo "unknown stage $stage" >&2
