@@ -52,7 +52,7 @@ case "$stage" in
     { uname -a; nproc; lscpu | grep -E 'Model name|Thread|Core|Socket' || true; } >"$out/machine.txt"
     "$spf" bench prefill --model "$model" --lengths 512,2048,8192 --repeats 2 --json "$out/bench_smollm2.json" |
       tee "$out/bench_smollm2.txt"
-    if [ -x build-dev/qwen35_bench ]; then build-dev/qwen35_bench 2>&1 | tee "$out/bench_qwen35.txt"; fi
+    for n in 2048 8192; do build-dev/bench/qwen35_bench --tokens $n 2>&1 | tee -a "$out/bench_qwen35.txt"; done
     ;;
   oracle)
     if [ -f .carry/o/oracle.json ]; then cp .carry/o/oracle.json "$out/oracle.json"; fi
