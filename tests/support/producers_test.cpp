@@ -105,6 +105,14 @@ TEST(Producers, StreamingKeepsTheSinkAndTheMostRecentKeys) {
   EXPECT_EQ(test::row_vec(s, 0, 0), (std::vector<int32_t>{0, 1, 17, 18, 19, 20}));
 }
 
+TEST(Producers, StreamingKeepsFourSinkTokensByDefault) {
+  test::AttnInputs in = test::make_inputs(30, 50, 2, 1, 16, 1);
+  ProducerOptions o;
+  o.budget = Budget::top_k(6);
+  const Support s = make_producer("streaming", o)->produce(in.call());
+  EXPECT_EQ(test::row_vec(s, 0, 29), (std::vector<int32_t>{0, 1, 2, 3, 48, 49}));
+}
+
 TEST(Producers, RandomIsSeededAndDeterministic) {
   test::AttnInputs in = test::make_inputs(40, 80, 2, 1, 16, 1);
   ProducerOptions o;

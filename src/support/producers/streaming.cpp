@@ -7,6 +7,8 @@ namespace spf {
 
 StreamingProducer::StreamingProducer(ProducerOptions options) : options_(options) {
   options_.validate();
+  // StreamingLLM keeps 4 attention-sink tokens; an explicit sink count (even via sink=N) overrides.
+  if (options_.budget.sink == 0) options_.budget.sink = kDefaultStreamingSink;
   SPF_CHECK(options_.budget.kind != BudgetKind::top_p, "streaming support: budget ",
             options_.budget.str(),
             " is top-p, which needs attention scores (use k=N or a fraction)");
