@@ -12,6 +12,7 @@
 #include "attention/cpu/blas_threads.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "attention/cpu/fast_exp.h"
 #include "model/ops.h"
 
 namespace spf::gdn {
@@ -37,14 +38,7 @@ inline float exp_flushed(float y) {
   const float round = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
   const float n = (yc * 1.44269504088896341f + round) - round;
   const float r = (yc - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  const float p = detail::exp_reduced(r);
   const float e = p * std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);
   // All ones when y < -64 (sign set and |y| > 64.0f).
   const uint32_t flush = 0u - ((bits >> 31) & uint32_t(mag > int32_t(0x42800000)));

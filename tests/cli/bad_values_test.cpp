@@ -10,49 +10,20 @@
 #include <initializer_list>
 #include <sstream>
 
+#include "cli/cli_checks.h"
 #include "test_util.h"
 
 namespace spf {
 namespace {
 
+using test::CliRun;
+using test::expect_one_line_error;
+using test::read_text;
+using test::run_split;
+using test::write_text;
+
 namespace fs = std::filesystem;
 using test::TempDir;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs spf with stderr captured apart from stdout.
-CliRun run_split(const TempDir& t, const std::string& args) {
-  const std::string err = t.file("stderr.txt");
-  const test::CommandResult r = test::run_cli(args + " 2>" + err + "; exit $?");
-  return {r.exit_code, r.output, read_text(err)};
-}
-
-// Bad input: a non-zero exit that is no signal, and stderr is exactly one "spf: error:" line
-// holding every needle.
-void expect_one_line_error(const CliRun& r, std::initializer_list<std::string> needles) {
-  EXPECT_GT(r.code, 0) << r.out << r.err;
-  EXPECT_LT(r.code, 128) << "killed by a signal: " << r.err;
-  ASSERT_FALSE(r.err.empty());
-  EXPECT_EQ(r.err.rfind("spf: error: ", 0), 0u) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_EQ(r.err.back(), '\n') << r.err;
-  for (const std::string& n : needles)
-    EXPECT_NE(r.err.find(n), std::string::npos) << "no '" << n << "' in: " << r.err;
-}
 
 const std::string kTiny = test::fixture("hf/llama");  // vocab 512, context 4096
 

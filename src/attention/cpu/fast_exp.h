@@ -11,14 +11,9 @@
 
 namespace spf::detail {
 
-inline float fast_exp(float x) {
-  // x = n ln2 + r with |r| <= ln2 / 2; t = x log2e + 1.5 * 2^23 rounds n to nearest and, while t
-  // stays in that binade (|n| < 2^22), holds n in its low mantissa bits.
-  const float magic = 12582912.0f;
-  const float t = x * 1.44269504088896341f + magic;
-  const float n = t - magic;
-  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
-  // Taylor series of e^r to degree 7: truncation error < 5e-9 for |r| <= 0.35.
+// e^r for |r| <= ln2 / 2 by its degree-7 Taylor polynomial (truncation error < 5e-9): the core that
+// every range-reduced exp of the project shares.
+inline float exp_reduced(float r) {
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
@@ -27,6 +22,17 @@ inline float fast_exp(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+  return p;
+}
+
+inline float fast_exp(float x) {
+  // x = n ln2 + r with |r| <= ln2 / 2; t = x log2e + 1.5 * 2^23 rounds n to nearest and, while t
+  // stays in that binade (|n| < 2^22), holds n in its low mantissa bits.
+  const float magic = 12582912.0f;
+  const float t = x * 1.44269504088896341f + magic;
+  const float n = t - magic;
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+  const float p = exp_reduced(r);
   // 2^n as a float from its biased exponent n + 127, clamped to [0, 254]; 0 gives +0.0 (the flush).
   // A negative t (x far below -87) or t below the binade flushes; t above it saturates.
   const uint32_t tb = std::bit_cast<uint32_t>(t);
