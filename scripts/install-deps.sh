@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and runtime dependencies from Debian packages and PyPI (idempotent).
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
+pkgs=(build-essential cmake ninja-build pkg-config clang-format git libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
       libpcre2-dev libgtest-dev libbenchmark-dev wamerican python3 python3-pip unzip)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -7,6 +7,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 export SPF_MODEL="$("$root/scripts/fetch-model.sh")"
 jobs="$(nproc)"
 
+# The tree is clang-formatted (.clang-format); a drift fails here before anything is built.
+if command -v clang-format >/dev/null; then
+  (cd "$root" && git ls-files 'src/*.cpp' 'src/*.h' 'src/*.cu' 'tests/*.cpp' 'tests/*.h' 'bench/*.cpp' |
+    xargs clang-format --dry-run -Werror)
+fi
+
 SPF_BUILD_DIR="$root/build" "$root/scripts/build.sh" -DSPF_WERROR=ON
 (cd "$root/build" && ctest --output-on-failure -j "$jobs" --timeout 900)
 

@@ -1,4 +1,5 @@
-// Shared helpers for the GoogleTest suites: fixture paths, the default model, temp dirs, running the CLI.
+// Shared helpers for the GoogleTest suites: fixture paths, the default model, temp dirs, running
+// the CLI.
 #pragma once
 
 #include <cstdlib>
@@ -9,17 +10,21 @@
 
 namespace spf::test {
 
-inline std::string fixture(const std::string& rel) { return std::string(SPF_FIXTURE_DIR) + "/" + rel; }
+inline std::string fixture(const std::string& rel) {
+  return std::string(SPF_FIXTURE_DIR) + "/" + rel;
+}
 
-// The default SmolLM2 GGUF: $SPF_MODEL, else models/ in the source tree; "" when absent (tests skip).
+// The default SmolLM2 GGUF: $SPF_MODEL, else models/ in the source tree; "" when absent (tests
+// skip).
 inline std::string default_model_path() {
-  if (const char* m = std::getenv("SPF_MODEL"); m != nullptr && std::filesystem::exists(m)) return m;
+  if (const char* m = std::getenv("SPF_MODEL"); m != nullptr && std::filesystem::exists(m))
+    return m;
   const std::string p = std::string(SPF_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
   return std::filesystem::exists(p) ? p : "";
 }
 
-#define SPF_REQUIRE_DEFAULT_MODEL(var)                                                        \
-  const std::string var = ::spf::test::default_model_path();                                  \
+#define SPF_REQUIRE_DEFAULT_MODEL(var)                       \
+  const std::string var = ::spf::test::default_model_path(); \
   if (var.empty()) GTEST_SKIP() << "default model not fetched (run scripts/fetch-model.sh)"
 
 // A fresh empty directory under the system temp dir, removed by the destructor.
@@ -27,7 +32,8 @@ class TempDir {
  public:
   TempDir() {
     std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("spf-test-" + std::to_string(rd()) + std::to_string(rd()));
+    path_ = std::filesystem::temp_directory_path() /
+            ("spf-test-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -60,7 +66,8 @@ inline CommandResult run_cli(const std::string& args) {
   return r;
 }
 
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f,
+                                        float hi = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(n);

@@ -1,5 +1,6 @@
-// spf bench prefill: prompt-processing throughput at several lengths, with the time spent inside the
-// attention entry point split out. Synthetic token ids (seeded) — speed does not depend on content.
+// spf bench prefill: prompt-processing throughput at several lengths, with the time spent inside
+// the attention entry point split out. Synthetic token ids (seeded) — speed does not depend on
+// content.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -51,7 +52,8 @@ void run_bench(const BenchOptions& o) {
               " (the model's context)");
   std::string json = "[";
   std::printf("model %s, %d threads\n", path.c_str(), num_threads());
-  std::printf("%8s %10s %12s %12s %10s\n", "tokens", "prefill_s", "tokens/s", "attention_s", "attn_share");
+  std::printf("%8s %10s %12s %12s %10s\n", "tokens", "prefill_s", "tokens/s", "attention_s",
+              "attn_share");
   uint64_t state = 0x9e3779b97f4a7c15ull;
   for (int32_t n : lengths) {
     std::vector<int32_t> ids(static_cast<size_t>(n));
@@ -72,7 +74,8 @@ void run_bench(const BenchOptions& o) {
         best_attn = timed.seconds;
       }
     }
-    std::printf("%8d %10.3f %12.1f %12.3f %9.1f%%\n", n, best, n / best, best_attn, 100.0 * best_attn / best);
+    std::printf("%8d %10.3f %12.1f %12.3f %9.1f%%\n", n, best, n / best, best_attn,
+                100.0 * best_attn / best);
     std::fflush(stdout);
     json += cat(json.size() > 1 ? "," : "", "{\"tokens\":", n, ",\"prefill_seconds\":", best,
                 ",\"tokens_per_second\":", n / best, ",\"attention_seconds\":", best_attn, "}");
@@ -84,13 +87,16 @@ void run_bench(const BenchOptions& o) {
 }  // namespace
 
 void add_bench(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (speed goals; results go to docs/results/)");
+  CLI::App* bench =
+      app.add_subcommand("bench", "Benchmarks (speed goals; results go to docs/results/)");
   bench->require_subcommand(1);
   auto o = std::make_shared<BenchOptions>();
   CLI::App* sub = bench->add_subcommand("prefill", "Prefill tokens/s at several prompt lengths");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
   sub->add_option("--lengths", o->lengths, "Comma-separated prompt lengths in tokens");
-  sub->add_option("--repeats", o->repeats, "Runs per length (best is reported)")->check(CLI::Range(1, 100));
+  sub->add_option("--repeats", o->repeats, "Runs per length (best is reported)")
+      ->check(CLI::Range(1, 100));
   sub->add_option("--json", o->json_out, "Also write the results as JSON");
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_bench(*o); });

@@ -38,12 +38,13 @@ void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
     bool in_cfg = false;
     for (const auto& t : cfg.tasks) in_cfg |= r.key.task == t;
     if (!in_cfg || r.key.seed != cfg.seed) continue;
-    auto& acc = by_cell[cat(r.key.task, " @ ", r.key.length, " ", r.key.method, r.key.budget.empty() ? "" : " ",
-                            r.key.budget)];
+    auto& acc = by_cell[cat(r.key.task, " @ ", r.key.length, " ", r.key.method,
+                            r.key.budget.empty() ? "" : " ", r.key.budget)];
     acc.first += r.score;
     acc.second += 1;
   }
-  for (const auto& [k, v] : by_cell) std::printf("%-60s %6.2f  (n=%d)\n", k.c_str(), v.first / v.second, v.second);
+  for (const auto& [k, v] : by_cell)
+    std::printf("%-60s %6.2f  (n=%d)\n", k.c_str(), v.first / v.second, v.second);
 }
 
 // Everything that needs no model, checked before ModelRunner loads one (seconds for a real model,
@@ -76,14 +77,16 @@ void run_eval(const EvalOptions& o) {
   if (!eval::is_dense_method(o.method)) j["budgets"] = {o.budget};
   j["lengths"] = o.lengths;
   if (!o.tasks_file.empty()) {
-    j["tasks"] = {std::string(eval::kCustomPrefix) + std::filesystem::absolute(o.tasks_file).string()};
+    j["tasks"] = {std::string(eval::kCustomPrefix) +
+                  std::filesystem::absolute(o.tasks_file).string()};
   } else {
     j["tasks"] = o.tasks;
   }
   j["samples"] = o.samples;
   j["seed"] = o.seed;
   j["results"] = std::filesystem::absolute(o.results).string();
-  const eval::SweepConfig cfg = eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
+  const eval::SweepConfig cfg =
+      eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
   check_before_loading(cfg);
   eval::ModelRunner runner;
   eval::run_sweep(cfg, runner);
@@ -124,15 +127,23 @@ void run_report(const ReportCmdOptions& o) {
 
 void add_eval(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
-  CLI::App* sub = app.add_subcommand("eval", "Evaluate one method on RULER-style tasks or a custom tasks JSONL");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
-  sub->add_option("--task", o->tasks, "Built-in task names (comma list), e.g. niah_single_1,vt,cwe")->delimiter(',');
-  sub->add_option("--tasks", o->tasks_file,
-                  "Custom tasks JSONL: {\"id\",\"input\",\"outputs\":[..],\"metric\":\"all\"|\"part\",\"max_new_tokens\"?}")
+  CLI::App* sub = app.add_subcommand(
+      "eval", "Evaluate one method on RULER-style tasks or a custom tasks JSONL");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  sub->add_option("--task", o->tasks, "Built-in task names (comma list), e.g. niah_single_1,vt,cwe")
+      ->delimiter(',');
+  sub->add_option(
+         "--tasks", o->tasks_file,
+         "Custom tasks JSONL: "
+         "{\"id\",\"input\",\"outputs\":[..],\"metric\":\"all\"|\"part\",\"max_new_tokens\"?}")
       ->check(CLI::ExistingFile);
-  sub->add_option("--length", o->lengths, "Target prompt lengths in tokens (built-in tasks)")->delimiter(',');
-  sub->add_option("--samples", o->samples, "Samples per task and length")->check(CLI::Range(int64_t(1), int64_t(1) << 30));
-  sub->add_option("--method", o->method, "dense, oracle:token, oracle:block64, streaming, vertical_slash, ...");
+  sub->add_option("--length", o->lengths, "Target prompt lengths in tokens (built-in tasks)")
+      ->delimiter(',');
+  sub->add_option("--samples", o->samples, "Samples per task and length")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
+  sub->add_option("--method", o->method,
+                  "dense, oracle:token, oracle:block64, streaming, vertical_slash, ...");
   sub->add_option("--budget", o->budget, "Support budget: N% or a key count");
   sub->add_option("--seed", o->seed, "Base seed of the task generators");
   sub->add_option("--results", o->results, "Results JSONL (appended; resumable)");
@@ -140,13 +151,17 @@ void add_eval(CLI::App& app) {
   sub->callback([o] { run_eval(*o); });
 
   auto s = std::make_shared<SweepOptions>();
-  CLI::App* sw = app.add_subcommand("sweep", "Run a resumable sweep: models x methods x budgets x lengths x tasks");
-  sw->add_option("--config", s->config, "sweep.json (see docs/eval.md)")->required()->check(CLI::ExistingFile);
+  CLI::App* sw = app.add_subcommand(
+      "sweep", "Run a resumable sweep: models x methods x budgets x lengths x tasks");
+  sw->add_option("--config", s->config, "sweep.json (see docs/eval.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
   add_threads_option(*sw, s->threads);
   sw->callback([s] { run_sweep_cmd(*s); });
 
   auto r = std::make_shared<ReportCmdOptions>();
-  CLI::App* rp = app.add_subcommand("report", "Tables with 95% CIs and plots from a sweep's results JSONL");
+  CLI::App* rp =
+      app.add_subcommand("report", "Tables with 95% CIs and plots from a sweep's results JSONL");
   rp->add_option("results", r->results, "Results JSONL")->required()->check(CLI::ExistingFile);
   rp->add_option("-o,--out", r->out, "Output directory");
   rp->add_flag("--no-plots", r->no_plots, "Skip the matplotlib plots");

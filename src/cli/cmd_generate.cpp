@@ -34,12 +34,14 @@ void run_generate(const GenerateOptions& o) {
   std::string text = o.prompt;
   if (!o.raw) {
     std::vector<ChatMessage> msgs;
-    const std::string sys = o.system.empty() ? default_system_prompt(tok.chat_template()) : o.system;
+    const std::string sys =
+        o.system.empty() ? default_system_prompt(tok.chat_template()) : o.system;
     if (!sys.empty()) msgs.push_back({"system", sys});
     msgs.push_back({"user", o.prompt});
     text = apply_chatml(msgs, "", true);
   }
-  const std::vector<int32_t> ids = tok.encode(text, /*add_special=*/o.raw, /*parse_special=*/!o.raw);
+  const std::vector<int32_t> ids =
+      tok.encode(text, /*add_special=*/o.raw, /*parse_special=*/!o.raw);
 
   GenerateParams gp;
   gp.max_new_tokens = o.max_new;
@@ -57,27 +59,35 @@ void run_generate(const GenerateOptions& o) {
   std::fputc('\n', stdout);
   if (!o.quiet) {
     const double ntok = double(r.tokens.size());
-    std::fprintf(stderr,
-                 "[spf] model %s loaded in %.2f s | prompt %lld tokens, prefill %.3f s (%.1f tok/s) | "
-                 "decode %zu tokens, %.3f s (%.1f tok/s)%s\n",
-                 path.c_str(), load_s, (long long)r.prompt_tokens, r.prefill_seconds,
-                 double(r.prompt_tokens) / std::max(r.prefill_seconds, 1e-9), r.tokens.size(), r.decode_seconds,
-                 ntok / std::max(r.decode_seconds, 1e-9), r.stopped ? "" : " (no end-of-sequence yet)");
+    std::fprintf(
+        stderr,
+        "[spf] model %s loaded in %.2f s | prompt %lld tokens, prefill %.3f s (%.1f tok/s) | "
+        "decode %zu tokens, %.3f s (%.1f tok/s)%s\n",
+        path.c_str(), load_s, (long long)r.prompt_tokens, r.prefill_seconds,
+        double(r.prompt_tokens) / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
+        r.decode_seconds, ntok / std::max(r.decode_seconds, 1e-9),
+        r.stopped ? "" : " (no end-of-sequence yet)");
   }
 }
 }  // namespace
 
 void add_generate(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
-  CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt (chat template by default)");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2-135M-Instruct)");
-  sub->add_option("-p,--prompt", o->prompt, "Prompt text (the user message in chat mode)")->required();
-  sub->add_option("--system", o->system, "System message (chat mode; default: the model template's own)");
+  CLI::App* sub =
+      app.add_subcommand("generate", "Generate text from a prompt (chat template by default)");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2-135M-Instruct)");
+  sub->add_option("-p,--prompt", o->prompt, "Prompt text (the user message in chat mode)")
+      ->required();
+  sub->add_option("--system", o->system,
+                  "System message (chat mode; default: the model template's own)");
   sub->add_flag("--raw", o->raw, "Feed the prompt as is, without the chat template");
-  sub->add_option("-n,--max-new-tokens", o->max_new, "Maximum tokens to generate")->check(CLI::Range(0, 1 << 20));
+  sub->add_option("-n,--max-new-tokens", o->max_new, "Maximum tokens to generate")
+      ->check(CLI::Range(0, 1 << 20));
   sub->add_option("-t,--temperature", o->temperature, "Sampling temperature (0 = greedy)")
       ->check(CLI::Range(0.0f, 100.0f));
-  sub->add_option("--top-p", o->top_p, "Nucleus sampling mass in (0, 1]")->check(CLI::Range(1e-6f, 1.0f));
+  sub->add_option("--top-p", o->top_p, "Nucleus sampling mass in (0, 1]")
+      ->check(CLI::Range(1e-6f, 1.0f));
   sub->add_option("--seed", o->seed, "Sampling seed");
   sub->add_flag("-q,--quiet", o->quiet, "Do not print timing statistics");
   add_threads_option(*sub, o->threads);

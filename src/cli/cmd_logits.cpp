@@ -1,4 +1,5 @@
-// spf logits: float32 .npy [n_tokens, vocab] of a model's logits for given token ids (parity checks).
+// spf logits: float32 .npy [n_tokens, vocab] of a model's logits for given token ids (parity
+// checks).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -14,7 +15,8 @@ namespace spf::cli {
 
 namespace {
 struct LogitsOptions {
-  std::string model, ids, ids_file, out, support = "dense", budget = "100%", granularity = "token", groups = "shared";
+  std::string model, ids, ids_file, out, support = "dense", budget = "100%", granularity = "token",
+                                         groups = "shared";
   int dense_layers = 0;
   int threads = 0;
 };
@@ -22,7 +24,8 @@ struct LogitsOptions {
 void run_logits(const LogitsOptions& o) {
   apply_threads(o.threads);
   SPF_CHECK(o.ids.empty() != o.ids_file.empty(), "give exactly one of --ids and --ids-file");
-  const std::vector<int32_t> ids = o.ids.empty() ? read_ids_file(o.ids_file) : parse_ids(o.ids, "--ids");
+  const std::vector<int32_t> ids =
+      o.ids.empty() ? read_ids_file(o.ids_file) : parse_ids(o.ids, "--ids");
   const std::string where = o.ids.empty() ? o.ids_file : "--ids";
   check_output_path(o.out, "--out");
   auto model = load_model(resolve_model(o.model));
@@ -45,7 +48,8 @@ void run_logits(const LogitsOptions& o) {
   }
   auto state = model->new_state(int64_t(ids.size()));
   std::vector<float> logits(ids.size() * size_t(cfg.vocab_size));
-  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), LogitsMode::all, logits);
+  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), LogitsMode::all,
+                 logits);
   const int64_t shape[2] = {int64_t(ids.size()), cfg.vocab_size};
   write_npy_f32(o.out, logits, shape);
   std::fprintf(stderr, "[spf] wrote %s [%zu, %d]\n", o.out.c_str(), ids.size(), cfg.vocab_size);
@@ -54,14 +58,18 @@ void run_logits(const LogitsOptions& o) {
 
 void add_logits(CLI::App& app) {
   auto o = std::make_shared<LogitsOptions>();
-  CLI::App* sub = app.add_subcommand("logits", "Write a model's logits for token ids as float32 .npy [n, vocab]");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  CLI::App* sub = app.add_subcommand(
+      "logits", "Write a model's logits for token ids as float32 .npy [n, vocab]");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
   sub->add_option("--ids", o->ids, "Comma-separated token ids");
   sub->add_option("--ids-file", o->ids_file, "File of token ids (comma/space/newline separated)");
   sub->add_option("-o,--out", o->out, "Output .npy path")->required();
-  sub->add_option("--support", o->support,
-                  "Attention support: dense, oracle, streaming, vertical_slash, antidiagonal, random");
-  sub->add_option("--budget", o->budget, "Support budget: 5% or 0.05, k=256, p=0.9 (+,sink=N,window=N)");
+  sub->add_option(
+      "--support", o->support,
+      "Attention support: dense, oracle, streaming, vertical_slash, antidiagonal, random");
+  sub->add_option("--budget", o->budget,
+                  "Support budget: 5% or 0.05, k=256, p=0.9 (+,sink=N,window=N)");
   sub->add_option("--granularity", o->granularity, "token or block:B");
   sub->add_option("--groups", o->groups, "shared, per_kv_group or per_head");
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");

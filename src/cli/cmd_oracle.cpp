@@ -2,12 +2,12 @@
 // attention-mass oracle and every baseline, over a grid of budgets. Resumable: runs already in the
 // --json report (same model and token count) are kept and skipped.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <sstream>
-#include <algorithm>
 
 #include "cli/common.h"
 #include "core/atomic_file.h"
@@ -22,7 +22,8 @@ namespace {
 
 struct OracleOptions {
   std::string model, prompt_file, json_out, md_out;
-  std::vector<std::string> methods{"oracle"}, budgets{"5%"}, granularities{"token"}, groups{"shared"};
+  std::vector<std::string> methods{"oracle"}, budgets{"5%"}, granularities{"token"},
+      groups{"shared"};
   int64_t max_tokens = 0, sink = 0, window = 0;
   int dense_layers = 0;
   uint64_t seed = 0;
@@ -33,8 +34,8 @@ struct OracleOptions {
 void print_layers(const SparseRunResult& r) {
   std::printf("  %5s %8s %9s %9s %9s\n", "layer", "density", "retained", "rel_err", "critical");
   for (const LayerSummary& l : r.layers)
-    std::printf("  %5d %8.4f %9.4f %9.4f %9.4f%s\n", l.layer, l.density, l.retained_mass, l.rel_error,
-                l.critical_dropped_fraction, l.dense ? "  (dense)" : "");
+    std::printf("  %5d %8.4f %9.4f %9.4f %9.4f%s\n", l.layer, l.density, l.retained_mass,
+                l.rel_error, l.critical_dropped_fraction, l.dense ? "  (dense)" : "");
 }
 
 void run_oracle(const OracleOptions& o) {
@@ -85,9 +86,11 @@ void run_oracle(const OracleOptions& o) {
     if (prev.model_path == path && prev.n_tokens == int64_t(ids.size())) {
       study = prev;
       for (const SparseRunResult& r : study.runs) done.insert(r.config.label());
-      std::fprintf(stderr, "[spf] resuming: %zu runs already in %s\n", done.size(), o.json_out.c_str());
+      std::fprintf(stderr, "[spf] resuming: %zu runs already in %s\n", done.size(),
+                   o.json_out.c_str());
     } else {
-      std::fprintf(stderr, "[spf] %s is for another model or prompt: starting over\n", o.json_out.c_str());
+      std::fprintf(stderr, "[spf] %s is for another model or prompt: starting over\n",
+                   o.json_out.c_str());
     }
   }
   study.model_path = path;
@@ -101,22 +104,25 @@ void run_oracle(const OracleOptions& o) {
 
   Stopwatch total;
   int ran = 0;
-  const int todo = int(configs.size()) - int(std::count_if(configs.begin(), configs.end(), [&](const SparseConfig& c) {
-                                           return done.count(c.label()) > 0;
-                                         }));
+  const int todo = int(configs.size()) -
+                   int(std::count_if(configs.begin(), configs.end(), [&](const SparseConfig& c) {
+                     return done.count(c.label()) > 0;
+                   }));
   for (const SparseConfig& c : configs) {
     if (done.count(c.label())) continue;
     const SparseRunResult r = run_sparse_config(*model, ids, dense, c);
     ++ran;
     const double eta = total.seconds() / ran * (todo - ran);
-    std::printf("[%d/%d] %-44s density %.4f  retained %.4f  KL %.4g  top-1 %.4f  (%.1f s, ETA %.0f s)\n", ran, todo,
-                c.label().c_str(), r.density, r.retained_mass, r.logits.kl_mean, r.logits.top1_agreement, r.seconds,
-                eta);
+    std::printf(
+        "[%d/%d] %-44s density %.4f  retained %.4f  KL %.4g  top-1 %.4f  (%.1f s, ETA %.0f s)\n",
+        ran, todo, c.label().c_str(), r.density, r.retained_mass, r.logits.kl_mean,
+        r.logits.top1_agreement, r.seconds, eta);
     if (o.per_layer) print_layers(r);
     std::fflush(stdout);
     study.runs.push_back(r);
     done.insert(c.label());
-    write_oracle_reports(study, o.json_out, o.md_out);  // after every run: a kill loses nothing finished
+    write_oracle_reports(study, o.json_out,
+                         o.md_out);  // after every run: a kill loses nothing finished
   }
   std::printf("\n%s", oracle_markdown(study).c_str());
 }
@@ -125,19 +131,29 @@ void run_oracle(const OracleOptions& o) {
 
 void add_oracle(CLI::App& app) {
   auto o = std::make_shared<OracleOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "oracle", "Compare sparse supports (attention-mass oracle and baselines) with dense attention on a prompt");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
-  sub->add_option("--prompt-file", o->prompt_file, "Text file with the prompt")->required()->check(CLI::ExistingFile);
-  sub->add_option("--method", o->methods, "Producers: oracle, dense, streaming, vertical_slash, antidiagonal, random")
+  CLI::App* sub = app.add_subcommand("oracle",
+                                     "Compare sparse supports (attention-mass oracle and "
+                                     "baselines) with dense attention on a prompt");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  sub->add_option("--prompt-file", o->prompt_file, "Text file with the prompt")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sub->add_option("--method", o->methods,
+                  "Producers: oracle, dense, streaming, vertical_slash, antidiagonal, random")
       ->delimiter(',');
-  sub->add_option("--budget", o->budgets, "Budgets (comma list): 5% or 0.05 (fraction), k=256, p=0.9 (mass)")
+  sub->add_option("--budget", o->budgets,
+                  "Budgets (comma list): 5% or 0.05 (fraction), k=256, p=0.9 (mass)")
       ->delimiter(',');
-  sub->add_option("--sink", o->sink, "Always keep the first N keys (inside the budget)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--window", o->window, "Always keep the last N keys of each query (inside the budget)")
+  sub->add_option("--sink", o->sink, "Always keep the first N keys (inside the budget)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--granularity", o->granularities, "token or block:B (comma list)")->delimiter(',');
-  sub->add_option("--groups", o->groups, "shared (head-averaged), per_kv_group, per_head (comma list)")
+  sub->add_option("--window", o->window,
+                  "Always keep the last N keys of each query (inside the budget)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--granularity", o->granularities, "token or block:B (comma list)")
+      ->delimiter(',');
+  sub->add_option("--groups", o->groups,
+                  "shared (head-averaged), per_kv_group, per_head (comma list)")
       ->delimiter(',');
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
   sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens");

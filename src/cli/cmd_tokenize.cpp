@@ -17,8 +17,7 @@ struct TokenizeOptions {
 };
 
 void run_tokenize(const TokenizeOptions& o) {
-  SPF_CHECK(o.text.empty() != o.file.empty(),
-            "give exactly one of --text and --file");
+  SPF_CHECK(o.text.empty() != o.file.empty(), "give exactly one of --text and --file");
   const std::string path = resolve_model(o.model);
   Tokenizer tok = Tokenizer::load_for_model(path);
   std::string text = o.file.empty() ? o.text : read_file(o.file);
@@ -48,7 +47,8 @@ void run_tokenize(const TokenizeOptions& o) {
 void add_tokenize(CLI::App& app) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* sub = app.add_subcommand("tokenize", "Print the token ids of a text");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
   sub->add_option("--text", o->text, "Text to tokenize");
   sub->add_option("--file", o->file, "Read the text from a file");
   sub->add_flag("--chat", o->chat, "Wrap the text as a user message in the chat template");

@@ -31,7 +31,8 @@ std::string resolve_model(const std::string& given) {
   if (!given.empty()) return given;
   if (const char* env = std::getenv("SPF_MODEL"); env != nullptr && *env != 0) return env;
   const fs::path exe = executable_dir();
-  for (const fs::path& dir : {exe / ".." / "models", exe / "models", fs::current_path() / "models"}) {
+  for (const fs::path& dir :
+       {exe / ".." / "models", exe / "models", fs::current_path() / "models"}) {
     const fs::path p = dir / kDefaultModelFile;
     if (fs::exists(p)) return fs::weakly_canonical(p).string();
   }
@@ -90,6 +91,8 @@ void add_threads_option(CLI::App& app, int& threads) {
       ->check(CLI::Range(1, 4096));
 }
 
-void apply_threads(int threads) { set_num_threads(threads); }
+void apply_threads(int threads) {
+  set_num_threads(threads);
+}
 
 }  // namespace spf::cli

@@ -10,8 +10,8 @@ namespace spf {
 
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
-// Appends one complete line (a '\n' is added) with a single write() and fsync, so a kill leaves either
-// the whole line or, at worst, a torn last line that readers must skip.
+// Appends one complete line (a '\n' is added) with a single write() and fsync, so a kill leaves
+// either the whole line or, at worst, a torn last line that readers must skip.
 void append_line_durable(const std::string& path, std::string_view line);
 
 std::string read_file(const std::string& path);

@@ -1,6 +1,6 @@
 // spf::Error is the one error type of the project: a single human-readable line that says what is
-// wrong and where (file, tensor, line number, option). Every layer throws it; only the CLI catches it,
-// prints "spf: error: <what>" and exits non-zero.
+// wrong and where (file, tensor, line number, option). Every layer throws it; only the CLI catches
+// it, prints "spf: error: <what>" and exits non-zero.
 #pragma once
 
 #include <sstream>
@@ -31,7 +31,7 @@ template <class... Args>
 }  // namespace spf
 
 // SPF_CHECK(cond, parts...) throws spf::Error built from parts when cond is false.
-#define SPF_CHECK(cond, ...)           \
-  do {                                 \
+#define SPF_CHECK(cond, ...)               \
+  do {                                     \
     if (!(cond)) ::spf::fail(__VA_ARGS__); \
   } while (0)

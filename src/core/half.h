@@ -17,7 +17,9 @@ inline uint32_t bits_from_f32(float f) {
   return u;
 }
 
-inline float bf16_to_f32(uint16_t h) { return f32_from_bits(uint32_t(h) << 16); }
+inline float bf16_to_f32(uint16_t h) {
+  return f32_from_bits(uint32_t(h) << 16);
+}
 
 // Round-to-nearest-even, NaN kept quiet.
 inline uint16_t f32_to_bf16(float f) {
@@ -51,9 +53,9 @@ inline uint16_t f32_to_fp16(float f) {
   const uint32_t u = bits_from_f32(f);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t absu = u & 0x7fffffffu;
-  if (absu > 0x7f800000u) return uint16_t(sign | 0x7e00u);  // NaN
+  if (absu > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
   if (absu >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 rounds to inf
-  if (absu < 0x38800000u) {                                    // subnormal or zero in fp16
+  if (absu < 0x38800000u) {                                  // subnormal or zero in fp16
     if (absu < 0x33000000u) return uint16_t(sign);
     const uint32_t e = absu >> 23;
     const uint32_t m = (absu & 0x7fffffu) | 0x800000u;

@@ -9,12 +9,14 @@
 
 namespace spf {
 
-void write_npy_f32(const std::string& path, std::span<const float> data, std::span<const int64_t> shape) {
+void write_npy_f32(const std::string& path, std::span<const float> data,
+                   std::span<const int64_t> shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   SPF_CHECK(n == int64_t(data.size()), path, ": shape does not match data size");
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < shape.size(); ++i) dict += cat(shape[i], shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+  for (size_t i = 0; i < shape.size(); ++i)
+    dict += cat(shape[i], shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
   dict += "), }";
   const size_t prefix = 10;
   size_t total = prefix + dict.size() + 1;
@@ -55,7 +57,8 @@ NpyArray read_npy(const std::string& path) {
   const std::string descr_s = field("descr");
   const size_t q1 = descr_s.find('\'');
   const std::string descr = descr_s.substr(q1 + 1, descr_s.find('\'', q1 + 1) - q1 - 1);
-  SPF_CHECK(field("fortran_order").find("False") < 8, path, ": Fortran-order .npy is not supported");
+  SPF_CHECK(field("fortran_order").find("False") < 8, path,
+            ": Fortran-order .npy is not supported");
   const std::string shape_s = field("shape");
   NpyArray a;
   {
@@ -70,7 +73,8 @@ NpyArray read_npy(const std::string& path) {
       pos = c + 1;
     }
   }
-  const int64_t n = std::accumulate(a.shape.begin(), a.shape.end(), int64_t(1), std::multiplies<>());
+  const int64_t n =
+      std::accumulate(a.shape.begin(), a.shape.end(), int64_t(1), std::multiplies<>());
   const uint8_t* d = p + hoff + hlen;
   const size_t avail = f.size() - hoff - hlen;
   a.data.resize(size_t(n));

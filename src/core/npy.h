@@ -14,7 +14,8 @@ struct NpyArray {
 };
 
 // Written atomically (temp file + rename).
-void write_npy_f32(const std::string& path, std::span<const float> data, std::span<const int64_t> shape);
+void write_npy_f32(const std::string& path, std::span<const float> data,
+                   std::span<const int64_t> shape);
 // Reads little-endian '<f4' or '<f8' (converted to float) or '<i4'/'<i8' (converted), C order only.
 NpyArray read_npy(const std::string& path);
 

@@ -8,7 +8,9 @@
 
 namespace spf {
 
-inline int num_threads() { return omp_get_max_threads(); }
+inline int num_threads() {
+  return omp_get_max_threads();
+}
 inline void set_num_threads(int n) {
   if (n > 0) omp_set_num_threads(n);
 }

@@ -18,7 +18,8 @@ double lse(const float* r, int64_t v) {
 }
 }  // namespace
 
-LogitComparison compare_logits(std::span<const float> dense, std::span<const float> sparse, int64_t n, int64_t vocab) {
+LogitComparison compare_logits(std::span<const float> dense, std::span<const float> sparse,
+                               int64_t n, int64_t vocab) {
   SPF_CHECK(n > 0 && vocab > 0, "compare_logits: empty input");
   SPF_CHECK(int64_t(dense.size()) == n * vocab && int64_t(sparse.size()) == n * vocab,
             "compare_logits: logits are not [", n, ", ", vocab, "]");

@@ -69,7 +69,9 @@ PromptFormat ModelRunner::prompt_format(const std::string& model) {
   const Tokenizer* tok = l.tok.get();
   const std::string system = l.system;
   PromptFormat f;
-  f.count_tokens = [tok](const std::string& text) { return int64_t(tok->encode(text, false, true).size()); };
+  f.count_tokens = [tok](const std::string& text) {
+    return int64_t(tok->encode(text, false, true).size());
+  };
   f.wrap = [system](const std::string& user) {
     std::vector<ChatMessage> msgs;
     if (!system.empty()) msgs.push_back({"system", system});
@@ -79,7 +81,9 @@ PromptFormat ModelRunner::prompt_format(const std::string& model) {
   return f;
 }
 
-int64_t ModelRunner::max_context(const std::string& model) { return get(model).model->config().max_context; }
+int64_t ModelRunner::max_context(const std::string& model) {
+  return get(model).model->config().max_context;
+}
 
 RunResult ModelRunner::run(const Sample& sample, const CellKey& cell) {
   Loaded& l = get(cell.model);
@@ -93,7 +97,8 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell) {
   std::unique_ptr<AttentionBackend> sparse;
   if (!is_dense_method(cell.method)) {
     const MethodSpec m = parse_method(cell.method);
-    auto backend = std::make_unique<SupportAttention>(make_producer(m.producer, producer_options(m, cell.budget)));
+    auto backend = std::make_unique<SupportAttention>(
+        make_producer(m.producer, producer_options(m, cell.budget)));
     backend->set_observer([&](const AttentionCall& call, const Support& s) {
       const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
       admitted += double(s.admitted_pairs()) / double(s.n_groups);

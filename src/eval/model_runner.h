@@ -1,8 +1,9 @@
-// ModelRunner: the sweep Runner backed by spf models. Method strings name a support producer and its
-// shape: "dense", "oracle:token", "oracle:block64", "oracle:token:per_head", "vertical_slash",
-// "antidiagonal:block64", "streaming", "random" — METHOD[:token|blockB][:shared|per_kv_group|per_head].
-// Budgets are the sweep's ("5%" or a key count). The prompt is prefilled through the sparse backend;
-// decoding is dense (sparsity is a prefill optimisation), greedy, stopping at the model's end tokens.
+// ModelRunner: the sweep Runner backed by spf models. Method strings name a support producer and
+// its shape: "dense", "oracle:token", "oracle:block64", "oracle:token:per_head", "vertical_slash",
+// "antidiagonal:block64", "streaming", "random" —
+// METHOD[:token|blockB][:shared|per_kv_group|per_head]. Budgets are the sweep's ("5%" or a key
+// count). The prompt is prefilled through the sparse backend; decoding is dense (sparsity is a
+// prefill optimisation), greedy, stopping at the model's end tokens.
 #pragma once
 
 #include <map>

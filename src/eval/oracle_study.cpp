@@ -16,7 +16,8 @@ std::string SparseConfig::label() const {
   return s;
 }
 
-std::vector<float> forward_all_logits(const Model& model, std::span<const int32_t> ids, AttentionBackend& attention) {
+std::vector<float> forward_all_logits(const Model& model, std::span<const int32_t> ids,
+                                      AttentionBackend& attention) {
   const int64_t n = int64_t(ids.size()), V = model.config().vocab_size;
   std::vector<float> logits(size_t(n * V));
   auto st = model.new_state(n);
@@ -78,8 +79,11 @@ namespace {
 nlohmann::json run_json(const SparseRunResult& r) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerSummary& l : r.layers)
-    layers.push_back({{"layer", l.layer}, {"dense", l.dense}, {"density", l.density},
-                      {"retained_mass", l.retained_mass}, {"rel_error", l.rel_error},
+    layers.push_back({{"layer", l.layer},
+                      {"dense", l.dense},
+                      {"density", l.density},
+                      {"retained_mass", l.retained_mass},
+                      {"rel_error", l.rel_error},
                       {"critical_dropped_fraction", l.critical_dropped_fraction}});
   return {{"label", r.config.label()},
           {"method", r.config.method},
@@ -133,7 +137,8 @@ OracleStudy read_oracle_json(const std::string& path) {
       for (const auto& lj : rj.at("layers"))
         r.layers.push_back({lj.at("layer").get<int>(), lj.at("density").get<double>(),
                             lj.at("retained_mass").get<double>(), lj.at("rel_error").get<double>(),
-                            lj.at("critical_dropped_fraction").get<double>(), lj.at("dense").get<bool>()});
+                            lj.at("critical_dropped_fraction").get<double>(),
+                            lj.at("dense").get<bool>()});
       s.runs.push_back(std::move(r));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -143,27 +148,33 @@ OracleStudy read_oracle_json(const std::string& path) {
 }
 
 std::string oracle_markdown(const OracleStudy& s) {
-  std::string md = cat("# Oracle study\n\nModel `", s.model_path, "`, ", s.n_tokens, " tokens, dense forward ",
-                       s.dense_seconds, " s.\n\n");
-  md += "| configuration | density | retained mass | output rel. error | head-critical dropped | KL mean (nats) | "
-        "KL last | top-1 agree | last top-1 same | seconds |\n";
+  std::string md = cat("# Oracle study\n\nModel `", s.model_path, "`, ", s.n_tokens,
+                       " tokens, dense forward ", s.dense_seconds, " s.\n\n");
+  md +=
+      "| configuration | density | retained mass | output rel. error | head-critical dropped | KL "
+      "mean (nats) | "
+      "KL last | top-1 agree | last top-1 same | seconds |\n";
   md += "|---|---|---|---|---|---|---|---|---|---|\n";
   char buf[512];
   for (const SparseRunResult& r : s.runs) {
-    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f | %.4f | %.4f | %.4g | %.4g | %.4f | %s | %.1f |\n",
-                  r.config.label().c_str(), r.density, r.retained_mass, r.rel_error, r.critical_dropped_fraction,
-                  r.logits.kl_mean, r.logits.kl_last, r.logits.top1_agreement, r.logits.top1_last_same ? "yes" : "no",
-                  r.seconds);
+    std::snprintf(buf, sizeof buf,
+                  "| %s | %.4f | %.4f | %.4f | %.4f | %.4g | %.4g | %.4f | %s | %.1f |\n",
+                  r.config.label().c_str(), r.density, r.retained_mass, r.rel_error,
+                  r.critical_dropped_fraction, r.logits.kl_mean, r.logits.kl_last,
+                  r.logits.top1_agreement, r.logits.top1_last_same ? "yes" : "no", r.seconds);
     md += buf;
   }
-  md += "\nDensity, retained mass, output error and head-critical fraction are means over the sparse "
-        "attention layers; KL is KL(dense || sparse) of the next-token distributions.\n";
+  md +=
+      "\nDensity, retained mass, output error and head-critical fraction are means over the sparse "
+      "attention layers; KL is KL(dense || sparse) of the next-token distributions.\n";
   return md;
 }
 
-void write_oracle_reports(const OracleStudy& s, const std::string& json_path, const std::string& md_path) {
+void write_oracle_reports(const OracleStudy& s, const std::string& json_path,
+                          const std::string& md_path) {
   if (!json_path.empty()) {
-    nlohmann::json j = {{"model", s.model_path}, {"n_tokens", s.n_tokens}, {"dense_seconds", s.dense_seconds}};
+    nlohmann::json j = {
+        {"model", s.model_path}, {"n_tokens", s.n_tokens}, {"dense_seconds", s.dense_seconds}};
     j["runs"] = nlohmann::json::array();
     for (const SparseRunResult& r : s.runs) j["runs"].push_back(run_json(r));
     write_file_atomic(json_path, j.dump(2) + "\n");

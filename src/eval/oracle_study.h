@@ -36,7 +36,8 @@ struct SparseRunResult {
   SparseConfig config;
   std::string producer_name;
   LogitComparison logits;
-  double density = 0, retained_mass = 0, rel_error = 0, critical_dropped_fraction = 0;  // over sparse layers
+  double density = 0, retained_mass = 0, rel_error = 0,
+         critical_dropped_fraction = 0;  // over sparse layers
   std::vector<LayerSummary> layers;
   double seconds = 0;
 };
@@ -49,7 +50,8 @@ struct OracleStudy {
 };
 
 // The full forward of `ids` through `attention`, logits [n, vocab].
-std::vector<float> forward_all_logits(const Model& model, std::span<const int32_t> ids, AttentionBackend& attention);
+std::vector<float> forward_all_logits(const Model& model, std::span<const int32_t> ids,
+                                      AttentionBackend& attention);
 
 // One sparse configuration against precomputed dense logits.
 SparseRunResult run_sparse_config(const Model& model, std::span<const int32_t> ids,
@@ -60,7 +62,8 @@ SparseRunResult run_sparse_config(const Model& model, std::span<const int32_t> i
 OracleStudy read_oracle_json(const std::string& json_path);
 
 // Writes JSON and Markdown (atomically); either path may be empty.
-void write_oracle_reports(const OracleStudy& study, const std::string& json_path, const std::string& md_path);
+void write_oracle_reports(const OracleStudy& study, const std::string& json_path,
+                          const std::string& md_path);
 std::string oracle_markdown(const OracleStudy& study);
 
 }  // namespace spf

@@ -1,9 +1,8 @@
 #include "model/config.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "formats/gguf.h"
@@ -12,10 +11,14 @@ namespace spf {
 
 const char* arch_name(Arch a) {
   switch (a) {
-    case Arch::llama: return "llama";
-    case Arch::qwen2: return "qwen2";
-    case Arch::qwen3: return "qwen3";
-    case Arch::qwen35: return "qwen3_5";
+    case Arch::llama:
+      return "llama";
+    case Arch::qwen2:
+      return "qwen2";
+    case Arch::qwen3:
+      return "qwen3";
+    case Arch::qwen35:
+      return "qwen3_5";
   }
   return "?";
 }
@@ -32,25 +35,30 @@ int ModelConfig::n_attention_layers() const {
 
 void ModelConfig::validate() const {
   const char* a = arch_name(arch);
-  SPF_CHECK(vocab_size > 0 && hidden > 0 && intermediate > 0 && n_layers > 0, a,
-            " config: vocab_size, hidden_size, intermediate_size and num_hidden_layers must be positive");
-  SPF_CHECK(n_heads > 0 && n_kv_heads > 0, a, " config: head counts must be positive (heads ", n_heads,
-            ", kv heads ", n_kv_heads, ")");
+  SPF_CHECK(
+      vocab_size > 0 && hidden > 0 && intermediate > 0 && n_layers > 0, a,
+      " config: vocab_size, hidden_size, intermediate_size and num_hidden_layers must be positive");
+  SPF_CHECK(n_heads > 0 && n_kv_heads > 0, a, " config: head counts must be positive (heads ",
+            n_heads, ", kv heads ", n_kv_heads, ")");
   SPF_CHECK(n_heads % n_kv_heads == 0, a, " config: num_attention_heads ", n_heads,
             " is not a multiple of num_key_value_heads ", n_kv_heads);
-  SPF_CHECK(head_dim > 0 && head_dim % 2 == 0 && head_dim <= 1024, a, " config: bad head_dim ", head_dim);
+  SPF_CHECK(head_dim > 0 && head_dim % 2 == 0 && head_dim <= 1024, a, " config: bad head_dim ",
+            head_dim);
   SPF_CHECK(rope.rotary_dim > 0 && rope.rotary_dim % 2 == 0 && rope.rotary_dim <= head_dim, a,
-            " config: rotary dimension ", rope.rotary_dim, " must be even and within head_dim ", head_dim);
+            " config: rotary dimension ", rope.rotary_dim, " must be even and within head_dim ",
+            head_dim);
   SPF_CHECK(int(layer_types.size()) == n_layers, a, " config: layer_types has ", layer_types.size(),
             " entries for ", n_layers, " layers");
   SPF_CHECK(rms_eps > 0, a, " config: rms_norm_eps must be positive");
   bool any_linear = false;
   for (LayerType t : layer_types) any_linear |= t == LayerType::linear_attention;
   if (any_linear) {
-    SPF_CHECK(arch == Arch::qwen35, a, " config: linear_attention layers need a Qwen3.5 architecture");
-    SPF_CHECK(lin_k_heads > 0 && lin_v_heads > 0 && lin_k_dim > 0 && lin_v_dim > 0 && conv_kernel > 0, a,
-              " config: linear attention needs positive linear_num_key_heads, linear_num_value_heads, "
-              "linear_key_head_dim, linear_value_head_dim and linear_conv_kernel_dim");
+    SPF_CHECK(arch == Arch::qwen35, a,
+              " config: linear_attention layers need a Qwen3.5 architecture");
+    SPF_CHECK(
+        lin_k_heads > 0 && lin_v_heads > 0 && lin_k_dim > 0 && lin_v_dim > 0 && conv_kernel > 0, a,
+        " config: linear attention needs positive linear_num_key_heads, linear_num_value_heads, "
+        "linear_key_head_dim, linear_value_head_dim and linear_conv_kernel_dim");
     SPF_CHECK(lin_v_heads % lin_k_heads == 0, a, " config: linear_num_value_heads ", lin_v_heads,
               " is not a multiple of linear_num_key_heads ", lin_k_heads);
   }
@@ -84,8 +92,8 @@ void read_rope_scaling(const json& rs, RopeConfig& rope, const std::string& wher
   if (rs.is_null()) return;
   SPF_CHECK(rs.is_object(), where, ": rope scaling must be an object");
   std::string type = rs.value("rope_type", rs.value("type", std::string("default")));
-  SPF_CHECK(type == "default" || type == "linear" || type == "llama3", where, ": unsupported rope type '", type,
-            "' (supported: default, linear, llama3)");
+  SPF_CHECK(type == "default" || type == "linear" || type == "llama3", where,
+            ": unsupported rope type '", type, "' (supported: default, linear, llama3)");
   rope.type = type;
   rope.factor = float(get_num_or(rs, "factor", 1.0, where));
   rope.low_freq_factor = float(get_num_or(rs, "low_freq_factor", 1.0, where));
@@ -99,27 +107,35 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
   SPF_CHECK(root.is_object(), where, ": config must be a JSON object");
   ModelConfig c;
   std::string model_type = root.value("model_type", std::string());
-  if (root.contains("architectures") && root["architectures"].is_array() && !root["architectures"].empty() &&
-      root["architectures"][0].is_string()) {
+  if (root.contains("architectures") && root["architectures"].is_array() &&
+      !root["architectures"].empty() && root["architectures"][0].is_string()) {
     c.hf_architecture = root["architectures"][0].get<std::string>();
   }
   // Composite checkpoints keep the language model's hyper-parameters in text_config.
   const json* jp = &root;
   if (model_type == "qwen3_5" || (root.contains("text_config") && root["text_config"].is_object() &&
                                   !root.contains("hidden_size"))) {
-    SPF_CHECK(root.contains("text_config") && root["text_config"].is_object(), where, ": model_type ", model_type,
-              " needs a text_config object");
+    SPF_CHECK(root.contains("text_config") && root["text_config"].is_object(), where,
+              ": model_type ", model_type, " needs a text_config object");
     jp = &root["text_config"];
     c.weight_prefix = "model.language_model.";
-    if (model_type == "qwen3_5") model_type = "qwen3_5_text";
-    else model_type = jp->value("model_type", model_type);
+    if (model_type == "qwen3_5")
+      model_type = "qwen3_5_text";
+    else
+      model_type = jp->value("model_type", model_type);
   }
   const json& j = *jp;
-  if (model_type == "llama" || model_type == "mistral") c.arch = Arch::llama;
-  else if (model_type == "qwen2") c.arch = Arch::qwen2;
-  else if (model_type == "qwen3") c.arch = Arch::qwen3;
-  else if (model_type == "qwen3_5_text") c.arch = Arch::qwen35;
-  else fail(where, ": unknown model_type '", model_type, "' (supported: llama, qwen2, qwen3, qwen3_5, qwen3_5_text)");
+  if (model_type == "llama" || model_type == "mistral")
+    c.arch = Arch::llama;
+  else if (model_type == "qwen2")
+    c.arch = Arch::qwen2;
+  else if (model_type == "qwen3")
+    c.arch = Arch::qwen3;
+  else if (model_type == "qwen3_5_text")
+    c.arch = Arch::qwen35;
+  else
+    fail(where, ": unknown model_type '", model_type,
+         "' (supported: llama, qwen2, qwen3, qwen3_5, qwen3_5_text)");
 
   c.vocab_size = get_int(j, "vocab_size", where);
   c.hidden = get_int(j, "hidden_size", where);
@@ -133,12 +149,16 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
   c.max_context = get_int_or(j, "max_position_embeddings", 2048, where);
   // Composite models tie through the top-level config; text-only ones through their own.
   c.tie_embeddings = get_bool_or(j, "tie_word_embeddings", false, where);
-  if (jp != &root) c.tie_embeddings = get_bool_or(root, "tie_word_embeddings", c.tie_embeddings, where);
+  if (jp != &root)
+    c.tie_embeddings = get_bool_or(root, "tie_word_embeddings", c.tie_embeddings, where);
 
   // RoPE: legacy keys (rope_theta, rope_scaling) or transformers v5 rope_parameters.
-  const json* rp = j.contains("rope_parameters") && j["rope_parameters"].is_object() ? &j["rope_parameters"] : nullptr;
+  const json* rp = j.contains("rope_parameters") && j["rope_parameters"].is_object()
+                       ? &j["rope_parameters"]
+                       : nullptr;
   double theta = get_num_or(j, "rope_theta", c.arch == Arch::qwen35 ? 10000000.0 : 10000.0, where);
-  double partial = get_num_or(j, "partial_rotary_factor", c.arch == Arch::qwen35 ? 0.25 : 1.0, where);
+  double partial =
+      get_num_or(j, "partial_rotary_factor", c.arch == Arch::qwen35 ? 0.25 : 1.0, where);
   if (rp != nullptr) {
     theta = get_num_or(*rp, "rope_theta", theta, where);
     partial = get_num_or(*rp, "partial_rotary_factor", partial, where);
@@ -154,8 +174,12 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
       c.qkv_bias = c.o_bias = get_bool_or(j, "attention_bias", false, where);
       SPF_CHECK(!get_bool_or(j, "mlp_bias", false, where), where, ": mlp_bias is not supported");
       break;
-    case Arch::qwen2: c.qkv_bias = true; break;
-    case Arch::qwen3: c.qk_norm = true; break;
+    case Arch::qwen2:
+      c.qkv_bias = true;
+      break;
+    case Arch::qwen3:
+      c.qk_norm = true;
+      break;
     case Arch::qwen35:
       c.qkv_bias = c.o_bias = get_bool_or(j, "attention_bias", false, where);
       c.qk_norm = true;
@@ -178,20 +202,25 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
   if (c.arch == Arch::qwen35) {
     if (j.contains("layer_types") && !j["layer_types"].is_null()) {
       const json& lt = j["layer_types"];
-      SPF_CHECK(lt.is_array() && int(lt.size()) == c.n_layers, where, ": layer_types must list ", c.n_layers,
-                " layer types");
+      SPF_CHECK(lt.is_array() && int(lt.size()) == c.n_layers, where, ": layer_types must list ",
+                c.n_layers, " layer types");
       for (size_t i = 0; i < lt.size(); ++i) {
         SPF_CHECK(lt[i].is_string(), where, ": layer_types[", i, "] must be a string");
         const std::string s = lt[i].get<std::string>();
-        if (s == "full_attention") c.layer_types[i] = LayerType::full_attention;
-        else if (s == "linear_attention") c.layer_types[i] = LayerType::linear_attention;
-        else fail(where, ": unknown layer type '", s, "' at layer_types[", i, "] (expected full_attention or linear_attention)");
+        if (s == "full_attention")
+          c.layer_types[i] = LayerType::full_attention;
+        else if (s == "linear_attention")
+          c.layer_types[i] = LayerType::linear_attention;
+        else
+          fail(where, ": unknown layer type '", s, "' at layer_types[", i,
+               "] (expected full_attention or linear_attention)");
       }
     } else {
       const int interval = get_int_or(j, "full_attention_interval", 4, where);
       SPF_CHECK(interval > 0, where, ": full_attention_interval must be positive");
       for (int i = 0; i < c.n_layers; ++i)
-        c.layer_types[size_t(i)] = (i + 1) % interval == 0 ? LayerType::full_attention : LayerType::linear_attention;
+        c.layer_types[size_t(i)] =
+            (i + 1) % interval == 0 ? LayerType::full_attention : LayerType::linear_attention;
     }
   }
   c.validate();
@@ -213,10 +242,14 @@ ModelConfig config_from_hf_file(const std::string& path) {
 ModelConfig config_from_gguf(const GgufFile& g) {
   const std::string arch = g.get_string("general.architecture");
   ModelConfig c;
-  if (arch == "llama") c.arch = Arch::llama;
-  else if (arch == "qwen2") c.arch = Arch::qwen2;
-  else if (arch == "qwen3") c.arch = Arch::qwen3;
-  else fail(g.path(), ": unsupported GGUF architecture '", arch, "' (supported: llama, qwen2, qwen3)");
+  if (arch == "llama")
+    c.arch = Arch::llama;
+  else if (arch == "qwen2")
+    c.arch = Arch::qwen2;
+  else if (arch == "qwen3")
+    c.arch = Arch::qwen3;
+  else
+    fail(g.path(), ": unsupported GGUF architecture '", arch, "' (supported: llama, qwen2, qwen3)");
   const std::string p = arch + ".";
   c.hf_architecture = arch + " (GGUF)";
   c.hidden = int(g.get_int(p + "embedding_length"));
@@ -235,9 +268,12 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     c.rope.type = "linear";
     c.rope.factor = float(g.get_float(p + "rope.scaling.factor"));
   }
-  SPF_CHECK(!g.has("rope_freqs.weight"), g.path(), ": llama3 rope_freqs scaling in GGUF is not supported yet");
-  if (auto v = g.get_int_opt(p + "vocab_size")) c.vocab_size = int(*v);
-  else c.vocab_size = int(g.info("token_embd.weight").shape[0]);
+  SPF_CHECK(!g.has("rope_freqs.weight"), g.path(),
+            ": llama3 rope_freqs scaling in GGUF is not supported yet");
+  if (auto v = g.get_int_opt(p + "vocab_size"))
+    c.vocab_size = int(*v);
+  else
+    c.vocab_size = int(g.info("token_embd.weight").shape[0]);
   c.tie_embeddings = !g.has("output.weight");
   c.qkv_bias = g.has("blk.0.attn_q.bias");
   c.o_bias = g.has("blk.0.attn_output.bias");

@@ -1,6 +1,7 @@
 // ModelConfig: one typed description of every supported architecture, filled from an HF config.json
-// (top level or a composite's text_config) or from GGUF metadata. Unknown architectures, layer types
-// or inconsistent head counts are rejected here with a clear error, before any weight is read.
+// (top level or a composite's text_config) or from GGUF metadata. Unknown architectures, layer
+// types or inconsistent head counts are rejected here with a clear error, before any weight is
+// read.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,7 @@ const char* layer_type_name(LayerType t);
 
 struct RopeConfig {
   float theta = 10000.0f;
-  int rotary_dim = 0;       // dims rotated per head (head_dim, or partial: head_dim * factor)
+  int rotary_dim = 0;            // dims rotated per head (head_dim, or partial: head_dim * factor)
   std::string type = "default";  // default | linear | llama3
   float factor = 1.0f;
   float low_freq_factor = 1.0f;
@@ -42,10 +43,10 @@ struct ModelConfig {
   float rms_eps = 1e-6f;
   int64_t max_context = 0;
   bool tie_embeddings = false;
-  bool qkv_bias = false;       // Qwen2 (and Llama attention_bias)
-  bool o_bias = false;         // Llama attention_bias
-  bool qk_norm = false;        // Qwen3 and Qwen3.5
-  bool norm_plus_one = false;  // Qwen3.5 HF RMSNorm: x_hat * (1 + w)
+  bool qkv_bias = false;          // Qwen2 (and Llama attention_bias)
+  bool o_bias = false;            // Llama attention_bias
+  bool qk_norm = false;           // Qwen3 and Qwen3.5
+  bool norm_plus_one = false;     // Qwen3.5 HF RMSNorm: x_hat * (1 + w)
   bool attn_output_gate = false;  // Qwen3.5: q_proj also emits a per-head sigmoid gate
   RopeConfig rope;
   std::vector<LayerType> layer_types;  // size n_layers; all full_attention for dense models

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "attention/cpu/blas_threads.h"
+#include "attention/cpu/fast_exp.h"
 #include "core/error.h"
 #include "core/threads.h"
-#include "attention/cpu/fast_exp.h"
 #include "model/ops.h"
 
 namespace spf::gdn {

@@ -7,8 +7,9 @@
 
 namespace spf {
 
-GenerateResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateParams& params,
-                        AttentionBackend& attention, const std::function<void(int32_t)>& on_token) {
+GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
+                        const GenerateParams& params, AttentionBackend& attention,
+                        const std::function<void(int32_t)>& on_token) {
   SPF_CHECK(!prompt.empty(), "the prompt is empty");
   SPF_CHECK(params.max_new_tokens >= 0, "max new tokens must be >= 0");
   const ModelConfig& cfg = model.config();

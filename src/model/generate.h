@@ -1,6 +1,6 @@
 // Prompt -> continuation: one batched prefill over the prompt, then token-by-token decode with the
-// model's caches, stopping at an end-of-sequence id or max_new_tokens. Reports time-to-first-token and
-// decode throughput. The attention backend is used for prefill; decode uses the same backend.
+// model's caches, stopping at an end-of-sequence id or max_new_tokens. Reports time-to-first-token
+// and decode throughput. The attention backend is used for prefill; decode uses the same backend.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +29,8 @@ struct GenerateResult {
 };
 
 // on_token is called for every generated id as soon as it is chosen (for streaming); may be empty.
-GenerateResult generate(const Model& model, std::span<const int32_t> prompt, const GenerateParams& params,
-                        AttentionBackend& attention, const std::function<void(int32_t)>& on_token = {});
+GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
+                        const GenerateParams& params, AttentionBackend& attention,
+                        const std::function<void(int32_t)>& on_token = {});
 
 }  // namespace spf

@@ -62,42 +62,44 @@ class LlamaFamilyModel final : public Model {
       L.w_down = w.get(n("mlp.down_proj.weight"), {H, I});
     }
     const RopeConfig& r = cfg.rope;
-    inv_freq_ = ops::rope_inv_freq(r.rotary_dim, r.theta, r.type.c_str(), r.factor, r.low_freq_factor,
-                                   r.high_freq_factor, r.original_max_position);
+    inv_freq_ = ops::rope_inv_freq(r.rotary_dim, r.theta, r.type.c_str(), r.factor,
+                                   r.low_freq_factor, r.high_freq_factor, r.original_max_position);
   }
 
   const ModelConfig& config() const override { return cfg_; }
 
   std::unique_ptr<ModelState> new_state(int64_t max_tokens) const override {
     SPF_CHECK(max_tokens > 0, "state capacity must be positive");
-    SPF_CHECK(max_tokens <= cfg_.max_context, "sequence of ", max_tokens, " tokens exceeds the model's context of ",
-              cfg_.max_context, " tokens");
+    SPF_CHECK(max_tokens <= cfg_.max_context, "sequence of ", max_tokens,
+              " tokens exceeds the model's context of ", cfg_.max_context, " tokens");
     return std::make_unique<DenseState>(cfg_, max_tokens);
   }
 
-  void forward(std::span<const int32_t> tokens, ModelState& state_base, AttentionBackend& attention, LogitsMode mode,
-               std::span<float> logits) const override {
+  void forward(std::span<const int32_t> tokens, ModelState& state_base, AttentionBackend& attention,
+               LogitsMode mode, std::span<float> logits) const override {
     auto* state = dynamic_cast<DenseState*>(&state_base);
     SPF_CHECK(state != nullptr, "model state was not created by this model");
     const int64_t n = int64_t(tokens.size());
     if (n == 0) return;
     const int64_t pos0 = state->n_past();
-    SPF_CHECK(pos0 + n <= state->capacity(), "sequence of ", pos0 + n, " tokens exceeds the state's capacity of ",
-              state->capacity(), " tokens");
+    SPF_CHECK(pos0 + n <= state->capacity(), "sequence of ", pos0 + n,
+              " tokens exceeds the state's capacity of ", state->capacity(), " tokens");
     const int64_t H = cfg_.hidden, V = cfg_.vocab_size, I = cfg_.intermediate, D = cfg_.head_dim;
     const int Hq = cfg_.n_heads, Hkv = cfg_.n_kv_heads;
     const int64_t qd = Hq * D, kvd = Hkv * D;
     const int64_t n_logits = mode == LogitsMode::all ? n : 1;
-    SPF_CHECK(int64_t(logits.size()) == n_logits * V, "logits buffer has ", logits.size(), " floats, expected ",
-              n_logits * V);
+    SPF_CHECK(int64_t(logits.size()) == n_logits * V, "logits buffer has ", logits.size(),
+              " floats, expected ", n_logits * V);
 
     std::vector<float> x(size_t(n * H)), h(size_t(n * H));
     for (int64_t t = 0; t < n; ++t) {
       const int32_t id = tokens[size_t(t)];
-      SPF_CHECK(id >= 0 && id < V, "token id ", id, " at position ", pos0 + t, " is outside the vocabulary [0, ", V, ")");
+      SPF_CHECK(id >= 0 && id < V, "token id ", id, " at position ", pos0 + t,
+                " is outside the vocabulary [0, ", V, ")");
       std::memcpy(x.data() + t * H, embed_.data() + int64_t(id) * H, size_t(H) * sizeof(float));
     }
-    std::vector<float> q(size_t(n * qd)), k(size_t(n * kvd)), v(size_t(n * kvd)), att(size_t(n * qd));
+    std::vector<float> q(size_t(n * qd)), k(size_t(n * kvd)), v(size_t(n * kvd)),
+        att(size_t(n * qd));
     std::vector<float> gate(size_t(n * I)), up(size_t(n * I));
     for (int l = 0; l < cfg_.n_layers; ++l) {
       const Layer& L = layers_[size_t(l)];
@@ -123,7 +125,8 @@ class LlamaFamilyModel final : public Model {
       call.out = att.data();
       attention.attend(call);
 
-      ops::linear(att.data(), n, qd, L.wo.data(), H, L.bo.empty() ? nullptr : L.bo.data(), h.data());
+      ops::linear(att.data(), n, qd, L.wo.data(), H, L.bo.empty() ? nullptr : L.bo.data(),
+                  h.data());
       ops::add_inplace(x.data(), h.data(), n * H);
 
       ops::rms_norm(x.data(), n, H, L.ffn_norm.data(), cfg_.rms_eps, false, h.data());

@@ -23,8 +23,10 @@ std::unique_ptr<Model> build(const ModelConfig& cfg, const TensorSource& src) {
   switch (cfg.arch) {
     case Arch::llama:
     case Arch::qwen2:
-    case Arch::qwen3: return make_llama_family_model(cfg, src);
-    case Arch::qwen35: return make_qwen35_model(cfg, src);
+    case Arch::qwen3:
+      return make_llama_family_model(cfg, src);
+    case Arch::qwen35:
+      return make_qwen35_model(cfg, src);
   }
   fail("unsupported architecture");
 }

@@ -1,7 +1,8 @@
 // Model: a causal LM forward over a prompt (batched prefill) or one token at a time (decode),
 // carrying its caches in a ModelState. Every attention layer's softmax attention goes through the
 // AttentionBackend passed to forward(): dense by default, any Support-driven backend for sparse
-// prefill. load_model() opens a GGUF file or an HF checkpoint directory and builds the right family.
+// prefill. load_model() opens a GGUF file or an HF checkpoint directory and builds the right
+// family.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,9 @@ class Model {
   virtual std::unique_ptr<ModelState> new_state(int64_t max_tokens) const = 0;
   // Runs tokens at positions n_past .. n_past + n - 1 and advances the state. logits receives
   // [n, vocab] (LogitsMode::all) or [vocab] (LogitsMode::last). Throws if the state would overflow.
-  virtual void forward(std::span<const int32_t> tokens, ModelState& state, AttentionBackend& attention,
-                       LogitsMode mode, std::span<float> logits) const = 0;
+  virtual void forward(std::span<const int32_t> tokens, ModelState& state,
+                       AttentionBackend& attention, LogitsMode mode,
+                       std::span<float> logits) const = 0;
 };
 
 // The dense tiled executor, used when no other backend is given.

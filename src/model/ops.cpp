@@ -11,10 +11,11 @@
 
 namespace spf::ops {
 
-void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, const float* bias, float* y) {
+void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, const float* bias,
+            float* y) {
   if (n == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(out), int(in), 1.0f, x, int(in), w, int(in),
-              0.0f, y, int(out));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(out), int(in), 1.0f, x, int(in),
+              w, int(in), 0.0f, y, int(out));
   if (bias != nullptr) {
     for (int64_t i = 0; i < n; ++i) {
       float* row = y + i * out;
@@ -23,7 +24,8 @@ void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, 
   }
 }
 
-void rms_norm(const float* x, int64_t n, int64_t dim, const float* w, float eps, bool plus_one, float* y) {
+void rms_norm(const float* x, int64_t n, int64_t dim, const float* w, float eps, bool plus_one,
+              float* y) {
 #pragma omp parallel for if (n * dim > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float* xr = x + i * dim;
@@ -41,12 +43,14 @@ void rms_norm(const float* x, int64_t n, int64_t dim, const float* w, float eps,
   }
 }
 
-std::vector<float> rope_inv_freq(int rot, float theta, const char* type, float factor, float low_freq_factor,
-                                 float high_freq_factor, int original_max_position) {
+std::vector<float> rope_inv_freq(int rot, float theta, const char* type, float factor,
+                                 float low_freq_factor, float high_freq_factor,
+                                 int original_max_position) {
   SPF_CHECK(rot > 0 && rot % 2 == 0, "rotary dimension must be a positive even number, got ", rot);
   const std::string t = type;
   std::vector<float> f(size_t(rot / 2));
-  for (int i = 0; i < rot / 2; ++i) f[size_t(i)] = float(1.0 / std::pow(double(theta), 2.0 * i / rot));
+  for (int i = 0; i < rot / 2; ++i)
+    f[size_t(i)] = float(1.0 / std::pow(double(theta), 2.0 * i / rot));
   if (t == "default" || t.empty()) return f;
   if (t == "linear") {
     for (float& v : f) v /= factor;
@@ -60,7 +64,8 @@ std::vector<float> rope_inv_freq(int rot, float theta, const char* type, float f
       if (wl > lo_wl) {
         v = float(v / factor);
       } else if (wl >= hi_wl) {
-        const double s = (original_max_position / wl - low_freq_factor) / (high_freq_factor - low_freq_factor);
+        const double s =
+            (original_max_position / wl - low_freq_factor) / (high_freq_factor - low_freq_factor);
         v = float((1.0 - s) * v / factor + s * v);
       }
     }
@@ -69,7 +74,8 @@ std::vector<float> rope_inv_freq(int rot, float theta, const char* type, float f
   fail("unsupported rope scaling type '", t, "' (supported: default, linear, llama3)");
 }
 
-void rope_inplace(float* x, int64_t n, int n_heads, int head_dim, int rot, const float* inv_freq, int64_t pos0) {
+void rope_inplace(float* x, int64_t n, int n_heads, int head_dim, int rot, const float* inv_freq,
+                  int64_t pos0) {
   const int half = rot / 2;
 #pragma omp parallel for if (n > 16)
   for (int64_t t = 0; t < n; ++t) {

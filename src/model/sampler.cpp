@@ -15,7 +15,8 @@ int32_t argmax(std::span<const float> logits) {
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {
-  SPF_CHECK(p.temperature >= 0 && std::isfinite(p.temperature), "temperature must be >= 0, got ", p.temperature);
+  SPF_CHECK(p.temperature >= 0 && std::isfinite(p.temperature), "temperature must be >= 0, got ",
+            p.temperature);
   SPF_CHECK(p.top_p > 0 && p.top_p <= 1, "top-p must be in (0, 1], got ", p.top_p);
 }
 
@@ -30,7 +31,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
     sum += prob[i];
   }
   std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) { return prob[size_t(a)] > prob[size_t(b)]; });
+  std::sort(idx.begin(), idx.end(),
+            [&](int32_t a, int32_t b) { return prob[size_t(a)] > prob[size_t(b)]; });
   // Smallest prefix of the sorted distribution whose mass reaches top_p.
   size_t keep = 0;
   double acc = 0;

@@ -1,5 +1,5 @@
-// Next-token choice from logits: greedy (temperature 0) or temperature + top-p (nucleus) sampling with
-// a seeded generator, so a run is reproducible.
+// Next-token choice from logits: greedy (temperature 0) or temperature + top-p (nucleus) sampling
+// with a seeded generator, so a run is reproducible.
 #pragma once
 
 #include <cstdint>

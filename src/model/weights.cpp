@@ -16,11 +16,16 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 // HF suffix (after "model.layers.<i>.") -> GGUF suffix (after "blk.<i>.").
 const std::pair<const char*, const char*> kLayerNames[] = {
-    {"self_attn.q_proj.", "attn_q."},        {"self_attn.k_proj.", "attn_k."},
-    {"self_attn.v_proj.", "attn_v."},        {"self_attn.o_proj.", "attn_output."},
-    {"self_attn.q_norm.", "attn_q_norm."},   {"self_attn.k_norm.", "attn_k_norm."},
-    {"mlp.gate_proj.", "ffn_gate."},         {"mlp.up_proj.", "ffn_up."},
-    {"mlp.down_proj.", "ffn_down."},         {"input_layernorm.", "attn_norm."},
+    {"self_attn.q_proj.", "attn_q."},
+    {"self_attn.k_proj.", "attn_k."},
+    {"self_attn.v_proj.", "attn_v."},
+    {"self_attn.o_proj.", "attn_output."},
+    {"self_attn.q_norm.", "attn_q_norm."},
+    {"self_attn.k_norm.", "attn_k_norm."},
+    {"mlp.gate_proj.", "ffn_gate."},
+    {"mlp.up_proj.", "ffn_up."},
+    {"mlp.down_proj.", "ffn_down."},
+    {"input_layernorm.", "attn_norm."},
     {"post_attention_layernorm.", "ffn_norm."},
 };
 
@@ -32,7 +37,8 @@ void unpermute_rows(std::vector<float>& w, int64_t rows, int64_t cols, int n_hea
   for (int64_t h = 0; h < n_heads; ++h)
     for (int64_t p = 0; p < hd; ++p) {
       const int64_t dst = h * hd + (p % 2) * half + p / 2;
-      std::memcpy(out.data() + dst * cols, w.data() + (h * hd + p) * cols, size_t(cols) * sizeof(float));
+      std::memcpy(out.data() + dst * cols, w.data() + (h * hd + p) * cols,
+                  size_t(cols) * sizeof(float));
     }
   w.swap(out);
 }
@@ -43,11 +49,14 @@ WeightLoader::WeightLoader(const TensorSource& src, const ModelConfig& cfg) : sr
   gguf_ = src.has("token_embd.weight");
 }
 
-std::string WeightLoader::layer(int i, const std::string& suffix) { return cat("model.layers.", i, ".", suffix); }
+std::string WeightLoader::layer(int i, const std::string& suffix) {
+  return cat("model.layers.", i, ".", suffix);
+}
 
 std::string WeightLoader::stored_name(const std::string& hf) const {
   if (!gguf_) {
-    if (hf.rfind("model.", 0) == 0 && cfg_.weight_prefix != "model.") return cfg_.weight_prefix + hf.substr(6);
+    if (hf.rfind("model.", 0) == 0 && cfg_.weight_prefix != "model.")
+      return cfg_.weight_prefix + hf.substr(6);
     return hf;
   }
   if (hf == "model.embed_tokens.weight") return "token_embd.weight";
@@ -57,7 +66,8 @@ std::string WeightLoader::stored_name(const std::string& hf) const {
   const std::string head = "model.layers.";
   if (hf.compare(0, head.size(), head) == 0) {
     const size_t dot = hf.find('.', head.size());
-    const std::string idx = hf.substr(head.size(), dot == std::string::npos ? 0 : dot - head.size());
+    const std::string idx =
+        hf.substr(head.size(), dot == std::string::npos ? 0 : dot - head.size());
     if (!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos) {
       const std::string rest = hf.substr(dot + 1);
       for (const auto& [from, to] : kLayerNames) {
@@ -69,15 +79,18 @@ std::string WeightLoader::stored_name(const std::string& hf) const {
   return hf;
 }
 
-bool WeightLoader::has(const std::string& hf) const { return src_.has(stored_name(hf)); }
+bool WeightLoader::has(const std::string& hf) const {
+  return src_.has(stored_name(hf));
+}
 
-std::optional<std::vector<float>> WeightLoader::get_optional(const std::string& hf,
-                                                             const std::vector<int64_t>& shape) const {
+std::optional<std::vector<float>> WeightLoader::get_optional(
+    const std::string& hf, const std::vector<int64_t>& shape) const {
   if (!has(hf)) return std::nullopt;
   return get(hf, shape);
 }
 
-std::vector<float> WeightLoader::get(const std::string& hf, const std::vector<int64_t>& shape) const {
+std::vector<float> WeightLoader::get(const std::string& hf,
+                                     const std::vector<int64_t>& shape) const {
   const std::string name = stored_name(hf);
   SPF_CHECK(src_.has(name), src_.path(), ": missing tensor ", name,
             name == hf ? std::string() : cat(" (", hf, ")"));
@@ -86,8 +99,8 @@ std::vector<float> WeightLoader::get(const std::string& hf, const std::vector<in
   int64_t want = 1;
   for (int64_t d : shape) want *= d;
   const bool same = info.shape == shape || (shape.size() == 1 && info.numel() == want);
-  SPF_CHECK(same, src_.path(), ": tensor ", name, " has shape ", shape_str(info.shape), ", expected ",
-            shape_str(shape));
+  SPF_CHECK(same, src_.path(), ": tensor ", name, " has shape ", shape_str(info.shape),
+            ", expected ", shape_str(shape));
   std::vector<float> w = src_.read_f32(name);
   if (gguf_ && cfg_.arch == Arch::llama) {
     const bool is_q = hf.find("self_attn.q_proj.") != std::string::npos;

@@ -1,7 +1,8 @@
 // WeightLoader reads a model's tensors by their HF names ("model.layers.3.self_attn.q_proj.weight",
 // "lm_head.weight") from any TensorSource, as float32 with the shape checked. It hides where the
-// checkpoint keeps them: composite prefixes (model.language_model.*) and GGUF names (blk.3.attn_q.weight),
-// including the row permutation llama GGUFs apply to q/k for interleaved RoPE.
+// checkpoint keeps them: composite prefixes (model.language_model.*) and GGUF names
+// (blk.3.attn_q.weight), including the row permutation llama GGUFs apply to q/k for interleaved
+// RoPE.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +19,11 @@ class WeightLoader {
  public:
   WeightLoader(const TensorSource& src, const ModelConfig& cfg);
 
-  // Throws "<file>: missing tensor <name>" or "<file>: tensor <name> has shape [..], expected [..]".
+  // Throws "<file>: missing tensor <name>" or "<file>: tensor <name> has shape [..], expected
+  // [..]".
   std::vector<float> get(const std::string& hf_name, const std::vector<int64_t>& shape) const;
-  std::optional<std::vector<float>> get_optional(const std::string& hf_name, const std::vector<int64_t>& shape) const;
+  std::optional<std::vector<float>> get_optional(const std::string& hf_name,
+                                                 const std::vector<int64_t>& shape) const;
   bool has(const std::string& hf_name) const;
   // The name the checkpoint stores hf_name under.
   std::string stored_name(const std::string& hf_name) const;

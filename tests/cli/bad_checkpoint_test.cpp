@@ -9,8 +9,8 @@
 #include <initializer_list>
 #include <sstream>
 
-#include "formats/quant.h"
 #include "cli/cli_checks.h"
+#include "formats/quant.h"
 #include "test_util.h"
 // GCC 12 reports a false -Wrestrict inside std::string concatenation in the writer at -O3.
 #pragma GCC diagnostic push

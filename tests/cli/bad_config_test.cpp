@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "formats/safetensors.h"
 #include "cli/cli_checks.h"
+#include "formats/safetensors.h"
 #include "test_util.h"
 // GCC 12 reports a false -Wrestrict inside std::string concatenation in the writer at -O3.
 #pragma GCC diagnostic push

@@ -63,7 +63,9 @@ TEST(AtomicFile, ReplacesWholeAndAppendsLines) {
   write_file_atomic(p, "second");
   EXPECT_EQ(read_file(p), "second");
   append_line_durable(p, "x");
-  EXPECT_EQ(read_file(p), "second" "x\n");
+  EXPECT_EQ(read_file(p),
+            "second"
+            "x\n");
   for (const auto& e : std::filesystem::directory_iterator(dir.path()))
     EXPECT_EQ(e.path().filename(), "f.txt") << "temporary file left behind";
 }

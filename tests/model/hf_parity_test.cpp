@@ -1,5 +1,6 @@
 // Parity with HF transformers: tiny random checkpoints (safetensors + config.json) whose reference
-// logits were computed by tools/hf_reference.py in fp32. Criterion: max |ours - HF| / max |HF| <= 1e-4.
+// logits were computed by tools/hf_reference.py in fp32. Criterion: max |ours - HF| / max |HF| <=
+// 1e-4.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,7 +28,9 @@ Diff compare(std::span<const float> ours, std::span<const float> ref) {
   return d;
 }
 
-std::vector<int32_t> to_ids(const NpyArray& a) { return std::vector<int32_t>(a.data.begin(), a.data.end()); }
+std::vector<int32_t> to_ids(const NpyArray& a) {
+  return std::vector<int32_t>(a.data.begin(), a.data.end());
+}
 
 class HfParity : public ::testing::TestWithParam<std::string> {};
 
@@ -44,9 +47,10 @@ TEST_P(HfParity, FullSequenceLogits) {
   auto st = model->new_state(int64_t(ids.size()));
   model->forward(ids, *st, dense_attention_backend(), LogitsMode::all, logits);
   const Diff d = compare(logits, ref.data);
-  std::printf("[parity] %s full: max abs diff %.3g, max abs logit %.3g, relative %.3g\n", GetParam().c_str(),
-              d.max_abs_diff, d.max_abs_ref, d.rel());
-  EXPECT_LE(d.rel(), 1e-4) << "max abs diff " << d.max_abs_diff << ", max abs logit " << d.max_abs_ref;
+  std::printf("[parity] %s full: max abs diff %.3g, max abs logit %.3g, relative %.3g\n",
+              GetParam().c_str(), d.max_abs_diff, d.max_abs_ref, d.rel());
+  EXPECT_LE(d.rel(), 1e-4) << "max abs diff " << d.max_abs_diff << ", max abs logit "
+                           << d.max_abs_ref;
 }
 
 // HF's own cache path: prefill the first half, then decode one token at a time.
@@ -60,14 +64,18 @@ TEST_P(HfParity, PrefillThenDecodeLogits) {
   ASSERT_GT(prefill, 0);
   auto st = model->new_state(int64_t(ids.size()));
   std::vector<float> last(static_cast<size_t>(V)), all;
-  model->forward(std::span(ids).first(size_t(prefill)), *st, dense_attention_backend(), LogitsMode::last, last);
+  model->forward(std::span(ids).first(size_t(prefill)), *st, dense_attention_backend(),
+                 LogitsMode::last, last);
   for (int64_t t = prefill; t < int64_t(ids.size()); ++t) {
-    model->forward(std::span(ids).subspan(size_t(t), 1), *st, dense_attention_backend(), LogitsMode::last, last);
+    model->forward(std::span(ids).subspan(size_t(t), 1), *st, dense_attention_backend(),
+                   LogitsMode::last, last);
     all.insert(all.end(), last.begin(), last.end());
   }
   const Diff d = compare(all, ref.data);
-  std::printf("[parity] %s decode: max abs diff %.3g, relative %.3g\n", GetParam().c_str(), d.max_abs_diff, d.rel());
-  EXPECT_LE(d.rel(), 1e-4) << "max abs diff " << d.max_abs_diff << ", max abs logit " << d.max_abs_ref;
+  std::printf("[parity] %s decode: max abs diff %.3g, relative %.3g\n", GetParam().c_str(),
+              d.max_abs_diff, d.rel());
+  EXPECT_LE(d.rel(), 1e-4) << "max abs diff " << d.max_abs_diff << ", max abs logit "
+                           << d.max_abs_ref;
 }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, HfParity,

@@ -1,6 +1,7 @@
-// Parity of the real SmolLM2-135M-Instruct Q4_1 GGUF with HF transformers (which dequantizes the same
-// GGUF to fp32): reference made by tools/hf_reference.py. Both sides compute in fp32 from identical
-// dequantized weights, so the only differences are summation order and transcendental rounding.
+// Parity of the real SmolLM2-135M-Instruct Q4_1 GGUF with HF transformers (which dequantizes the
+// same GGUF to fp32): reference made by tools/hf_reference.py. Both sides compute in fp32 from
+// identical dequantized weights, so the only differences are summation order and transcendental
+// rounding.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,14 +17,18 @@
 namespace spf {
 namespace {
 
-std::string ref_dir() { return test::fixture("hf/smollm2"); }
+std::string ref_dir() {
+  return test::fixture("hf/smollm2");
+}
 
 nlohmann::json ref_json() {
   std::ifstream in(ref_dir() + "/smollm2_ref.json");
   return nlohmann::json::parse(in);
 }
 
-std::vector<int32_t> ids_of(const NpyArray& a) { return {a.data.begin(), a.data.end()}; }
+std::vector<int32_t> ids_of(const NpyArray& a) {
+  return {a.data.begin(), a.data.end()};
+}
 
 TEST(SmolLM2Parity, TokenizerMatchesHfOnVariedText) {
   SPF_REQUIRE_DEFAULT_MODEL(path);
@@ -36,7 +41,8 @@ TEST(SmolLM2Parity, TokenizerMatchesHfOnVariedText) {
   }
   const std::string prose = ref["prose"]["text_used"];
   EXPECT_EQ(tok.encode(prose, false, false), ids_of(read_npy(ref_dir() + "/prose_ids.npy")));
-  EXPECT_EQ(tok.encode(ref["chat"]["prompt"].get<std::string>()), ids_of(read_npy(ref_dir() + "/chat_prompt_ids.npy")));
+  EXPECT_EQ(tok.encode(ref["chat"]["prompt"].get<std::string>()),
+            ids_of(read_npy(ref_dir() + "/chat_prompt_ids.npy")));
 }
 
 TEST(SmolLM2Parity, LogitsOnRealTextMatchHf) {
@@ -73,11 +79,14 @@ TEST(SmolLM2Parity, LogitsOnRealTextMatchHf) {
   }
   for (int64_t r = 0; r < 8; ++r)
     for (int64_t v = 0; v < V; ++v)
-      max_diff = std::max(max_diff, double(std::fabs(logits[size_t((n - 8 + r) * V + v)] - last8.data[size_t(r * V + v)])));
+      max_diff = std::max(max_diff, double(std::fabs(logits[size_t((n - 8 + r) * V + v)] -
+                                                     last8.data[size_t(r * V + v)])));
   const double agree = double(top1_agree) / double(n);
-  std::printf("[parity] smollm2 gguf: %lld tokens, top-1 agreement %.4f, max abs diff (top-20 + last 8 rows) %.3g, "
-              "max |logit| %.3g, relative %.3g, max logsumexp diff %.3g\n",
-              (long long)n, agree, max_diff, max_abs, max_diff / max_abs, max_lse_diff);
+  std::printf(
+      "[parity] smollm2 gguf: %lld tokens, top-1 agreement %.4f, max abs diff (top-20 + last 8 "
+      "rows) %.3g, "
+      "max |logit| %.3g, relative %.3g, max logsumexp diff %.3g\n",
+      (long long)n, agree, max_diff, max_abs, max_diff / max_abs, max_lse_diff);
   EXPECT_GE(agree, 0.99);
   // fp32 on both sides from identical dequantized weights: rounding-level agreement is expected.
   EXPECT_LE(max_diff / max_abs, 1e-4);
@@ -96,7 +105,8 @@ TEST(SmolLM2Parity, GreedyChatMatchesHf) {
   for (size_t i = 0; i < want.size(); ++i) {
     const int32_t id = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
     got.push_back(id);
-    model->forward(std::span<const int32_t>(&id, 1), *st, dense_attention_backend(), LogitsMode::last, logits);
+    model->forward(std::span<const int32_t>(&id, 1), *st, dense_attention_backend(),
+                   LogitsMode::last, logits);
   }
   EXPECT_EQ(got, want);
 }

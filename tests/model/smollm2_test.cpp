@@ -62,7 +62,8 @@ TEST_F(SmolLM2, GreedyChatAnswersCapitalOfFrance) {
 
 // Prefill of a prefix then one-token decode steps must equal one prefill of the whole sequence.
 TEST_F(SmolLM2, IncrementalDecodeMatchesFullPrefill) {
-  const std::vector<int32_t> ids = tok_->encode("The quick brown fox jumps over the lazy dog because it was");
+  const std::vector<int32_t> ids =
+      tok_->encode("The quick brown fox jumps over the lazy dog because it was");
   const int64_t n = int64_t(ids.size()), V = model_->config().vocab_size;
   std::vector<float> full(size_t(n * V));
   auto s1 = model_->new_state(n);
@@ -70,11 +71,13 @@ TEST_F(SmolLM2, IncrementalDecodeMatchesFullPrefill) {
   auto s2 = model_->new_state(n);
   const int64_t split = n / 2;
   std::vector<float> part(size_t(split * V));
-  model_->forward(std::span(ids).first(size_t(split)), *s2, dense_attention_backend(), LogitsMode::all, part);
+  model_->forward(std::span(ids).first(size_t(split)), *s2, dense_attention_backend(),
+                  LogitsMode::all, part);
   std::vector<float> step(static_cast<size_t>(V));
   double max_diff = 0, max_abs = 0;
   for (int64_t t = split; t < n; ++t) {
-    model_->forward(std::span(ids).subspan(size_t(t), 1), *s2, dense_attention_backend(), LogitsMode::last, step);
+    model_->forward(std::span(ids).subspan(size_t(t), 1), *s2, dense_attention_backend(),
+                    LogitsMode::last, step);
     for (int64_t v = 0; v < V; ++v) {
       max_diff = std::max(max_diff, double(std::fabs(step[size_t(v)] - full[size_t(t * V + v)])));
       max_abs = std::max(max_abs, double(std::fabs(full[size_t(t * V + v)])));
@@ -100,7 +103,8 @@ TEST_F(SmolLM2, OutOfVocabularyIdIsAClearError) {
   auto st = model_->new_state(4);
   std::vector<float> logits(size_t(model_->config().vocab_size));
   const int32_t bad[2] = {1, 49152};
-  EXPECT_THROW(model_->forward(bad, *st, dense_attention_backend(), LogitsMode::last, logits), Error);
+  EXPECT_THROW(model_->forward(bad, *st, dense_attention_backend(), LogitsMode::last, logits),
+               Error);
 }
 
 }  // namespace

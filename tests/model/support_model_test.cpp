@@ -14,7 +14,8 @@
 namespace spf {
 namespace {
 
-std::vector<float> logits_with(const Model& m, const std::vector<int32_t>& ids, AttentionBackend& b) {
+std::vector<float> logits_with(const Model& m, const std::vector<int32_t>& ids,
+                               AttentionBackend& b) {
   std::vector<float> out(ids.size() * size_t(m.config().vocab_size));
   auto st = m.new_state(int64_t(ids.size()));
   m.forward(ids, *st, b, LogitsMode::all, out);
