@@ -11,4 +11,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # numpy/matplotlib draw the report plots (tools/plot_report.py).
-python3 -c "import numpy, matplotlib" 2>/dev/null || python3 -m pip install -q numpy matplotlib
+# pip where it may install (a virtualenv, pyenv), Debian's packages where the system Python refuses.
+if ! python3 -c "import numpy, matplotlib" 2>/dev/null; then
+  python3 -m pip install -q numpy matplotlib 2>/dev/null ||
+    { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      python3-numpy python3-matplotlib >/dev/null; }
+fi
