@@ -104,7 +104,7 @@ void run_oracle(const OracleOptions& o) {
 
   Stopwatch total;
   int ran = 0;
-  const int todo = int(configs.size()) -
+  const int pending = int(configs.size()) -
                    int(std::count_if(configs.begin(), configs.end(), [&](const SparseConfig& c) {
                      return done.count(c.label()) > 0;
                    }));
@@ -112,10 +112,10 @@ void run_oracle(const OracleOptions& o) {
     if (done.count(c.label())) continue;
     const SparseRunResult r = run_sparse_config(*model, ids, dense, c);
     ++ran;
-    const double eta = total.seconds() / ran * (todo - ran);
+    const double eta = total.seconds() / ran * (pending - ran);
     std::printf(
         "[%d/%d] %-44s density %.4f  retained %.4f  KL %.4g  top-1 %.4f  (%.1f s, ETA %.0f s)\n",
-        ran, todo, c.label().c_str(), r.density, r.retained_mass, r.logits.kl_mean,
+        ran, pending, c.label().c_str(), r.density, r.retained_mass, r.logits.kl_mean,
         r.logits.top1_agreement, r.seconds, eta);
     if (o.per_layer) print_layers(r);
     std::fflush(stdout);
