@@ -105,9 +105,9 @@ void run_oracle(const OracleOptions& o) {
   Stopwatch total;
   int ran = 0;
   const int pending = int(configs.size()) -
-                   int(std::count_if(configs.begin(), configs.end(), [&](const SparseConfig& c) {
-                     return done.count(c.label()) > 0;
-                   }));
+                      int(std::count_if(configs.begin(), configs.end(), [&](const SparseConfig& c) {
+                        return done.count(c.label()) > 0;
+                      }));
   for (const SparseConfig& c : configs) {
     if (done.count(c.label())) continue;
     const SparseRunResult r = run_sparse_config(*model, ids, dense, c);
