@@ -73,17 +73,30 @@ case "$stage" in
     done
     ;;
   sweep)
-    # One sweep per length, side by side; results live in out/ (ignored, kept between runs) and are
-    # copied to OUT. Rerunning resumes each sweep where it stopped.
+    # The RULER sweeps of docs/results/ruler/ split into SWEEP_SHARDS single-threaded shards side by
+    # side (one thread per process scales better than threads inside one process for this 135M
+    # model); each shard runs SWEEP_LENGTHS in order until SWEEP_SECONDS pass. Shard files live in
+    # out/ruler (ignored, kept between runs) and are copied to OUT; a rerun resumes each shard.
+    # Merge them with `spf sweep --config docs/results/ruler/sweep-L.json --merge` after copying.
     mkdir -p out/ruler
-    for L in ${SWEEP_LENGTHS:-2048 4096}; do
+    n="${SWEEP_SHARDS:-$(nproc)}"
+    lengths="${SWEEP_LENGTHS:-2048 4096}"
+    deadline=$((SECONDS + ${SWEEP_SECONDS:-540}))
+    for L in $lengths; do
       sed "s|\"results\": \"results-$L.jsonl\"|\"results\": \"$root/out/ruler/results-$L.jsonl\"|" \
         "docs/results/ruler/sweep-$L.json" >"/tmp/sweep-$L.json"
-      OMP_NUM_THREADS="${SWEEP_THREADS:-8}" timeout "${SWEEP_SECONDS:-540}" "$spf" sweep --config "/tmp/sweep-$L.json" \
-        >"out/ruler/log-$L.txt" 2>&1 &
+    done
+    for k in $(seq 0 $((n - 1))); do
+      (
+        for L in $lengths; do
+          left=$((deadline - SECONDS))
+          [ "$left" -gt 5 ] || break
+          OMP_NUM_THREADS=1 timeout "$left" "$spf" sweep --config "/tmp/sweep-$L.json" --shard "$k/$n" || break
+        done
+      ) >"out/ruler/log-$k.txt" 2>&1 &
     done
     wait || true
-    tail -n 2 out/ruler/log-*.txt
+    tail -q -n 1 out/ruler/log-*.txt | sort | uniq -c | head -20
     cp out/ruler/results-*.jsonl "$out/"
     ;;
   *)

@@ -94,18 +94,31 @@ void run_eval(const EvalOptions& o) {
 }
 
 struct SweepOptions {
-  std::string config;
+  std::string config, shard;
+  bool merge_only = false;
   int threads = 0;
 };
 
 void run_sweep_cmd(const SweepOptions& o) {
   apply_threads(o.threads);
   const eval::SweepConfig cfg = eval::load_sweep_config(o.config);
+  if (o.merge_only) {
+    const eval::MergeSummary m = eval::merge_shards(cfg.results);
+    std::printf(
+        "merge: %lld shard file(s), %lld lines added, %lld already there, %lld torn -> %s\n",
+        (long long)m.files, (long long)m.appended, (long long)m.duplicates, (long long)m.torn,
+        cfg.results.c_str());
+    return;
+  }
   check_before_loading(cfg);
+  eval::SweepOptions so;
+  if (!o.shard.empty()) so.shard = eval::parse_shard(o.shard);
   eval::ModelRunner runner;
-  const eval::SweepSummary s = eval::run_sweep(cfg, runner);
+  const eval::SweepSummary s = eval::run_sweep(cfg, runner, so);
+  const std::string out =
+      so.shard.whole() ? cfg.results : eval::shard_results_path(cfg.results, so.shard);
   std::printf("sweep: %lld samples, %lld already done, %lld run now -> %s\n", (long long)s.total,
-              (long long)s.already_done, (long long)s.ran, cfg.results.c_str());
+              (long long)s.already_done, (long long)s.ran, out.c_str());
 }
 
 struct ReportCmdOptions {
@@ -156,6 +169,12 @@ void add_eval(CLI::App& app) {
   sw->add_option("--config", s->config, "sweep.json (see docs/eval.md)")
       ->required()
       ->check(CLI::ExistingFile);
+  sw->add_option("--shard", s->shard,
+                 "K/N: run part K of N (0-based) into its own results file; a later run without "
+                 "--shard merges the parts");
+  sw->add_flag("--merge", s->merge_only,
+               "Only fold the shard files into the results file, run nothing")
+      ->excludes(sw->get_option("--shard"));
   add_threads_option(*sw, s->threads);
   sw->callback([s] { run_sweep_cmd(*s); });
 

@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "core/timer.h"
+#include "eval/scoring.h"
 #include "model/generate.h"
 #include "support/budget.h"
 #include "support/support_attention.h"
@@ -85,12 +87,19 @@ int64_t ModelRunner::max_context(const std::string& model) {
   return get(model).model->config().max_context;
 }
 
-RunResult ModelRunner::run(const Sample& sample, const CellKey& cell) {
+RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunOptions& options) {
   Loaded& l = get(cell.model);
   const std::vector<int32_t> ids = l.tok->encode(sample.input, false, true);
   GenerateParams gp;
   gp.max_new_tokens = int(sample.max_new_tokens);
   gp.stop_ids = l.tok->special().eos_ids;
+  if (options.stop_when_scored && !sample.outputs.empty()) {
+    const Tokenizer* tok = l.tok.get();
+    gp.stop_when = [tok, &sample](std::span<const int32_t> so_far) {
+      return score_prediction(tok->decode({so_far.begin(), so_far.end()}, true), sample.outputs,
+                              sample.metric) >= 100.0;
+    };
+  }
 
   // Density of the prefill supports: admitted / causal pairs over every sparse attention call.
   double admitted = 0, causal = 0;
@@ -113,7 +122,10 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell) {
   r.prefill_seconds = g.prefill_seconds;
   r.prompt_tokens = int64_t(ids.size());
   r.support_density = sparse ? (causal > 0 ? admitted / causal : 1.0) : 1.0;
-  r.extra = {{"generated_tokens", g.tokens.size()}, {"decode_seconds", g.decode_seconds}};
+  r.extra = {{"generated_tokens", g.tokens.size()},
+             {"decode_seconds", g.decode_seconds},
+             {"stop", stop_reason_name(g.reason)},
+             {"threads", num_threads()}};
   return r;
 }
 

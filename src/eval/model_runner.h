@@ -32,7 +32,7 @@ class ModelRunner final : public Runner {
   ModelRunner() = default;
   PromptFormat prompt_format(const std::string& model) override;
   int64_t max_context(const std::string& model) override;
-  RunResult run(const Sample& sample, const CellKey& cell) override;
+  RunResult run(const Sample& sample, const CellKey& cell, const RunOptions& options) override;
 
  private:
   struct Loaded {

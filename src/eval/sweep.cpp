@@ -9,6 +9,7 @@
 #include "eval/custom_tasks.h"
 #include "eval/results_log.h"
 #include "eval/scoring.h"
+#include "eval/sweep_shards.h"
 #include "eval/task_generator.h"
 
 namespace spf::eval {
@@ -37,9 +38,19 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     if (const std::string p = custom_task_path(cfg, t); !p.empty())
       custom[t] = load_custom_tasks(p, t);
 
-  const ResultsScan scan = scan_results(cfg.results, /*strict=*/true);
+  SweepSummary summary;
+  const Shard& shard = options.shard;
+  // A shard appends to its own file. Every process skips what the main file or any shard file
+  // holds; a whole run folds the shard files into the main file before its first append.
+  const std::string out_path = shard.whole() ? cfg.results : shard_results_path(cfg.results, shard);
+  const ResultsScan scan = scan_results(out_path, /*strict=*/true);
   std::set<ResultKey> done;
   for (const ResultRecord& r : scan.records) done.insert(r.key);
+  std::vector<std::string> others = find_shard_files(cfg.results);
+  if (!shard.whole()) others.push_back(cfg.results);
+  for (const std::string& f : others)
+    if (f != out_path)
+      for (const ResultRecord& r : scan_results(f, /*strict=*/true).records) done.insert(r.key);
 
   std::vector<Slot> slots;
   for (const CellKey& c : enumerate_cells(cfg)) {
@@ -54,11 +65,17 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     slots.back().cells.push_back(c);
   }
 
-  SweepSummary summary;
+  // A sample's ordinal (slot order, then sample index) picks its shard.
+  std::vector<int64_t> ordinal0(slots.size(), 0);
+  for (size_t s = 1; s < slots.size(); ++s) ordinal0[s] = ordinal0[s - 1] + slots[s - 1].samples;
+  const auto mine = [&](size_t s, int64_t i) {
+    return (ordinal0[s] + i) % shard.count == shard.index;
+  };
   std::vector<int64_t> first_todo(slots.size(), -1);  // per slot, the first index with work left
   for (size_t s = 0; s < slots.size(); ++s)
     for (int64_t i = 0; i < slots[s].samples; ++i)
       for (const CellKey& c : slots[s].cells) {
+        if (!mine(s, i)) continue;
         ++summary.total;
         if (done.count(key_of(c, i, cfg.seed))) {
           ++summary.already_done;
@@ -98,21 +115,35 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     }
   }
 
+  bool rewritten = false;  // merge_shards rewrites the main file without its torn tail
+  if (shard.whole()) {
+    const MergeSummary m = merge_shards(cfg.results);
+    summary.merged = m.appended;
+    rewritten = m.files > 0;
+    if (rewritten && options.progress)
+      *options.progress << "sweep: merged " << m.files << " shard file(s) into " << cfg.results
+                        << ": " << m.appended << " lines added, " << m.duplicates
+                        << " already there\n";
+  }
   if (scan.torn_tail) {
-    const std::string text = read_file(cfg.results);
-    write_file_atomic(cfg.results, std::string_view(text).substr(0, scan.complete_bytes));
+    if (!rewritten) {
+      const std::string text = read_file(out_path);
+      write_file_atomic(out_path, std::string_view(text).substr(0, scan.complete_bytes));
+    }
     summary.dropped_torn_line = true;
     if (options.progress)
       *options.progress << "sweep: dropped the torn last line " << scan.torn_line << " of "
-                        << cfg.results << " (an interrupted write); that sample runs again\n";
+                        << out_path << " (an interrupted write); that sample runs again\n";
   }
 
+  const RunOptions run_options{cfg.stop_when_scored};
   Progress progress(options.progress, options.progress_style, summary.total, summary.already_done,
                     options.progress_interval_s);
   for (size_t s = 0; s < slots.size(); ++s) {
     if (first_todo[s] < 0) continue;
     const Slot& slot = slots[s];
     for (int64_t i = first_todo[s]; i < slot.samples; ++i) {
+      if (!mine(s, i)) continue;
       Sample sample;
       bool have_sample = false;
       for (const CellKey& c : slot.cells) {
@@ -126,7 +157,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
           sample.seed = cfg.seed;
           have_sample = true;
         }
-        const RunResult out = runner.run(sample, c);
+        const RunResult out = runner.run(sample, c, run_options);
         ResultRecord r;
         r.key = key;
         r.id = sample.id;
@@ -141,7 +172,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
         r.extra = out.extra;
         // Predictions may hold invalid UTF-8 (a cut multi-byte character): replaced, not fatal.
         append_line_durable(
-            cfg.results,
+            out_path,
             record_to_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         done.insert(key);
         ++summary.ran;

@@ -4,7 +4,8 @@
 // appended, so finished lines are never lost or duplicated. Everything is validated before the
 // first write: config, custom task files, lengths against each model's max context, and that every
 // (task, length) can be generated. A Runner error stops the sweep; finished lines stay, and a rerun
-// continues.
+// continues. A sweep can be split over processes with SweepOptions::shard; a whole (unsharded) run
+// first merges any shard files of its results file.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include "eval/progress.h"
 #include "eval/sample.h"
 #include "eval/sweep_config.h"
+#include "eval/sweep_shards.h"
 #include "eval/text_sources.h"
 
 namespace spf::eval {
@@ -29,6 +31,11 @@ struct RunResult {
   nlohmann::json extra;        // anything else worth keeping (stored under "extra"); null: nothing
 };
 
+struct RunOptions {
+  // End decoding once the prediction scores the maximum (see SweepConfig::stop_when_scored).
+  bool stop_when_scored = false;
+};
+
 class Runner {
  public:
   virtual ~Runner() = default;
@@ -40,7 +47,7 @@ class Runner {
     return 0;
   }
   // Prefill sample.input with cell.method at cell.budget, generate up to sample.max_new_tokens.
-  virtual RunResult run(const Sample& sample, const CellKey& cell) = 0;
+  virtual RunResult run(const Sample& sample, const CellKey& cell, const RunOptions& options) = 0;
 };
 
 struct SweepOptions {
@@ -48,6 +55,7 @@ struct SweepOptions {
   ProgressStyle progress_style = ProgressStyle::automatic;
   double progress_interval_s = 10;  // plain-line mode
   TextSources text;
+  Shard shard;  // the part of the sweep this process runs (sweep_shards.h); whole by default
 };
 
 struct SweepSummary {
@@ -55,6 +63,7 @@ struct SweepSummary {
   int64_t already_done = 0;  // found in the results file
   int64_t ran = 0;           // run now
   bool dropped_torn_line = false;
+  int64_t merged = 0;  // lines folded in from shard files before running (whole sweeps only)
 };
 
 SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOptions& options = {});

@@ -69,11 +69,13 @@ double budget_value(const std::string& budget) {
 SweepConfig parse_sweep_config(const json& j, const std::string& where,
                                const std::string& base_dir) {
   SPF_CHECK(j.is_object(), where, ": the sweep config must be a JSON object");
-  static const std::set<std::string> known = {"models", "methods", "budgets", "lengths",
-                                              "tasks",  "samples", "seed",    "results"};
+  static const std::set<std::string> known = {"models",  "methods", "budgets",
+                                              "lengths", "tasks",   "samples",
+                                              "seed",    "results", "stop_when_scored"};
   for (const auto& [k, v] : j.items())
     SPF_CHECK(known.count(k), where, ": unknown key \"", k,
-              "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results)");
+              "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results, "
+              "stop_when_scored)");
   SweepConfig c;
   c.base_dir = base_dir;
   c.models = string_list(j, "models", where, true);
@@ -130,6 +132,11 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
       j.contains("results") && j["results"].is_string() && !j["results"].get<std::string>().empty(),
       where, ": \"results\" must name the results file");
   c.results = resolve(base_dir, j["results"].get<std::string>());
+  if (j.contains("stop_when_scored")) {
+    SPF_CHECK(j["stop_when_scored"].is_boolean(), where,
+              ": \"stop_when_scored\" must be true or false");
+    c.stop_when_scored = j["stop_when_scored"].get<bool>();
+  }
   return c;
 }
 

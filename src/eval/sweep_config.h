@@ -4,7 +4,10 @@
 // (length 0: their prompts are used as written). JSON form:
 //   {"models": ["m.gguf"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
 //    "lengths": [4096, 8192], "tasks": ["niah_single_1", "custom:my.jsonl"], "samples": 20,
-//    "seed": 42, "results": "results.jsonl"}
+//    "seed": 42, "results": "results.jsonl", "stop_when_scored": false}
+// stop_when_scored: decoding of a sample stops as soon as its score reaches the maximum. RULER's
+// string-match scores can only grow as text is appended, so the score is exactly that of decoding
+// to the task's token limit; only the stored prediction is shorter and decoding is faster.
 // Relative paths (results, custom task files) are resolved against the config file's directory.
 #pragma once
 
@@ -26,7 +29,8 @@ struct SweepConfig {
   std::vector<std::string> tasks;  // built-in names or "custom:FILE.jsonl"
   int64_t samples = 0;
   uint64_t seed = 42;
-  std::string results;   // the results JSONL (resolved)
+  std::string results;  // the results JSONL (resolved)
+  bool stop_when_scored = false;
   std::string base_dir;  // where relative paths in the config resolve from
 };
 

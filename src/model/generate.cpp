@@ -7,6 +7,20 @@
 
 namespace spf {
 
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::limit:
+      return "limit";
+    case StopReason::stop_id:
+      return "stop_id";
+    case StopReason::predicate:
+      return "predicate";
+    case StopReason::context_full:
+      return "context_full";
+  }
+  return "?";
+}
+
 GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
                         const GenerateParams& params, AttentionBackend& attention,
                         const std::function<void(int32_t)>& on_token) {
@@ -29,11 +43,20 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
     const int32_t id = sampler.sample(logits);
     if (std::find(params.stop_ids.begin(), params.stop_ids.end(), id) != params.stop_ids.end()) {
       r.stopped = true;
+      r.reason = StopReason::stop_id;
       break;
     }
     r.tokens.push_back(id);
     if (on_token) on_token(id);
-    if (i + 1 == params.max_new_tokens || state->n_past() >= state->capacity()) break;
+    if (params.stop_when && params.stop_when(r.tokens)) {
+      r.reason = StopReason::predicate;
+      break;
+    }
+    if (i + 1 == params.max_new_tokens) break;
+    if (state->n_past() >= state->capacity()) {
+      r.reason = StopReason::context_full;
+      break;
+    }
     model.forward(std::span<const int32_t>(&id, 1), *state, attention, LogitsMode::last, logits);
   }
   r.decode_seconds = sw.seconds();

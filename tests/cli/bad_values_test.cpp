@@ -194,6 +194,20 @@ TEST(CliBadValues, SweepUnknownTask) {
   EXPECT_FALSE(fs::exists(results));
 }
 
+TEST(CliBadValues, SweepShard) {
+  TempDir t;
+  const std::string cfg = t.file("sweep.json"), results = t.file("r.jsonl");
+  write_text(cfg, R"({"models":[")" + kTiny +
+                      R"("],"methods":["dense"],"lengths":[1024],"tasks":["vt"],)"
+                      R"("samples":1,"results":"r.jsonl"})");
+  for (const char* bad : {"3/2", "x", "1/0"}) {
+    SCOPED_TRACE(bad);
+    expect_one_line_error(run_split(t, "sweep --config " + cfg + " --shard " + bad),
+                          {"shard '" + std::string(bad) + "'"});
+  }
+  EXPECT_FALSE(fs::exists(results));
+}
+
 // ---- bench prefill ----
 
 void expect_bench_error(const std::string& lengths, std::initializer_list<std::string> needles) {

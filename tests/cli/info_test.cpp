@@ -175,7 +175,7 @@ TEST(CliHelp, EverySubcommandDescribesItsOptions) {
       {"eval",
        {"--model", "--task", "--tasks", "--length", "--samples", "--method", "--budget", "--seed",
         "--results"}},
-      {"sweep", {"--config", "--threads"}},
+      {"sweep", {"--config", "--shard", "--merge", "--threads"}},
       {"report", {"results", "--out", "--no-plots"}},
       {"bench", {"prefill"}},
       {"bench prefill", {"--model", "--lengths", "--repeats", "--json", "--threads"}},

@@ -27,10 +27,12 @@ class FakeRunner : public Runner {
   int64_t runs = 0;
   std::map<std::tuple<std::string, int64_t, int64_t>, std::string> prompts;
   bool prompt_mismatch = false;
+  bool saw_stop_when_scored = false;
 
   PromptFormat prompt_format(const std::string&) override { return test::bytes_format(); }
   int64_t max_context(const std::string&) override { return max_ctx; }
-  RunResult run(const Sample& s, const CellKey& c) override {
+  RunResult run(const Sample& s, const CellKey& c, const RunOptions& o) override {
+    saw_stop_when_scored |= o.stop_when_scored;
     if (die_after >= 0 && runs >= die_after) throw Error("runner killed");
     ++runs;
     const auto key = std::make_tuple(s.task, c.length, s.index);
@@ -248,6 +250,81 @@ TEST_F(SweepFixture, CorruptLineInTheMiddleIsAnErrorWithItsLineNumber) {
   }
   EXPECT_EQ(read_file(results()), text);
   EXPECT_EQ(runner.runs, 0);
+}
+
+TEST_F(SweepFixture, ShardsPartitionTheSweepAndAWholeRunMergesThem) {
+  const SweepConfig c = config(json{{"stop_when_scored", true}});
+  int64_t ran = 0;
+  std::set<std::tuple<std::string, int64_t, int64_t>> samples_seen;
+  for (int64_t k = 0; k < 3; ++k) {
+    SweepOptions so = opts;
+    so.shard = {k, 3};
+    FakeRunner runner;
+    const SweepSummary s = run_sweep(c, runner, so);
+    EXPECT_TRUE(runner.saw_stop_when_scored);
+    EXPECT_EQ(s.ran, s.total);
+    EXPECT_GT(s.ran, 0);
+    ran += s.ran;
+    // A sample (with all its cells) belongs to exactly one shard.
+    for (const auto& [key, prompt] : runner.prompts)
+      EXPECT_TRUE(samples_seen.insert(key).second) << std::get<0>(key) << " in two shards";
+    EXPECT_TRUE(std::filesystem::exists(shard_results_path(results(), so.shard)));
+  }
+  EXPECT_EQ(ran, kTotal);
+  EXPECT_FALSE(std::filesystem::exists(results()));
+  EXPECT_EQ(find_shard_files(results()).size(), 3u);
+
+  // Rerunning a shard finds its work done; a whole run merges, runs nothing and removes the parts.
+  SweepOptions again = opts;
+  again.shard = {1, 3};
+  FakeRunner idle;
+  EXPECT_EQ(run_sweep(c, idle, again).ran, 0);
+  FakeRunner whole;
+  const SweepSummary s = run_sweep(c, whole, opts);
+  EXPECT_EQ(whole.runs, 0);
+  EXPECT_EQ(s.merged, kTotal);
+  EXPECT_TRUE(find_shard_files(results()).empty());
+  expect_each_cell_once(results(), c);
+  EXPECT_NE(log.str().find("merged 3 shard file(s)"), std::string::npos) << log.str();
+}
+
+TEST_F(SweepFixture, KilledShardResumesAndMergeSkipsDuplicatesAndTornTails) {
+  const SweepConfig c = config();
+  FakeRunner first;
+  first.die_after = 5;
+  EXPECT_THROW(run_sweep(c, first, opts), Error);  // 5 lines in the main file
+  SweepOptions so = opts;
+  so.shard = {0, 2};
+  FakeRunner dying;
+  dying.die_after = 4;
+  EXPECT_THROW(run_sweep(c, dying, so), Error);
+  const std::string part = shard_results_path(results(), so.shard);
+  // A duplicate of a main-file line and a torn tail in the shard file.
+  std::string text = read_file(part);
+  const std::string main_first =
+      read_file(results()).substr(0, read_file(results()).find('\n') + 1);
+  write_file_atomic(part, text + main_first + "{\"model\":\"m\",\"met");
+  const MergeSummary m = merge_shards(results());
+  EXPECT_EQ(m.files, 1);
+  EXPECT_EQ(m.appended, 4);
+  EXPECT_EQ(m.duplicates, 1);
+  EXPECT_EQ(m.torn, 1);
+  EXPECT_FALSE(std::filesystem::exists(part));
+  FakeRunner rest;
+  const SweepSummary s = run_sweep(c, rest, opts);
+  EXPECT_EQ(s.already_done, 9);
+  expect_each_cell_once(results(), c);
+}
+
+TEST(EvalShards, ParseAndNames) {
+  const Shard s = parse_shard("2/8");
+  EXPECT_EQ(s.index, 2);
+  EXPECT_EQ(s.count, 8);
+  EXPECT_TRUE(parse_shard("0/1").whole());
+  for (const char* bad : {"", "8/8", "1", "a/2", "-1/2", "1/0", "1/2/3", " 1/2"})
+    EXPECT_THROW(parse_shard(bad), Error) << bad;
+  EXPECT_EQ(shard_results_path("d/results-1024.jsonl", s), "d/results-1024.shard2of8.jsonl");
+  EXPECT_EQ(shard_results_path("r", s), "r.shard2of8");
 }
 
 TEST(EvalProgress, BarAndDurations) {
