@@ -83,6 +83,10 @@ case "$stage" in
     lengths="${SWEEP_LENGTHS:-2048 4096}"
     deadline=$((SECONDS + ${SWEEP_SECONDS:-540}))
     for L in $lengths; do
+      # Start from what the committed results already hold; the shards skip those samples.
+      if [ ! -f "out/ruler/results-$L.jsonl" ] && [ -f "docs/results/ruler/results-$L.jsonl" ]; then
+        cp "docs/results/ruler/results-$L.jsonl" out/ruler/
+      fi
       sed "s|\"results\": \"results-$L.jsonl\"|\"results\": \"$root/out/ruler/results-$L.jsonl\"|" \
         "docs/results/ruler/sweep-$L.json" >"/tmp/sweep-$L.json"
     done
