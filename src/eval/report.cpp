@@ -222,6 +222,17 @@ void markdown_tables(std::ostringstream& md, const std::vector<SummaryRow>& rows
       return nullptr;
     };
 
+    // A partial sweep leaves some cells with fewer tasks; their averages are not comparable with
+    // the full cells', so those cells say how many tasks they average.
+    int64_t all_tasks = 0;
+    for (const SummaryRow* r : mine)
+      if (r->kind == "all") all_tasks = std::max(all_tasks, r->n_tasks);
+    bool partial = false;
+    auto coverage = [&](const SummaryRow& r, const char* open, const char* close) -> std::string {
+      if (r.n_tasks >= all_tasks) return "";
+      partial = true;
+      return cat(open, r.n_tasks, " of ", all_tasks, " tasks", close);
+    };
     auto wide = [&](const std::string& title, bool delta) {
       md << "\n### " << title << "\n\n| method | budget |";
       for (const int64_t len : lengths) md << ' ' << length_text(len) << " |";
@@ -236,10 +247,13 @@ void markdown_tables(std::ostringstream& md, const std::vector<SummaryRow>& rows
           md << ' ';
           if (r == nullptr)
             md << "—";
+          else if (delta && !r->has_delta)
+            md << "—";
           else if (delta)
-            md << (r->has_delta ? interval_text(r->delta, true) : "—");
+            md << interval_text(r->delta, true) << coverage(*r, " (", ")");
           else
-            md << interval_text(r->score, false) << " (n=" << r->score.n << ")";
+            md << interval_text(r->score, false) << " (n=" << r->score.n << coverage(*r, ", ", "")
+               << ")";
           md << " |";
         }
         md << "\n";
@@ -247,6 +261,10 @@ void markdown_tables(std::ostringstream& md, const std::vector<SummaryRow>& rows
     };
     wide("Average over tasks: score [95% CI]", false);
     wide("Average over tasks: difference to dense [95% CI], paired by sample", true);
+    if (partial)
+      md << "\nCells marked \"k of " << all_tasks
+         << " tasks\" average only the tasks that have results there (a partial sweep): compare "
+            "them with the per-task table below, not with the full cells.\n";
 
     md << "\n### By task group\n";
     std::string current;

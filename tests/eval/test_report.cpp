@@ -156,6 +156,28 @@ TEST(EvalReport, WritesMarkdownCsvJsonWithoutPlots) {
   EXPECT_EQ(j["rows"].size(), std::count(csv.begin(), csv.end(), '\n') - 1);
 }
 
+// A partial sweep: xattn@10% at 8192 has only one of the three tasks. Its all-task cell says so,
+// and full cells do not.
+TEST(EvalReport, PartialCellsSayHowManyTasksTheyAverage) {
+  spf::test::TempDir dir;
+  auto records = fixture_records();
+  std::erase_if(records, [](const ResultRecord& r) {
+    return r.key.method == "xattn" && r.key.budget == "10%" && r.key.length == 8192 &&
+           r.key.task != "vt";
+  });
+  ReportOptions opt;
+  opt.plots = false;
+  const ReportSummary s = make_report(write_results(dir, records, ""), dir.file("out"), opt);
+  const std::string md = read_file(s.markdown_path);
+  EXPECT_NE(md.find("100.0 [100.0, 100.0] (n=10, 1 of 3 tasks)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| dense | — | 100.0 [100.0, 100.0] (n=30) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("0.0 [0.0, 0.0] (1 of 3 tasks)"), std::string::npos) << md;
+  EXPECT_NE(md.find("average only the tasks that have results"), std::string::npos);
+  const ReportSummary full =
+      make_report(write_results(dir, fixture_records(), ""), dir.file("out2"), opt);
+  EXPECT_EQ(read_file(full.markdown_path).find("of 3 tasks"), std::string::npos);
+}
+
 TEST(EvalReport, DrawsPlotsWhenPythonAndMatplotlibArePresent) {
   const std::string script = std::string(SPF_SOURCE_DIR) + "/tools/plot_report.py";
   if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)
