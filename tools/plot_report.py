@@ -89,6 +89,12 @@ def plot_vs_length(plt, rows, out):
     return True
 
 
+def method_colors(rows):
+    """One colour per method, the same in every plot (dense first, then order of appearance)."""
+    methods = list(OrderedDict.fromkeys(["dense"] + [r["method"] for r in rows]))
+    return {m: "C%d" % (i % 10) for i, m in enumerate(methods)}
+
+
 def plot_vs_budget(plt, rows, out):
     sparse = [r for r in rows if r["method"] != "dense" and not math.isnan(r["budget_value"])]
     if not sparse:
@@ -110,7 +116,7 @@ def plot_vs_budget(plt, rows, out):
             xs = [r["budget_value"] for r in rs]
             ys = [r["mean"] for r in rs]
             err = [[y - r["ci_lo"] for y, r in zip(ys, rs)], [r["ci_hi"] - y for y, r in zip(ys, rs)]]
-            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=m)
+            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=m, color=method_colors(rows)[m])
         pct = all(r["budget"].endswith("%") for r in sparse)
         ax.set_xlabel("budget (% of keys)" if pct else "budget")
         ax.set_ylabel("score (avg over tasks)")
@@ -132,7 +138,7 @@ def plot_frontier(plt, rows, out):
         return False
     lengths = sorted({r["length"] for r in timed})
     methods = list(OrderedDict.fromkeys(r["method"] for r in timed))
-    colors = {m: "C%d" % (i % 10) for i, m in enumerate(methods)}
+    colors = method_colors(rows)
     nr, nc = grid(len(lengths))
     fig, axes = plt.subplots(nr, nc, figsize=(5 * nc, 3.8 * nr), squeeze=False)
     for ax, length in zip(axes.flat, lengths):
