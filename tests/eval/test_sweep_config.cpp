@@ -86,6 +86,10 @@ TEST(EvalSweepConfig, ErrorsSayWhatIsWrong) {
             std::string::npos);
   EXPECT_NE(error_of(with("seed", -1)).find("\"seed\""), std::string::npos);
   EXPECT_NE(error_of(with("results", 3)).find("\"results\""), std::string::npos);
+  EXPECT_NE(
+      error_of(with("stop_when_scored", "yes")).find("\"stop_when_scored\" must be true or false"),
+      std::string::npos);
+  EXPECT_EQ(error_of(with("stop_when_scored", true)), "(no error)");
   EXPECT_NE(error_of(with("tasks", {"custom:"})).find("names no file"), std::string::npos);
   EXPECT_EQ(error_of(with("budgets", {"2048"})), "(no error)");  // token counts are budgets too
   json dense_only = with("methods", {"dense"});
