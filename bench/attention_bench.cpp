@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "attention/cpu/cpu_executor.h"
 #include "attention/cpu/dense.h"
 #include "attention/cpu/sparse.h"
 #include "support/producer.h"
@@ -20,10 +21,11 @@ struct Inputs {
   spf::AttentionCall call() {
     spf::AttentionCall c;
     c.shape = shape;
-    c.q = q.data();
-    c.k = k.data();
-    c.v = v.data();
-    c.out = out.data();
+    const spf::AttentionShape& s = shape;
+    c.q = spf::TensorView::of(q.data(), {s.n_q, s.n_heads, s.head_dim});
+    c.k = spf::TensorView::of(k.data(), {s.n_kv, s.n_kv_heads, s.head_dim});
+    c.v = spf::TensorView::of(v.data(), {s.n_kv, s.n_kv_heads, s.head_dim});
+    c.out = spf::TensorView::of(out.data(), {s.n_q, s.n_heads, s.head_dim});
     return c;
   }
 };
@@ -72,7 +74,7 @@ void BM_Sparse(benchmark::State& state, int block) {
   spf::ProducerOptions o;
   o.budget = spf::Budget::fraction(0.05);
   o.block = block;
-  const spf::Support support = spf::make_producer("random", o)->produce(call);
+  const spf::Support support = spf::make_producer("random", o)->produce(call, spf::cpu_executor());
   for (auto _ : state) {
     spf::sparse_attention(call, support.view());
     benchmark::DoNotOptimize(in.out.data());
@@ -97,7 +99,7 @@ void BM_Produce(benchmark::State& state, const char* method, int block) {
   o.block = block;
   const auto producer = spf::make_producer(method, o);
   double density = 0.0;
-  for (auto _ : state) density = producer->produce(call).density();
+  for (auto _ : state) density = producer->produce(call, spf::cpu_executor()).density();
   state.counters["density"] = density;
 }
 

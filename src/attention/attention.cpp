@@ -1,5 +1,7 @@
 #include "attention/attention.h"
 
+#include <string>
+
 #include "core/error.h"
 
 namespace spf {
@@ -20,8 +22,32 @@ void AttentionShape::validate() const {
 
 void AttentionCall::validate() const {
   shape.validate();
-  SPF_CHECK(q != nullptr && k != nullptr && v != nullptr && out != nullptr,
-            "attention call (layer ", layer, "): q, k, v and out must all be set");
+  const AttentionShape& s = shape;
+  const std::string where = cat("attention call (layer ", layer, ") ");
+  q.expect((where + "q").c_str(), q.dtype, q.device, {s.n_q, s.n_heads, s.head_dim});
+  k.expect((where + "k").c_str(), q.dtype, q.device, {-1, s.n_kv_heads, s.head_dim});
+  v.expect((where + "v").c_str(), q.dtype, q.device, {-1, s.n_kv_heads, s.head_dim});
+  SPF_CHECK(k.dim(0) >= s.n_kv && v.dim(0) >= s.n_kv, where, "k/v hold ", k.dim(0), "/", v.dim(0),
+            " rows, fewer than n_kv = ", s.n_kv);
+  out.expect((where + "out").c_str(), q.dtype, q.device, {s.n_q, s.n_heads, s.head_dim});
+  if (!lse.empty()) lse.expect((where + "lse").c_str(), DType::f32, q.device, {s.n_q, s.n_heads});
+  if (!hidden.empty())
+    hidden.expect((where + "hidden").c_str(), hidden.dtype, q.device, {s.n_q, -1});
+  SPF_CHECK(cu_seqlens_q.empty() && cu_seqlens_k.empty(), where,
+            "has cu_seqlens: batched (varlen) calls are not implemented yet");
+}
+
+AttentionCall AttentionCall::query_slice(int64_t i0, int64_t n) const {
+  SPF_CHECK(i0 >= 0 && n >= 1 && i0 + n <= shape.n_q, "attention call: query slice [", i0, ", ",
+            i0 + n, ") of ", shape.n_q, " queries");
+  AttentionCall c = *this;
+  c.shape.n_q = n;
+  c.shape.q_pos0 = shape.q_pos0 + i0;
+  c.q = q.rows(i0, n);
+  if (!out.empty()) c.out = out.rows(i0, n);
+  if (!lse.empty()) c.lse = lse.rows(i0, n);
+  if (!hidden.empty()) c.hidden = hidden.rows(i0, n);
+  return c;
 }
 
 }  // namespace spf

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "attention/cpu/cpu_executor.h"
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/npy.h"
@@ -44,7 +45,7 @@ void run_logits(const LogitsOptions& o) {
     po.validate();
     SupportAttentionOptions ao;
     ao.dense_layers = o.dense_layers;
-    sparse = std::make_unique<SupportAttention>(make_producer(o.support, po), ao);
+    sparse = std::make_unique<SupportAttention>(make_producer(o.support, po), cpu_executor(), ao);
   }
   auto state = model->new_state(int64_t(ids.size()));
   std::vector<float> logits(ids.size() * size_t(cfg.vocab_size));

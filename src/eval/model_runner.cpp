@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "attention/cpu/cpu_executor.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "core/timer.h"
@@ -107,7 +108,7 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   if (!is_dense_method(cell.method)) {
     const MethodSpec m = parse_method(cell.method);
     auto backend = std::make_unique<SupportAttention>(
-        make_producer(m.producer, producer_options(m, cell.budget)));
+        make_producer(m.producer, producer_options(m, cell.budget)), cpu_executor());
     backend->set_observer([&](const AttentionCall& call, const Support& s) {
       const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
       admitted += double(s.admitted_pairs()) / double(s.n_groups);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "attention/cpu/cpu_executor.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/timer.h"
@@ -36,7 +37,7 @@ SparseRunResult run_sparse_config(const Model& model, std::span<const int32_t> i
   SupportAttentionOptions ao;
   ao.dense_layers = config.dense_layers;
   ao.diagnostics = true;
-  SupportAttention backend(make_producer(config.method, po), ao);
+  SupportAttention backend(make_producer(config.method, po), cpu_executor(), ao);
 
   SparseRunResult r;
   r.config = config;

@@ -10,34 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace spf {
-
-enum class DType {
-  f32,
-  f16,
-  bf16,
-  f64,
-  i8,
-  i16,
-  i32,
-  i64,
-  u8,
-  bool_,  // plain (safetensors and GGUF)
-  q4_0,
-  q4_1,
-  q5_0,
-  q5_1,
-  q8_0,
-  q2_k,
-  q3_k,
-  q4_k,
-  q5_k,
-  q6_k,
-  q8_k,
-  other  // GGUF block types
-};
-
-const char* dtype_name(DType t);
 
 struct TensorInfo {
   std::string name;

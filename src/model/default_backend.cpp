@@ -1,11 +1,11 @@
-#include "attention/cpu/dense.h"
+#include "attention/cpu/cpu_executor.h"
 #include "model/model.h"
 
 namespace spf {
 
 AttentionBackend& dense_attention_backend() {
   // Stateless, so one shared instance serves every caller and thread.
-  static DenseAttention backend;
+  static DenseBackend backend(cpu_executor());
   return backend;
 }
 

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <vector>
 
-#include "attention/cpu/blas_threads.h"
-#include "attention/cpu/fast_exp.h"
+#include "core/blas_threads.h"
 #include "core/error.h"
+#include "core/fast_exp.h"
 #include "core/threads.h"
 #include "model/ops.h"
 

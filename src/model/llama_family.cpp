@@ -119,10 +119,11 @@ class LlamaFamilyModel final : public Model {
       call.layer = l;
       call.attention_layer = l;
       call.shape = {n, pos0 + n, pos0, Hq, Hkv, int(D), 1.0f / std::sqrt(float(D))};
-      call.q = q.data();
-      call.k = state->cache.k(l);
-      call.v = state->cache.v(l);
-      call.out = att.data();
+      call.q = TensorView::of(q.data(), {n, Hq, D});
+      call.k = TensorView::of(state->cache.k(l), {pos0 + n, Hkv, D});
+      call.v = TensorView::of(state->cache.v(l), {pos0 + n, Hkv, D});
+      call.out = TensorView::of(att.data(), {n, Hq, D});
+      call.hidden = TensorView::of(h.data(), {n, H});
       attention.attend(call);
 
       ops::linear(att.data(), n, qd, L.wo.data(), H, L.bo.empty() ? nullptr : L.bo.data(),

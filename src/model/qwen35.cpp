@@ -237,10 +237,11 @@ void Qwen35::attention_mixer(const Layer& L, int64_t n, Qwen35State& st, Attenti
   call.layer = int(&L - layers_.data());
   call.attention_layer = L.slot;
   call.shape = {n, pos0 + n, pos0, Hq, Hkv, int(D), 1.0f / std::sqrt(float(D))};
-  call.q = s.q.data();
-  call.k = st.cache.k(L.slot);
-  call.v = st.cache.v(L.slot);
-  call.out = s.att.data();
+  call.q = TensorView::of(s.q.data(), {n, Hq, D});
+  call.k = TensorView::of(st.cache.k(L.slot), {pos0 + n, Hkv, D});
+  call.v = TensorView::of(st.cache.v(L.slot), {pos0 + n, Hkv, D});
+  call.out = TensorView::of(s.att.data(), {n, Hq, D});
+  call.hidden = TensorView::of(s.h.data(), {n, H});
   Clock::time_point t = Clock::now();
   backend.attend(call);
   stats.attention_core_s += lap(t);

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include "attention/cpu/dense.h"
-#include "attention/cpu/mass.h"
 #include "core/error.h"
 
 namespace spf {
@@ -16,11 +14,11 @@ namespace {
 // up the admitted mass and checks critical pairs.
 class MassInSupport : public ProbVisitor {
  public:
-  MassInSupport(const AttentionShape& s, const Support& sup, float threshold)
+  MassInSupport(const AttentionShape& s, const Support& sup, float threshold, int slots)
       : s_(s), sup_(sup), threshold_(threshold), retained_(size_t(s.n_q), 0.0) {
     for (int h = 0; h < s.n_heads; ++h)
       group_.push_back(sup.group_of_head(h, s.n_heads, s.n_kv_heads));
-    slots_.resize(size_t(mass_slots()));
+    slots_.resize(size_t(slots));
   }
 
   void tile(const ProbTile& t) override {
@@ -102,16 +100,16 @@ void check_match(const AttentionShape& s, const Support& sup) {
 
 }  // namespace
 
-SupportDiagnostics support_mass_diagnostics(const AttentionCall& call, const Support& support,
-                                            float critical_threshold) {
+SupportDiagnostics support_mass_diagnostics(AttentionExecutor& executor, const AttentionCall& call,
+                                            const Support& support, float critical_threshold) {
   call.shape.validate();
   check_match(call.shape, support);
   support.validate();
   SupportDiagnostics d;
   d.critical_threshold = critical_threshold;
   d.density = support.density();
-  MassInSupport visitor(call.shape, support, critical_threshold);
-  visit_probabilities(call, row_stats(call), visitor);
+  MassInSupport visitor(call.shape, support, critical_threshold, executor.worker_slots());
+  executor.visit_probabilities(call, executor.row_stats(call), visitor);
   visitor.finish(d);
   return d;
 }
@@ -127,18 +125,19 @@ double relative_error(const float* a, const float* b, int64_t n) {
   return std::sqrt(num / den);
 }
 
-SupportDiagnostics diagnose_support(const AttentionCall& call, const Support& support,
-                                    const float* sparse_out, const float* dense_out,
-                                    float critical_threshold) {
-  SupportDiagnostics d = support_mass_diagnostics(call, support, critical_threshold);
+SupportDiagnostics diagnose_support(AttentionExecutor& executor, const AttentionCall& call,
+                                    const Support& support, const float* sparse_out,
+                                    const float* dense_out, float critical_threshold) {
+  SupportDiagnostics d = support_mass_diagnostics(executor, call, support, critical_threshold);
   const AttentionShape& s = call.shape;
   const int64_t n = s.n_q * s.n_heads * s.head_dim;
   std::vector<float> dense;
   if (dense_out == nullptr) {
     dense.resize(size_t(n));
     AttentionCall c = call;
-    c.out = dense.data();
-    dense_attention(c);
+    c.out = TensorView::of(dense.data(), {s.n_q, s.n_heads, s.head_dim});
+    c.lse = {};
+    executor.dense(c);
     dense_out = dense.data();
   }
   d.rel_error = relative_error(sparse_out, dense_out, n);

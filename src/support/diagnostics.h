@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "attention/attention.h"
+#include "attention/executor.h"
 #include "support/support.h"
 
 namespace spf {
@@ -28,17 +29,21 @@ struct SupportDiagnostics {
   }
 };
 
-// Density, retained mass and head-critical counts of `support` on this call (reads q and k).
-SupportDiagnostics support_mass_diagnostics(const AttentionCall& call, const Support& support,
+// Density, retained mass and head-critical counts of `support` on this call (reads q and k; the
+// dense probabilities come from the executor's statistics).
+SupportDiagnostics support_mass_diagnostics(AttentionExecutor& executor, const AttentionCall& call,
+                                            const Support& support,
                                             float critical_threshold = 0.1f);
 
 // ||a - b|| / ||b|| over n floats (0 when both are 0).
 double relative_error(const float* a, const float* b, int64_t n);
 
 // Everything above; sparse_out is the executor's output for this support, dense_out the dense
-// output (computed here when null).
-SupportDiagnostics diagnose_support(const AttentionCall& call, const Support& support,
-                                    const float* sparse_out, const float* dense_out = nullptr,
+// output (computed here when null). Both are host f32 [n_q][n_heads][head_dim]: diagnostics are an
+// analysis tool, run with a host executor.
+SupportDiagnostics diagnose_support(AttentionExecutor& executor, const AttentionCall& call,
+                                    const Support& support, const float* sparse_out,
+                                    const float* dense_out = nullptr,
                                     float critical_threshold = 0.1f);
 
 }  // namespace spf

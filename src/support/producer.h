@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "attention/executor.h"
 #include "support/budget.h"
 #include "support/support.h"
 
@@ -50,8 +51,13 @@ struct ProducerOptions {
 class SupportProducer {
  public:
   virtual ~SupportProducer() = default;
-  // The support for this call. Throws spf::Error on an invalid call.
-  virtual Support produce(const AttentionCall& call) = 0;
+  // The support for this call; dense statistics, when needed, come from the executor (so a
+  // device executor gives a device producer). Throws spf::Error on an invalid call.
+  virtual Support produce(const AttentionCall& call, AttentionExecutor& executor) = 0;
+  // Called on every attention call, before any support is produced, also for calls that run
+  // densely (dense layers, decode steps): a producer that keeps per-token state (an indexer's keys
+  // in call.side_cache) appends this call's rows here. Default: nothing.
+  virtual void observe(const AttentionCall& call) { (void)call; }
   // Method and options, e.g. "oracle(frac=0.05,block=64,per_head)": names runs in reports.
   virtual std::string name() const = 0;
 };

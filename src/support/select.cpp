@@ -89,4 +89,15 @@ Support select_support(const Support& layout, const Budget& budget, const RowSco
   return support_from_rows(layout, std::move(rows));
 }
 
+void SelectRows::on_rows(const BlockMassRows& m) {
+  for (int g = 0; g < m.n_groups; ++g) {
+    for (int64_t r = 0; r < m.n_rows; ++r) {
+      const int64_t row = m.row0 + r;
+      const RowGeometry geo = row_geometry(layout_, row);
+      select_columns(budget_, geo, m.row(g, r).first(size_t(geo.avail)),
+                     rows_[size_t(g * layout_.n_rows() + row)]);
+    }
+  }
+}
+
 }  // namespace spf

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "attention/statistics.h"
 #include "support/budget.h"
 #include "support/support.h"
 
@@ -37,5 +38,19 @@ void select_columns(const Budget& budget, const RowGeometry& row, std::span<cons
 // throw.
 using RowScorer = std::function<void(int g, int64_t r, std::span<float> out)>;
 Support select_support(const Support& layout, const Budget& budget, const RowScorer& score);
+
+// Selection from an executor's block-mass rows (the oracle's true mass, the antidiagonal
+// estimate): each row of each batch keeps its columns by the budget into rows[g * n_rows + r].
+class SelectRows : public BlockMassConsumer {
+ public:
+  SelectRows(const Support& layout, const Budget& budget, std::vector<std::vector<int32_t>>& rows)
+      : layout_(layout), budget_(budget), rows_(rows) {}
+  void on_rows(const BlockMassRows& m) override;
+
+ private:
+  const Support& layout_;
+  const Budget& budget_;
+  std::vector<std::vector<int32_t>>& rows_;
+};
 
 }  // namespace spf

@@ -6,8 +6,8 @@
 namespace spf {
 
 SupportAttention::SupportAttention(std::unique_ptr<SupportProducer> producer,
-                                   SupportAttentionOptions options)
-    : producer_(std::move(producer)), options_(options) {
+                                   AttentionExecutor& executor, SupportAttentionOptions options)
+    : producer_(std::move(producer)), executor_(&executor), options_(options) {
   SPF_CHECK(producer_ != nullptr, "support attention: no producer given");
   SPF_CHECK(options_.dense_layers >= 0, "support attention: dense_layers = ", options_.dense_layers,
             " (must be >= 0)");
@@ -15,7 +15,7 @@ SupportAttention::SupportAttention(std::unique_ptr<SupportProducer> producer,
 
 void SupportAttention::run_dense(const AttentionCall& call, bool record) {
   Stopwatch sw;
-  dense_attention(call, options_.dense);
+  executor_->dense(call);
   if (!record) return;
   LayerDiagnostics d;
   d.layer = call.layer;
@@ -32,13 +32,14 @@ void SupportAttention::run_dense(const AttentionCall& call, bool record) {
 
 void SupportAttention::attend(const AttentionCall& call) {
   call.validate();
+  producer_->observe(call);
   if (call.attention_layer < options_.dense_layers ||
       (options_.dense_decode && call.shape.n_q == 1)) {
     run_dense(call, options_.diagnostics);
     return;
   }
   Stopwatch sw;
-  const Support support = producer_->produce(call);
+  const Support support = producer_->produce(call, *executor_);
   const double produce_s = sw.seconds();
   support.validate();
   SPF_CHECK(support.n_q == call.shape.n_q && support.n_kv == call.shape.n_kv &&
@@ -49,10 +50,11 @@ void SupportAttention::attend(const AttentionCall& call) {
 
   sw.reset();
   const bool full = support.admitted_pairs() == int64_t(support.n_groups) * support.causal_pairs();
-  if (full) {
-    dense_attention(call, options_.dense);
+  const bool run_dense = full && options_.full_support_dense;
+  if (run_dense) {
+    executor_->dense(call);
   } else {
-    sparse_attention(call, support.view(), options_.sparse);
+    executor_->sparse(call, support.view());
   }
   const double attend_s = sw.seconds();
   if (!options_.diagnostics) return;
@@ -62,14 +64,15 @@ void SupportAttention::attend(const AttentionCall& call) {
   d.attention_layer = call.attention_layer;
   d.n_q = call.shape.n_q;
   d.n_kv = call.shape.n_kv;
-  d.dense = full;
+  d.dense = run_dense;
   d.produce_seconds = produce_s;
   d.attend_seconds = attend_s;
-  if (full) {
-    d.support = support_mass_diagnostics(call, support, options_.critical_threshold);
+  if (run_dense) {
+    d.support = support_mass_diagnostics(*executor_, call, support, options_.critical_threshold);
     d.support.rel_error = 0.0;
   } else {
-    d.support = diagnose_support(call, support, call.out, nullptr, options_.critical_threshold);
+    d.support = diagnose_support(*executor_, call, support, call.out.data<const float>(), nullptr,
+                                 options_.critical_threshold);
   }
   diagnostics_.push_back(d);
 }

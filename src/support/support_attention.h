@@ -1,11 +1,14 @@
-// SupportAttention: the backend for sparse prefill. For every attention call it asks its producer
-// for a Support and runs the sparse executor on it. Options:
+// SupportAttention: the backend for sparse prefill = a producer + an executor. For every attention
+// call it lets the producer observe the call (side caches), asks it for a Support and runs the
+// executor's sparse attention on it; the executor is injected (CPU now, CUDA later), and the
+// producer reads dense statistics from the same executor. Options:
 //   dense_layers       attention layers [0, dense_layers) run dense (attention_layer index)
 //   dense_decode       calls with a single query (decode steps) run dense
 //   diagnostics        after each sparse call, also compare with dense (support/diagnostics.h) and
 //                      record one LayerDiagnostics per call (costs a dense pass plus two mass
 //                      passes)
-// A support that admits every causal pair runs on the dense executor: identical result, less work.
+//   full_support_dense a support that admits every causal pair runs the executor's dense path
+//                      (identical up to rounding, less work); off: the sparse path runs anyway
 // Not thread-safe: one call at a time (as the model makes them).
 #pragma once
 
@@ -15,8 +18,7 @@
 #include <vector>
 
 #include "attention/attention.h"
-#include "attention/cpu/dense.h"
-#include "attention/cpu/sparse.h"
+#include "attention/executor.h"
 #include "support/diagnostics.h"
 #include "support/producer.h"
 
@@ -26,9 +28,8 @@ struct SupportAttentionOptions {
   int dense_layers = 0;
   bool dense_decode = true;
   bool diagnostics = false;
+  bool full_support_dense = true;
   float critical_threshold = 0.1f;
-  DenseOptions dense;
-  SparseOptions sparse;
 };
 
 struct LayerDiagnostics {
@@ -46,11 +47,12 @@ struct LayerDiagnostics {
 
 class SupportAttention : public AttentionBackend {
  public:
-  explicit SupportAttention(std::unique_ptr<SupportProducer> producer,
-                            SupportAttentionOptions options = {});
+  SupportAttention(std::unique_ptr<SupportProducer> producer, AttentionExecutor& executor,
+                   SupportAttentionOptions options = {});
   void attend(const AttentionCall& call) override;
 
   const SupportProducer& producer() const { return *producer_; }
+  AttentionExecutor& executor() const { return *executor_; }
   const SupportAttentionOptions& options() const { return options_; }
   // One entry per call while options().diagnostics is on.
   const std::vector<LayerDiagnostics>& diagnostics() const { return diagnostics_; }
@@ -63,6 +65,7 @@ class SupportAttention : public AttentionBackend {
  private:
   void run_dense(const AttentionCall& call, bool record);
   std::unique_ptr<SupportProducer> producer_;
+  AttentionExecutor* executor_;
   SupportAttentionOptions options_;
   std::vector<LayerDiagnostics> diagnostics_;
   std::function<void(const AttentionCall&, const Support&)> observer_;

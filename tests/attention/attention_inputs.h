@@ -19,10 +19,11 @@ struct AttnInputs {
   AttentionCall call() {
     AttentionCall c;
     c.shape = shape;
-    c.q = q.data();
-    c.k = k.data();
-    c.v = v.data();
-    c.out = out.data();
+    const AttentionShape& s = shape;
+    c.q = TensorView::of(q.data(), {s.n_q, s.n_heads, s.head_dim});
+    c.k = TensorView::of(k.data(), {s.n_kv, s.n_kv_heads, s.head_dim});
+    c.v = TensorView::of(v.data(), {s.n_kv, s.n_kv_heads, s.head_dim});
+    c.out = TensorView::of(out.data(), {s.n_q, s.n_heads, s.head_dim});
     return c;
   }
 };

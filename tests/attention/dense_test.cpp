@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "attention/cpu/cpu_executor.h"
 #include "attention/cpu/reference.h"
 #include "attention_inputs.h"
 #include "core/error.h"
@@ -60,7 +61,7 @@ TEST(DenseAttention, KeySplitsMatchReference) {
 TEST(DenseAttention, BackendEqualsFreeFunction) {
   test::AttnInputs a = test::make_inputs(50, 80, 4, 2, 64, 3);
   test::AttnInputs b = a;
-  DenseAttention backend;
+  DenseBackend backend(cpu_executor());
   AttentionBackend& base = backend;
   base.attend(a.call());
   dense_attention(b.call());
@@ -84,7 +85,7 @@ TEST(DenseAttention, RejectsInconsistentShapes) {
   c.shape.q_pos0 = 1;  // queries would reach position 8 of an 8-key cache
   EXPECT_THROW(dense_attention(c), Error);
   c = in.call();
-  c.v = nullptr;
+  c.v = {};
   EXPECT_THROW(dense_attention(c), Error);
   c = in.call();
   c.shape.n_q = 0;

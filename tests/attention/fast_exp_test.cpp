@@ -1,4 +1,4 @@
-#include "attention/cpu/fast_exp.h"
+#include "core/fast_exp.h"
 
 #include <gtest/gtest.h>
 

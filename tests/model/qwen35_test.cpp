@@ -76,15 +76,19 @@ class NaiveAttention final : public AttentionBackend {
     ++calls;
     layers.push_back(c.attention_layer);
     const int D = s.head_dim;
+    const float* cq = c.q.data<const float>();
+    const float* ck = c.k.data<const float>();
+    const float* cv = c.v.data<const float>();
+    float* cout = c.out.data<float>();
     for (int64_t i = 0; i < s.n_q; ++i)
       for (int h = 0; h < s.n_heads; ++h) {
-        const float* q = c.q + (i * s.n_heads + h) * D;
+        const float* q = cq + (i * s.n_heads + h) * D;
         const int kh = s.kv_head_of(h);
         const int64_t nk = s.visible(i);
         std::vector<double> p(static_cast<size_t>(nk));
         double mx = -1e300;
         for (int64_t j = 0; j < nk; ++j) {
-          const float* k = c.k + (j * s.n_kv_heads + kh) * D;
+          const float* k = ck + (j * s.n_kv_heads + kh) * D;
           double dot = 0;
           for (int d = 0; d < D; ++d) dot += double(q[d]) * k[d];
           p[size_t(j)] = dot * s.scale;
@@ -92,11 +96,11 @@ class NaiveAttention final : public AttentionBackend {
         }
         double sum = 0;
         for (double& x : p) sum += x = std::exp(x - mx);
-        float* o = c.out + (i * s.n_heads + h) * D;
+        float* o = cout + (i * s.n_heads + h) * D;
         for (int d = 0; d < D; ++d) {
           double acc = 0;
           for (int64_t j = 0; j < nk; ++j)
-            acc += p[size_t(j)] * c.v[(j * s.n_kv_heads + kh) * D + d];
+            acc += p[size_t(j)] * cv[(j * s.n_kv_heads + kh) * D + d];
           o[d] = float(acc / sum);
         }
       }

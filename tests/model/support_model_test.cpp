@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "attention/cpu/cpu_executor.h"
 #include "core/npy.h"
 #include "model/model.h"
 #include "support/producer.h"
@@ -43,12 +44,20 @@ TEST_P(SupportModel, FullBudgetOracleEqualsDenseAndSmallBudgetDiffers) {
     ProducerOptions full;
     full.budget = Budget::fraction(1.0);
     full.block = block;
-    SupportAttention oracle(make_producer("oracle", full));
-    EXPECT_LE(max_rel(logits_with(*model, ids, oracle), dense), 1e-6) << "block " << block;
+    // The sparse executor runs on the full support (no shortcut to the dense path): equal to
+    // dense up to fp32 rounding.
+    SupportAttentionOptions no_shortcut;
+    no_shortcut.full_support_dense = false;
+    no_shortcut.diagnostics = true;
+    SupportAttention oracle(make_producer("oracle", full), cpu_executor(), no_shortcut);
+    EXPECT_LE(max_rel(logits_with(*model, ids, oracle), dense), 1e-5) << "block " << block;
+    int sparse_calls = 0;
+    for (const LayerDiagnostics& d : oracle.diagnostics()) sparse_calls += d.dense ? 0 : 1;
+    EXPECT_GT(sparse_calls, 0) << "the full support must run on the sparse executor";
   }
   ProducerOptions small;
   small.budget = Budget::fraction(0.05);
-  SupportAttention sparse(make_producer("oracle", small));
+  SupportAttention sparse(make_producer("oracle", small), cpu_executor());
   EXPECT_GT(max_rel(logits_with(*model, ids, sparse), dense), 1e-3);
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "attention/cpu/cpu_executor.h"
 #include "attention/cpu/dense.h"
 #include "attention/cpu/sparse.h"
 #include "core/error.h"
@@ -26,7 +27,7 @@ TEST(Diagnostics, FullSupportRetainsEverything) {
   test::AttnInputs in = test::make_inputs(70, 100, 4, 2, 64, 3);
   const Support full = dense_support(in.shape, 16);
   dense_attention(in.call());
-  const SupportDiagnostics d = diagnose_support(in.call(), full, in.out.data());
+  const SupportDiagnostics d = diagnose_support(cpu_executor(), in.call(), full, in.out.data());
   EXPECT_DOUBLE_EQ(d.density, 1.0);
   EXPECT_NEAR(d.retained_mass, 1.0, 1e-5);
   EXPECT_EQ(d.rel_error, 0.0);
@@ -47,7 +48,7 @@ TEST_P(DiagnosticsVsBruteForce, MassAndCriticalCounts) {
   const int groups = c.groups_kind == 0 ? 1 : c.groups_kind == 1 ? sh.n_kv_heads : sh.n_heads;
   const Support s = from_test(test::random_support(sh, c.q_block, c.k_block, groups, 0.3, 12));
   const float threshold = 0.1f;
-  const SupportDiagnostics d = support_mass_diagnostics(in.call(), s, threshold);
+  const SupportDiagnostics d = support_mass_diagnostics(cpu_executor(), in.call(), s, threshold);
 
   const std::vector<double> p = reference_probabilities(sh, in.q.data(), in.k.data());
   double retained = 0.0;
@@ -83,7 +84,8 @@ TEST_P(DiagnosticsVsBruteForce, MassAndCriticalCounts) {
   test::AttnInputs dense = in;
   dense_attention(dense.call());
   sparse_attention(in.call(), s.view());
-  const SupportDiagnostics full = diagnose_support(in.call(), s, in.out.data(), nullptr, threshold);
+  const SupportDiagnostics full =
+      diagnose_support(cpu_executor(), in.call(), s, in.out.data(), nullptr, threshold);
   double num = 0.0, den = 0.0;
   for (size_t x = 0; x < in.out.size(); ++x) {
     num += std::pow(double(in.out[x]) - double(dense.out[x]), 2);
@@ -108,7 +110,7 @@ TEST(SupportAttention, DenseLayersDecodeAndDiagnostics) {
   SupportAttentionOptions opt;
   opt.dense_layers = 2;
   opt.diagnostics = true;
-  SupportAttention backend(make_producer("oracle", o), opt);
+  SupportAttention backend(make_producer("oracle", o), cpu_executor(), opt);
   int observed = 0;
   backend.set_observer([&](const AttentionCall& call, const Support& s) {
     ++observed;
@@ -153,7 +155,7 @@ TEST(SupportAttention, DenseLayersDecodeAndDiagnostics) {
 
   backend.clear_diagnostics();
   EXPECT_TRUE(backend.diagnostics().empty());
-  EXPECT_THROW(SupportAttention(nullptr), Error);
+  EXPECT_THROW(SupportAttention(nullptr, cpu_executor()), Error);
 }
 
 TEST(SupportAttention, MatchesSparseExecutorOnTheProducedSupport) {
@@ -162,9 +164,9 @@ TEST(SupportAttention, MatchesSparseExecutorOnTheProducedSupport) {
   o.budget = Budget::top_k(32).with_sink(4);
   o.block = 8;
   test::AttnInputs direct = in;
-  const Support s = make_producer("streaming", o)->produce(direct.call());
+  const Support s = make_producer("streaming", o)->produce(direct.call(), cpu_executor());
   sparse_attention(direct.call(), s.view());
-  SupportAttention backend(make_producer("streaming", o));
+  SupportAttention backend(make_producer("streaming", o), cpu_executor());
   backend.attend(in.call());
   EXPECT_EQ(in.out, direct.out);
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "attention/cpu/block_mass.h"
+#include "attention/cpu/cpu_executor.h"
 #include "attention/cpu/dense.h"
 #include "support/select.h"
 #include "support/support_attention.h"
@@ -31,7 +32,7 @@ TEST_P(OracleTopK, KeepsExactlyTheKLargestMasses) {
   o.groups = c.groups;
   const int64_t k = 6;
   o.budget = Budget::top_k(k * c.block);
-  const Support s = OracleProducer(o).produce(in.call());
+  const Support s = OracleProducer(o).produce(in.call(), cpu_executor());
   ASSERT_NO_THROW(s.validate());
   const int groups = n_groups_for(c.groups, in.shape);
   ASSERT_EQ(s.n_groups, groups);
@@ -68,7 +69,7 @@ TEST(Oracle, TiesGoToTheEarliestKeys) {
   std::fill(in.q.begin(), in.q.end(), 0.0f);  // uniform attention: every key ties
   ProducerOptions o;
   o.budget = Budget::top_k(5);
-  const Support s = OracleProducer(o).produce(in.call());
+  const Support s = OracleProducer(o).produce(in.call(), cpu_executor());
   for (int64_t r = 0; r < s.n_rows(); ++r)
     EXPECT_EQ(test::row_vec(s, 0, r), (std::vector<int32_t>{0, 1, 2, 3, 4}));
 }
@@ -83,7 +84,7 @@ TEST(Oracle, BlockSizeOneIsPerQueryTopKOfTokenMass) {
     o.groups = mode;
     o.block = 1;
     o.budget = Budget::fraction(0.2);
-    const Support s = make_producer("oracle", o)->produce(in.call());
+    const Support s = make_producer("oracle", o)->produce(in.call(), cpu_executor());
     ASSERT_EQ(s.q_block, 1);
     ASSERT_EQ(s.k_block, 1);
     ASSERT_EQ(s.n_rows(), in.shape.n_q);
@@ -108,7 +109,7 @@ TEST(Oracle, FractionBudgetIsExactPerRow) {
     ProducerOptions o;
     o.block = block;
     o.budget = Budget::fraction(0.05);
-    const Support s = OracleProducer(o).produce(in.call());
+    const Support s = OracleProducer(o).produce(in.call(), cpu_executor());
     for (int64_t r = 0; r < s.n_rows(); ++r) {
       const int64_t avail = s.causal_cols(r);
       EXPECT_EQ(int64_t(s.row(0, r).size()),
@@ -122,7 +123,7 @@ TEST(Oracle, TopPIsTheMinimalPrefixByMass) {
   test::AttnInputs in = test::make_inputs(40, 60, 4, 2, 32, 9, 5.0f);
   ProducerOptions o;
   o.budget = Budget::top_p(0.8);
-  const Support s = OracleProducer(o).produce(in.call());
+  const Support s = OracleProducer(o).produce(in.call(), cpu_executor());
   const std::vector<double> m = test::reference_block_mass(in, 1, 1, 1);
   for (int64_t r = 0; r < s.n_rows(); ++r) {
     const auto row = test::row_vec(s, 0, r);
@@ -141,7 +142,7 @@ TEST(Oracle, SinkAndWindowAreKeptInsideTheBudget) {
   test::AttnInputs in = test::make_inputs(60, 100, 4, 2, 32, 13);
   ProducerOptions o;
   o.budget = Budget::top_k(12).with_sink(3).with_window(4);
-  const Support s = OracleProducer(o).produce(in.call());
+  const Support s = OracleProducer(o).produce(in.call(), cpu_executor());
   for (int64_t r = 0; r < s.n_rows(); ++r) {
     const auto row = test::row_vec(s, 0, r);
     const int64_t pos = s.row_last_pos(r);
@@ -158,16 +159,24 @@ TEST(Oracle, FullBudgetIsTheDenseSupportAndDenseOutput) {
     ProducerOptions o;
     o.block = block;
     o.budget = Budget::fraction(1.0);
-    const Support s = OracleProducer(o).produce(in.call());
+    const Support s = OracleProducer(o).produce(in.call(), cpu_executor());
     const Support d = dense_support(in.shape, block);
     EXPECT_EQ(s.cols, d.cols);
     EXPECT_EQ(s.row_ptr, d.row_ptr);
 
     test::AttnInputs dense = in;
     dense_attention(dense.call());
-    SupportAttention backend(make_producer("oracle", o));
+    test::AttnInputs sparse = in;
+    SupportAttention backend(make_producer("oracle", o), cpu_executor());
     backend.attend(in.call());
-    EXPECT_EQ(in.out, dense.out);
+    EXPECT_EQ(in.out, dense.out);  // the shortcut: a full support runs the dense path
+
+    // Without the shortcut the sparse executor walks the full support: dense to fp32 rounding.
+    SupportAttentionOptions no_shortcut;
+    no_shortcut.full_support_dense = false;
+    SupportAttention walk(make_producer("oracle", o), cpu_executor(), no_shortcut);
+    walk.attend(sparse.call());
+    EXPECT_LT(test::rel_max_diff(sparse.out, dense.out), 2e-6) << "block " << block;
   }
 }
 

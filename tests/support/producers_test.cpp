@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attention/cpu/cpu_executor.h"
 #include "support/producer.h"
 #include "support/producers/streaming.h"
 #include "support/select.h"
@@ -35,7 +36,7 @@ TEST_P(EveryProducer, RespectsCausalityAndTheBudgetExactly) {
       o.block = c.block;
       o.groups = c.groups;
       o.budget = budget;
-      const Support s = make_producer(c.method, o)->produce(in.call());
+      const Support s = make_producer(c.method, o)->produce(in.call(), cpu_executor());
       ASSERT_NO_THROW(s.validate()) << budget.str();
       ASSERT_EQ(s.n_q, in.shape.n_q);
       ASSERT_EQ(s.n_kv, in.shape.n_kv);
@@ -92,7 +93,7 @@ TEST(Producers, TopPMethodsAreValidAndGrowWithP) {
     int64_t prev = 0;
     for (const double p : {0.3, 0.7, 0.95, 1.0}) {
       o.budget = Budget::top_p(p);
-      const Support s = make_producer(m, o)->produce(in.call());
+      const Support s = make_producer(m, o)->produce(in.call(), cpu_executor());
       ASSERT_NO_THROW(s.validate());
       EXPECT_GE(int64_t(s.cols.size()), prev) << m << " p=" << p;
       prev = int64_t(s.cols.size());
@@ -104,7 +105,7 @@ TEST(Producers, StreamingKeepsTheSinkAndTheMostRecentKeys) {
   test::AttnInputs in = test::make_inputs(30, 50, 2, 1, 16, 1);
   ProducerOptions o;
   o.budget = Budget::top_k(6).with_sink(2);
-  const Support s = make_producer("streaming", o)->produce(in.call());
+  const Support s = make_producer("streaming", o)->produce(in.call(), cpu_executor());
   EXPECT_EQ(test::row_vec(s, 0, 29), (std::vector<int32_t>{0, 1, 46, 47, 48, 49}));
   EXPECT_EQ(test::row_vec(s, 0, 0), (std::vector<int32_t>{0, 1, 17, 18, 19, 20}));
 }
@@ -113,7 +114,7 @@ TEST(Producers, StreamingKeepsFourSinkTokensByDefault) {
   test::AttnInputs in = test::make_inputs(30, 50, 2, 1, 16, 1);
   ProducerOptions o;
   o.budget = Budget::top_k(6);
-  const Support s = make_producer("streaming", o)->produce(in.call());
+  const Support s = make_producer("streaming", o)->produce(in.call(), cpu_executor());
   EXPECT_EQ(test::row_vec(s, 0, 29), (std::vector<int32_t>{0, 1, 2, 3, 48, 49}));
 }
 
@@ -122,11 +123,11 @@ TEST(Producers, RandomIsSeededAndDeterministic) {
   ProducerOptions o;
   o.budget = Budget::fraction(0.2);
   o.seed = 5;
-  const Support a = make_producer("random", o)->produce(in.call());
-  const Support b = make_producer("random", o)->produce(in.call());
+  const Support a = make_producer("random", o)->produce(in.call(), cpu_executor());
+  const Support b = make_producer("random", o)->produce(in.call(), cpu_executor());
   EXPECT_EQ(a.cols, b.cols);
   o.seed = 6;
-  const Support c = make_producer("random", o)->produce(in.call());
+  const Support c = make_producer("random", o)->produce(in.call(), cpu_executor());
   EXPECT_NE(a.cols, c.cols);
 }
 
@@ -156,7 +157,7 @@ TEST(Producers, VerticalSlashFindsPlantedLines) {
   ProducerOptions o;
   o.budget = Budget::top_k(4);
   o.probe_queries = 16;
-  const Support s = make_producer("vertical_slash", o)->produce(in.call());
+  const Support s = make_producer("vertical_slash", o)->produce(in.call(), cpu_executor());
   for (int64_t r = 8; r < s.n_rows(); ++r) {
     const auto row = test::row_vec(s, 0, r);
     EXPECT_TRUE(std::binary_search(row.begin(), row.end(), 7))
@@ -174,7 +175,7 @@ TEST(Producers, AntidiagonalFindsAPlantedColumnBlock) {
   o.block = 16;
   o.stride = 4;
   o.budget = Budget::top_k(32);  // two key blocks per query block
-  const Support s = make_producer("antidiagonal", o)->produce(in.call());
+  const Support s = make_producer("antidiagonal", o)->produce(in.call(), cpu_executor());
   for (int64_t r = 1; r < s.n_rows(); ++r) {
     const auto row = test::row_vec(s, 0, r);
     EXPECT_TRUE(std::binary_search(row.begin(), row.end(), 0))

@@ -18,18 +18,6 @@
 
 namespace spf {
 
-struct BlockMassRows {
-  int64_t row0 = 0;    // first query block of this batch
-  int64_t n_rows = 0;  // query blocks in the batch
-  int64_t n_cols = 0;  // key blocks of the whole call
-  int n_groups = 1;
-  int slot = 0;
-  const float* mass = nullptr;  // [n_groups][n_rows][n_cols]
-  std::span<const float> row(int g, int64_t r) const {
-    return {mass + (g * n_rows + r) * n_cols, size_t(n_cols)};
-  }
-};
-
 class BlockMassVisitor : public ProbVisitor {
  public:
   // Picks a query tile that is a multiple of q_block and keeps the per-slot buffer bounded.

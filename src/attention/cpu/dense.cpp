@@ -4,9 +4,10 @@
 #include <cmath>
 #include <vector>
 
-#include "attention/cpu/blas_threads.h"
+#include "attention/cpu/host_call.h"
 #include "attention/cpu/online_softmax.h"
 #include "attention/cpu/pack.h"
+#include "core/blas_threads.h"
 #include "core/error.h"
 #include "core/threads.h"
 
@@ -25,7 +26,7 @@ struct Item {
   }  // the tile's last query (index; + q_pos0 = position)
 };
 
-void stream(const AttentionCall& call, const DenseOptions& o, const Item& it, int64_t k_begin,
+void stream(const detail::HostCall& call, const DenseOptions& o, const Item& it, int64_t k_begin,
             int64_t k_end, detail::OnlineSoftmax& osm, std::vector<float>& qp,
             std::vector<int>& valid) {
   const AttentionShape& s = call.shape;
@@ -60,8 +61,8 @@ int64_t key_splits(const AttentionShape& s, int64_t items, const DenseOptions& o
 
 }  // namespace
 
-void dense_attention(const AttentionCall& call, const DenseOptions& options) {
-  call.validate();
+void dense_attention(const AttentionCall& attention_call, const DenseOptions& options) {
+  const detail::HostCall call = detail::host_call(attention_call);
   SPF_CHECK(options.q_tile >= 1 && options.k_tile >= 1 && options.key_splits >= 0,
             "dense attention: q_tile = ", options.q_tile, ", k_tile = ", options.k_tile,
             ", key_splits = ", options.key_splits, " (tiles must be >= 1, splits >= 0)");
@@ -77,9 +78,10 @@ void dense_attention(const AttentionCall& call, const DenseOptions& options) {
     it.kvh = int(x % s.n_kv_heads);
     return it;
   };
-  auto out_row = [&](const Item& it, int r) {
-    return call.out + ((it.i0 + r / g) * s.n_heads + it.kvh * g + r % g) * d;
+  auto row_index = [&](const Item& it, int r) {
+    return (it.i0 + r / g) * s.n_heads + it.kvh * g + r % g;
   };
+  auto out_row = [&](const Item& it, int r) { return call.out + row_index(it, r) * d; };
   const int64_t splits = key_splits(s, items, options);
 
   detail::BlasSingleThread blas_guard;
@@ -90,14 +92,19 @@ void dense_attention(const AttentionCall& call, const DenseOptions& options) {
       thread_local std::vector<int> valid;
       const Item it = item_at(x);
       stream(call, options, it, 0, s.n_kv, osm, qp, valid);
-      for (int r = 0; r < it.nq * g; ++r) osm.finish_row(r, out_row(it, r));
+      for (int r = 0; r < it.nq * g; ++r) {
+        osm.finish_row(r, out_row(it, r));
+        if (call.lse != nullptr) call.lse[row_index(it, r)] = osm.row_lse(r);
+      }
     });
     return;
   }
 
   // Split keys: each (item, split) leaves per row [max, sum, acc[d]]; merged below.
   const int64_t rows_max = int64_t(options.q_tile) * g, width = d + 2;
-  std::vector<float> partial(size_t(items * splits * rows_max * width));
+  // Kept by the calling thread between calls: decode steps (the usual split case) allocate nothing.
+  thread_local std::vector<float> partial;
+  partial.resize(size_t(items * splits * rows_max * width));
   parallel_for(items * splits, [&](int64_t x) {
     thread_local detail::OnlineSoftmax osm;
     thread_local std::vector<float> qp;
@@ -135,6 +142,7 @@ void dense_attention(const AttentionCall& call, const DenseOptions& options) {
       if (l > 0.0f) {
         for (int c = 0; c < d; ++c) out[c] /= l;
       }
+      if (call.lse != nullptr) call.lse[row_index(it, r)] = l > 0.0f ? m + std::log(l) : -INFINITY;
     }
   });
 }

@@ -19,14 +19,4 @@ struct DenseOptions {
 // Writes call.out. Throws spf::Error for an invalid call or options.
 void dense_attention(const AttentionCall& call, const DenseOptions& options = {});
 
-// The default backend.
-class DenseAttention : public AttentionBackend {
- public:
-  explicit DenseAttention(DenseOptions options = {}) : options_(options) {}
-  void attend(const AttentionCall& call) override { dense_attention(call, options_); }
-
- private:
-  DenseOptions options_;
-};
-
 }  // namespace spf

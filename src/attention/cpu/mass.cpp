@@ -5,23 +5,22 @@
 
 #include <algorithm>
 
-#include "attention/cpu/blas_threads.h"
-#include "attention/cpu/fast_exp.h"
+#include "attention/cpu/host_call.h"
 #include "attention/cpu/online_softmax.h"
 #include "attention/cpu/pack.h"
+#include "core/blas_threads.h"
 #include "core/error.h"
+#include "core/fast_exp.h"
 #include "core/threads.h"
 
 namespace spf {
 
 namespace {
 
-void check(const AttentionCall& call, const MassOptions& o) {
-  call.shape.validate();
-  SPF_CHECK(call.q != nullptr && call.k != nullptr, "attention mass (layer ", call.layer,
-            "): q and k must be set");
+detail::HostCall check(const AttentionCall& call, const MassOptions& o) {
   SPF_CHECK(o.q_tile >= 1 && o.k_tile >= 1, "attention mass: q_tile = ", o.q_tile,
             ", k_tile = ", o.k_tile, " (both must be >= 1)");
+  return detail::host_call(call, false);
 }
 
 }  // namespace
@@ -30,8 +29,8 @@ int mass_slots() {
   return num_threads();
 }
 
-RowStats row_stats(const AttentionCall& call, const MassOptions& o) {
-  check(call, o);
+RowStats row_stats(const AttentionCall& attention_call, const MassOptions& o) {
+  const detail::HostCall call = check(attention_call, o);
   const AttentionShape& s = call.shape;
   const int g = s.group_size();
   const int d = s.head_dim;
@@ -72,9 +71,9 @@ RowStats row_stats(const AttentionCall& call, const MassOptions& o) {
   return st;
 }
 
-void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbVisitor& visitor,
-                         const MassOptions& o) {
-  check(call, o);
+void visit_probabilities(const AttentionCall& attention_call, const RowStats& stats,
+                         ProbVisitor& visitor, const MassOptions& o) {
+  const detail::HostCall call = check(attention_call, o);
   const AttentionShape& s = call.shape;
   SPF_CHECK(stats.n_q == s.n_q && stats.n_heads == s.n_heads &&
                 stats.lse.size() == size_t(s.n_q) * size_t(s.n_heads),

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "attention/cpu/fast_exp.h"
+#include "core/fast_exp.h"
 
 namespace spf::detail {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "attention/cpu/host_call.h"
 #include "core/error.h"
 
 namespace spf {
@@ -35,8 +36,8 @@ double dot(const float* a, const float* b, int n) {
 
 }  // namespace
 
-void reference_attention(const AttentionCall& call, const SupportView* support) {
-  call.validate();
+void reference_attention(const AttentionCall& attention_call, const SupportView* support) {
+  const detail::HostCall call = detail::host_call(attention_call);
   const AttentionShape& s = call.shape;
   if (support != nullptr) {
     SPF_CHECK(support->n_q == s.n_q && support->n_kv == s.n_kv && support->q_pos0 == s.q_pos0,
@@ -66,6 +67,8 @@ void reference_attention(const AttentionCall& call, const SupportView* support) 
       }
       float* out = call.out + (i * s.n_heads + h) * d;
       for (int c = 0; c < d; ++c) out[c] = float(o[size_t(c)]);
+      if (call.lse != nullptr)
+        call.lse[i * s.n_heads + h] = keys.empty() ? -INFINITY : float(mx + std::log(sum));
     }
   }
 }

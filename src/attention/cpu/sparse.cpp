@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "attention/cpu/blas_threads.h"
+#include "attention/cpu/host_call.h"
 #include "attention/cpu/online_softmax.h"
 #include "attention/cpu/pack.h"
+#include "core/blas_threads.h"
 #include "core/error.h"
 #include "core/threads.h"
 
@@ -54,7 +55,7 @@ struct Scratch {
 // single-query rows: the copy loop keeps many independent loads in flight.
 class RowStreamer {
  public:
-  RowStreamer(const AttentionCall& call, const SparseOptions& o, int kvh, Scratch& w)
+  RowStreamer(const detail::HostCall& call, const SparseOptions& o, int kvh, Scratch& w)
       : o_(o),
         osm_(w.osm),
         limits_(w.limits),
@@ -118,9 +119,9 @@ class RowStreamer {
 
 }  // namespace
 
-void sparse_attention(const AttentionCall& call, const SupportView& support,
+void sparse_attention(const AttentionCall& attention_call, const SupportView& support,
                       const SparseOptions& options) {
-  call.validate();
+  const detail::HostCall call = detail::host_call(attention_call);
   const AttentionShape& s = call.shape;
   check_support(s, support);
   SPF_CHECK(options.k_tile >= 1 && options.min_direct_run >= 1,
@@ -174,6 +175,7 @@ void sparse_attention(const AttentionCall& call, const SupportView& support,
       const int64_t i = i0 + rr / hp;
       const int h = h0 + rr % hp;
       w.osm.finish_row(rr, call.out + (i * s.n_heads + h) * d);
+      if (call.lse != nullptr) call.lse[i * s.n_heads + h] = w.osm.row_lse(rr);
     }
   });
 }

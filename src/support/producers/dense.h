@@ -9,7 +9,7 @@ namespace spf {
 class DenseProducer : public SupportProducer {
  public:
   explicit DenseProducer(ProducerOptions options) : options_(options) { options_.validate(); }
-  Support produce(const AttentionCall& call) override {
+  Support produce(const AttentionCall& call, AttentionExecutor& /*executor*/) override {
     call.shape.validate();
     return dense_support(call.shape, options_.block);
   }

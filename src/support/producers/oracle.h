@@ -15,7 +15,7 @@ namespace spf {
 class OracleProducer : public SupportProducer {
  public:
   explicit OracleProducer(ProducerOptions options);
-  Support produce(const AttentionCall& call) override;
+  Support produce(const AttentionCall& call, AttentionExecutor& executor) override;
   std::string name() const override { return describe_producer("oracle", options_); }
 
  private:

@@ -23,7 +23,7 @@ RandomProducer::RandomProducer(ProducerOptions options) : options_(options) {
             " is top-p, which needs attention scores (use k=N or a fraction)");
 }
 
-Support RandomProducer::produce(const AttentionCall& call) {
+Support RandomProducer::produce(const AttentionCall& call, AttentionExecutor& /*executor*/) {
   call.shape.validate();
   const Support layout = support_layout(call.shape, options_.block, options_.block, 1);
   const uint64_t base = mix(options_.seed ^ mix(uint64_t(call.layer) + 0x51ed27ull));

@@ -10,7 +10,7 @@ namespace spf {
 class RandomProducer : public SupportProducer {
  public:
   explicit RandomProducer(ProducerOptions options);
-  Support produce(const AttentionCall& call) override;
+  Support produce(const AttentionCall& call, AttentionExecutor& executor) override;
   std::string name() const override { return describe_producer("random", options_); }
 
  private:

@@ -14,7 +14,7 @@ StreamingProducer::StreamingProducer(ProducerOptions options) : options_(options
             " is top-p, which needs attention scores (use k=N or a fraction)");
 }
 
-Support StreamingProducer::produce(const AttentionCall& call) {
+Support StreamingProducer::produce(const AttentionCall& call, AttentionExecutor& /*executor*/) {
   call.shape.validate();
   const Support layout = support_layout(call.shape, options_.block, options_.block, 1);
   // Recency as the score: later columns win, so the budget left after the sink goes to the newest

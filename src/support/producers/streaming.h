@@ -12,7 +12,7 @@ inline constexpr int64_t kDefaultStreamingSink = 4;
 class StreamingProducer : public SupportProducer {
  public:
   explicit StreamingProducer(ProducerOptions options);
-  Support produce(const AttentionCall& call) override;
+  Support produce(const AttentionCall& call, AttentionExecutor& executor) override;
   std::string name() const override { return describe_producer("streaming", options_); }
 
  private:

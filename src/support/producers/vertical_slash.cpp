@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "attention/cpu/mass.h"
 #include "core/error.h"
 #include "support/select.h"
 
@@ -14,7 +13,8 @@ namespace {
 // pos - key (slash); slots are summed afterwards.
 class LineMass : public ProbVisitor {
  public:
-  LineMass(const AttentionShape& probe, int n_groups) : probe_(probe), n_groups_(n_groups) {
+  LineMass(const AttentionShape& probe, int n_groups, int slots)
+      : probe_(probe), n_groups_(n_groups) {
     group_.resize(size_t(probe.n_heads));
     std::vector<int> members(size_t(n_groups), 0);
     for (int h = 0; h < probe.n_heads; ++h) {
@@ -23,8 +23,8 @@ class LineMass : public ProbVisitor {
     }
     for (int h = 0; h < probe.n_heads; ++h)
       weight_.push_back(1.0f / float(members[size_t(group_[size_t(h)])]));
-    vertical_.resize(size_t(mass_slots()));
-    slash_.resize(size_t(mass_slots()));
+    vertical_.resize(size_t(slots));
+    slash_.resize(size_t(slots));
   }
 
   void tile(const ProbTile& t) override {
@@ -81,23 +81,18 @@ VerticalSlashProducer::VerticalSlashProducer(ProducerOptions options) : options_
             options_.budget.str(), " is top-p; use k=N or a fraction");
 }
 
-Support VerticalSlashProducer::produce(const AttentionCall& call) {
+Support VerticalSlashProducer::produce(const AttentionCall& call, AttentionExecutor& executor) {
   call.shape.validate();
-  SPF_CHECK(call.q != nullptr && call.k != nullptr, "vertical_slash support (layer ", call.layer,
-            "): q and k must be set");
   const AttentionShape& s = call.shape;
   const int n_groups = n_groups_for(options_.groups, s);
   const Support layout = support_layout(s, options_.block, options_.block, n_groups);
 
   // The probe: the call's last queries, as a call of their own.
   const int64_t n_probe = std::min<int64_t>(options_.probe_queries, s.n_q);
-  AttentionCall probe = call;
-  probe.shape.n_q = n_probe;
-  probe.shape.q_pos0 = s.q_pos0 + s.n_q - n_probe;
-  probe.q = call.q + (s.n_q - n_probe) * s.n_heads * s.head_dim;
+  const AttentionCall probe = call.query_slice(s.n_q - n_probe, n_probe);
   const MassOptions tiles{8, 256};  // short query tiles: the probe is small, spread it over threads
-  LineMass lines(probe.shape, n_groups);
-  visit_probabilities(probe, row_stats(probe, tiles), lines, tiles);
+  LineMass lines(probe.shape, n_groups, executor.worker_slots());
+  executor.visit_probabilities(probe, executor.row_stats(probe, tiles), lines, tiles);
   std::vector<float> vertical, slash;
   lines.totals(vertical, slash);
 

@@ -14,7 +14,7 @@ namespace spf {
 class VerticalSlashProducer : public SupportProducer {
  public:
   explicit VerticalSlashProducer(ProducerOptions options);
-  Support produce(const AttentionCall& call) override;
+  Support produce(const AttentionCall& call, AttentionExecutor& executor) override;
   std::string name() const override { return describe_producer("vertical_slash", options_); }
 
  private:

@@ -1,9 +1,7 @@
-#include "formats/tensor_source.h"
+#include "core/dtype.h"
 
 namespace spf {
 
-// Upper-case spellings shared by safetensors ("F32", "BOOL") and ggml ("Q4_K") so that one name is
-// used for a type in every message.
 const char* dtype_name(DType t) {
   switch (t) {
     case DType::f32:
@@ -52,6 +50,31 @@ const char* dtype_name(DType t) {
       return "other";
   }
   return "other";
+}
+
+int64_t dtype_size(DType t) {
+  switch (t) {
+    case DType::f64:
+    case DType::i64:
+      return 8;
+    case DType::f32:
+    case DType::i32:
+      return 4;
+    case DType::f16:
+    case DType::bf16:
+    case DType::i16:
+      return 2;
+    case DType::i8:
+    case DType::u8:
+    case DType::bool_:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+const char* device_name(Device d) {
+  return d == Device::cpu ? "cpu" : "cuda";
 }
 
 }  // namespace spf

@@ -1,6 +1,6 @@
-#include "attention/cpu/fast_exp.h"
+#include "core/fast_exp.h"
 
-#include "attention/cpu/isa.h"
+#include "core/isa.h"
 
 namespace spf::detail {
 
