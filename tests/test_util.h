@@ -52,10 +52,11 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs the spf CLI with the given argument string (shell-quoted by the caller).
-inline CommandResult run_cli(const std::string& args) {
+// Runs the spf CLI with the given argument string (shell-quoted by the caller), after shell
+// variable assignments `env` (e.g. "OMP_NUM_THREADS=2"; may be empty).
+inline CommandResult run_cli_env(const std::string& env, const std::string& args) {
   CommandResult r;
-  const std::string cmd = std::string(SPF_CLI_PATH) + " " + args + " 2>&1";
+  const std::string cmd = env + " " + std::string(SPF_CLI_PATH) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -64,6 +65,9 @@ inline CommandResult run_cli(const std::string& args) {
   const int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+inline CommandResult run_cli(const std::string& args) {
+  return run_cli_env("", args);
 }
 
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f,

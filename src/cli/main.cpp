@@ -1,12 +1,15 @@
 // spf: the SparsePrefill command line. Each subcommand lives in its own file (cli/cmd_*.cpp).
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
 
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/printable.h"
 
 namespace {
 
@@ -26,17 +29,50 @@ int usage_error(const CLI::App& app, const CLI::ParseError& e) {
     for (const CLI::App* s : app.get_subcommands({})) what += " " + s->get_name();
     what += ")";
   }
-  for (char& c : what)
-    if (c == '\n') c = ' ';
   std::fflush(stdout);
-  std::fprintf(stderr, "spf: error: %s (see %s --help)\n", what.c_str(), cmd.c_str());
-  return e.get_exit_code();
+  std::fprintf(stderr, "spf: error: %s (see %s --help)\n", spf::printable(what).c_str(),
+               cmd.c_str());
+  return 1;  // documented: every error exits 1
+}
+
+void print_error(const char* what) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "spf: error: %s\n", spf::printable(what).c_str());
+}
+
+// libgomp crashes on absurd thread counts before any spf code runs its own checks, and OpenMP
+// reads the variable at the first parallel region: validate it up front.
+void check_thread_env() {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env == nullptr) return;
+  const std::string v = env;
+  constexpr long kMax = 1024;
+  size_t start = 0;
+  while (true) {  // a comma-separated list (nested levels); every entry must be sane
+    const size_t end = v.find(',', start);
+    const std::string item =
+        v.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    char* stop = nullptr;
+    errno = 0;
+    const long n = item.empty() ? 0 : std::strtol(item.c_str(), &stop, 10);
+    SPF_CHECK(!item.empty() && errno == 0 && *stop == '\0' && n >= 1 && n <= kMax,
+              "OMP_NUM_THREADS=", v, " (each entry must be an integer in [1, ", kMax, "])");
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  try {
+    check_thread_env();
+  } catch (const spf::Error& e) {
+    print_error(e.what());
+    return 1;
+  }
   CLI::App app{"spf - sparse prefill runtime and research toolkit for long-context LLMs"};
+  app.set_version_flag("--version", std::string("spf ") + SPF_VERSION);
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   spf::cli::add_generate(app);
@@ -48,19 +84,18 @@ int main(int argc, char** argv) {
   spf::cli::add_bench(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help, --help-all
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return usage_error(app, e);
   } catch (const spf::Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "spf: error: %s\n", e.what());
+    print_error(e.what());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "spf: error: out of memory\n");
+    print_error("out of memory");
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "spf: error: %s\n", e.what());
+    print_error(e.what());
     return 1;
   }
   return 0;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -25,27 +26,49 @@ void write_all(int fd, const char* p, size_t n, const std::string& path) {
 }
 }  // namespace
 
+std::string atomic_target(const std::string& path) {
+  namespace fs = std::filesystem;
+  SPF_CHECK(!path.empty(), "output path is empty");
+  // A symlink is written through: its target is replaced and the link stays. (A missing path is
+  // no link: symlink_status then reports not-found, which is fine.)
+  std::error_code ec;
+  fs::path target = path;
+  if (fs::is_symlink(fs::symlink_status(path, ec))) {
+    target = fs::weakly_canonical(path, ec);
+    SPF_CHECK(!ec, path, ": cannot resolve the link: ", ec.message());
+  }
+  const fs::file_status st = fs::status(target, ec);
+  if (fs::exists(st)) {
+    SPF_CHECK(fs::is_regular_file(st), path,
+              ": exists and is not a regular file (a directory, device, FIFO or socket); refusing "
+              "to replace it");
+  }
+  return target.string();
+}
+
 void write_file_atomic(const std::string& path, std::string_view bytes) {
-  const std::string tmp = cat(path, ".tmp.", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  SPF_CHECK(fd >= 0, tmp, ": cannot create: ", std::strerror(errno));
+  const std::string target = atomic_target(path);
+  const std::string tmp = cat(target, ".tmp.", ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  SPF_CHECK(fd >= 0, path, ": cannot create a file in its folder: ", std::strerror(errno));
   try {
-    write_all(fd, bytes.data(), bytes.size(), tmp);
-    SPF_CHECK(::fsync(fd) == 0, tmp, ": fsync failed: ", std::strerror(errno));
+    write_all(fd, bytes.data(), bytes.size(), path);
+    SPF_CHECK(::fsync(fd) == 0, path, ": fsync failed: ", std::strerror(errno));
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
     throw;
   }
   ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    fail(path, ": cannot rename temporary file into place: ", std::strerror(err));
+    fail(path, ": cannot move the written file into place: ", std::strerror(err));
   }
 }
 
 void append_line_durable(const std::string& path, std::string_view line) {
+  SPF_CHECK(!path.empty(), "output path is empty");
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   SPF_CHECK(fd >= 0, path, ": cannot open for append: ", std::strerror(errno));
   std::string buf(line);

@@ -8,7 +8,14 @@
 
 namespace spf {
 
+// Errors name `path`, never the temporary file. An existing path that is not a regular file (a
+// device such as /dev/full, a FIFO, a directory) is refused, not replaced; a symlink is written
+// through (its target is replaced, the link kept).
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// The file write_file_atomic(path) would replace (the symlink's target, or path itself); throws
+// its refusal for an empty path or a non-regular file. Callers that write elsewhere first (a
+// long job) call it up front to fail before any work.
+std::string atomic_target(const std::string& path);
 
 // Appends one complete line (a '\n' is added) with a single write() and fsync, so a kill leaves
 // either the whole line or, at worst, a torn last line that readers must skip.

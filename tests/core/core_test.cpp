@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
@@ -77,6 +78,44 @@ TEST(AtomicFile, ErrorNamesPath) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/x.txt"), std::string::npos);
   }
+}
+
+TEST(AtomicFile, ErrorNamesThePathNotTheTemporaryFile) {
+  try {
+    write_file_atomic("/nonexistent-dir/x.txt", "a");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find(".tmp."), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(write_file_atomic("", "a"), Error);
+  EXPECT_THROW(append_line_durable("", "a"), Error);
+}
+
+TEST(AtomicFile, RefusesToReplaceAFifoOrADirectory) {
+  test::TempDir dir;
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_THROW(write_file_atomic(fifo, "x"), Error);
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo)) << "the FIFO was replaced";
+  std::filesystem::create_directory(dir.file("d"));
+  EXPECT_THROW(write_file_atomic(dir.file("d"), "x"), Error);
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("d")));
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) entries += e.exists();
+  EXPECT_EQ(entries, 2) << "a temporary file was left behind";
+}
+
+TEST(AtomicFile, WritesThroughASymlinkAndKeepsIt) {
+  test::TempDir dir;
+  write_file_atomic(dir.file("target.txt"), "old");
+  std::filesystem::create_symlink(dir.file("target.txt"), dir.file("link.txt"));
+  write_file_atomic(dir.file("link.txt"), "new");
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.file("link.txt")));
+  EXPECT_EQ(read_file(dir.file("target.txt")), "new");
+  // A link to a device is refused like the device itself.
+  std::filesystem::create_symlink("/dev/null", dir.file("null"));
+  EXPECT_THROW(write_file_atomic(dir.file("null"), "x"), Error);
+  EXPECT_TRUE(std::filesystem::is_symlink(dir.file("null")));
 }
 
 TEST(MappedFile, MapsAndReportsMissing) {
