@@ -62,8 +62,8 @@ void scan_row(const char* what, const SupportDims& d, int g, int64_t r,
     SPF_CHECK(c > prev, what, ": group ", g, " row ", r, " column ", c,
               prev == c ? " is duplicated" : " is out of order");
     SPF_CHECK(c < limit, what, ": group ", g, " row ", r, " column ", c, " starts at key ",
-              int64_t(c) * d.k_block, ", after the row's last query (position ",
-              d.row_last_pos(r), ")");
+              int64_t(c) * d.k_block, ", after the row's last query (position ", d.row_last_pos(r),
+              ")");
     t.pairs += d.column_pairs(r, c);
     prev = c;
   }
@@ -84,8 +84,8 @@ ScanTotals scan_row_ptr_layout(const char* what, const View& v) {
   for (int g = 0; g < v.n_groups; ++g) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t i = int64_t(g) * rows + r;
-      SPF_CHECK(v.row_ptr[i] <= v.row_ptr[i + 1], what, ": row_ptr decreases at group ", g,
-                " row ", r);
+      SPF_CHECK(v.row_ptr[i] <= v.row_ptr[i + 1], what, ": row_ptr decreases at group ", g, " row ",
+                r);
       scan_row(what, v, g, r, v.row(g, r), t);
     }
   }

@@ -21,8 +21,8 @@ BsrSupport to_bsr(const Support& s, int q_block) {
   SPF_CHECK(s.q_block == q_block, "to_bsr: the support has q_block = ", s.q_block,
             ", not the requested ", q_block, " (widen_query_block converts, adding pairs)");
   s.validate();
-  SPF_CHECK(s.cols.size() <= size_t(std::numeric_limits<int32_t>::max()), "to_bsr: ",
-            s.cols.size(), " columns do not fit int32 row pointers");
+  SPF_CHECK(s.cols.size() <= size_t(std::numeric_limits<int32_t>::max()), "to_bsr: ", s.cols.size(),
+            " columns do not fit int32 row pointers");
   BsrSupport b;
   static_cast<SupportDims&>(b) = s;
   b.row_ptr.assign(s.row_ptr.begin(), s.row_ptr.end());  // each fits: row_ptr.back() is the max

@@ -33,8 +33,7 @@ struct Support : SupportDims {
 
   std::span<const int32_t> row(int g, int64_t r) const {
     const int64_t i = int64_t(g) * n_rows() + r;
-    return {cols.data() + row_ptr[size_t(i)],
-            size_t(row_ptr[size_t(i) + 1] - row_ptr[size_t(i)])};
+    return {cols.data() + row_ptr[size_t(i)], size_t(row_ptr[size_t(i) + 1] - row_ptr[size_t(i)])};
   }
   // Which group head h (of n_heads, n_kv_heads) reads.
   int group_of_head(int h, int n_heads, int n_kv_heads) const;

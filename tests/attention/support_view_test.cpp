@@ -60,8 +60,9 @@ TEST(ValidateSupport, OneScanMeasuresEveryLayoutAlike) {
         }
         const test::TestTopK top_k = test::top_k_of(t, 2);
         const test::TestBsr bsr = test::bsr_of(t);
-        for (const ValidatedSupport& v : {validate_support(t.view()), validate_support(top_k.view()),
-                                          validate_support(bsr.view())}) {
+        for (const ValidatedSupport& v :
+             {validate_support(t.view()), validate_support(top_k.view()),
+              validate_support(bsr.view())}) {
           EXPECT_EQ(v.admitted_pairs(), count_pairs(t)) << n_q << " " << qb << "x" << kb;
           EXPECT_EQ(v.entries(), int64_t(t.cols.size()));
           EXPECT_EQ(v.max_row_entries(), longest);

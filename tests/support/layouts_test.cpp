@@ -2,11 +2,13 @@
 // conversions, the validated plan, and the sparse executor run from each layout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
-#include "attention/cpu/sparse.h"
 #include "attention/attention_inputs.h"
+#include "attention/cpu/sparse.h"
 #include "core/error.h"
 #include "support/bsr_support.h"
 #include "support/plan.h"
@@ -55,9 +57,9 @@ void for_random_supports(F&& f) {
         for (const double keep : {0.0, 0.1, 0.5, 1.0}) {
           const Support s =
               random_csr(shape(g.n_q, g.n_kv, g.q_pos0), qb, kb, groups, keep, seed++);
-          f(s, ::testing::Message() << "n_q " << g.n_q << " n_kv " << g.n_kv << " q_pos0 "
-                                    << g.q_pos0 << " blocks " << qb << "x" << kb << " groups "
-                                    << groups << " keep " << keep);
+          f(s, ::testing::Message()
+                   << "n_q " << g.n_q << " n_kv " << g.n_kv << " q_pos0 " << g.q_pos0 << " blocks "
+                   << qb << "x" << kb << " groups " << groups << " keep " << keep);
         }
       }
     }
@@ -175,8 +177,8 @@ TEST(SupportLayouts, WideningGivesTheSmallestCoveringSuperset) {
         EXPECT_NO_THROW(w.validate()) << where;
         const std::vector<char> after = admitted(w);
         for (size_t p = 0; p < before.size(); ++p) {
-          ASSERT_TRUE(!before[p] || after[p]) << where << " widened to " << q << "x" << k
-                                              << " lost pair " << p;
+          ASSERT_TRUE(!before[p] || after[p])
+              << where << " widened to " << q << "x" << k << " lost pair " << p;
         }
         EXPECT_GE(w.admitted_pairs(), s.admitted_pairs()) << where;
         expect_same(w, minimal_cover(s, before, q, k),
