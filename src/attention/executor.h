@@ -2,7 +2,7 @@
 // decide which keys each query sees and hand the work to an injected executor, so the same backend
 // and the same producers run on the host or on a GPU. An executor offers:
 //   dense()    causal attention over every key (writes out, and lse when the call asks)
-//   sparse()   attention restricted to a support (support_view.h), masked causally per query
+//   sparse()   attention restricted to a validated support (support_view.h), masked causally
 //   statistics in tiles, never an n_q x n_kv matrix (statistics.h):
 //     row_stats()             per query and head, the max and log-sum-exp of the scaled scores
 //     visit_probabilities()   the dense probabilities, tile by tile, to a visitor
@@ -25,7 +25,9 @@ class AttentionExecutor {
   virtual Device device() const = 0;
 
   virtual void dense(const AttentionCall& call) = 0;
-  virtual void sparse(const AttentionCall& call, const SupportView& support) = 0;
+  // Over a support validated once (validate_support(), Support::validated(), SupportPlan), in any
+  // layout (CSR, fixed-width top-k, BSR): the executor trusts it and does not scan it again.
+  virtual void sparse(const AttentionCall& call, const ValidatedSupport& support) = 0;
 
   // Statistics read q and k only (v and out may be unset).
   virtual RowStats row_stats(const AttentionCall& call, const MassOptions& tiles = {}) = 0;

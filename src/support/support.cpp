@@ -10,70 +10,25 @@ int Support::group_of_head(int h, int n_heads, int n_kv_heads) const {
   return spf::group_of_head(h, n_groups, n_heads, n_kv_heads);
 }
 
-void Support::validate() const {
-  SPF_CHECK(n_q >= 1 && q_pos0 >= 0 && n_kv >= q_pos0 + n_q, "support: n_q = ", n_q,
-            ", q_pos0 = ", q_pos0, ", n_kv = ", n_kv, " (need n_q >= 1 and n_kv >= q_pos0 + n_q)");
-  SPF_CHECK(q_block >= 1 && k_block >= 1, "support: block sizes q_block = ", q_block,
-            ", k_block = ", k_block, " (must be >= 1)");
-  SPF_CHECK(n_groups >= 1, "support: n_groups = ", n_groups, " (must be >= 1)");
+ValidatedSupport Support::validated() const {
+  validate_dims();
   const int64_t rows = n_rows() * n_groups;
   SPF_CHECK(int64_t(row_ptr.size()) == rows + 1, "support: row_ptr has ", row_ptr.size(),
             " entries, expected n_groups * n_rows + 1 = ", rows + 1);
   SPF_CHECK(row_ptr.front() == 0 && row_ptr.back() == int64_t(cols.size()),
             "support: row_ptr spans [", row_ptr.front(), ", ", row_ptr.back(), "] but there are ",
             cols.size(), " columns");
-  for (int g = 0; g < n_groups; ++g) {
-    for (int64_t r = 0; r < n_rows(); ++r) {
-      const size_t i = size_t(g * n_rows() + r);
-      SPF_CHECK(row_ptr[i] <= row_ptr[i + 1], "support: row_ptr decreases at group ", g, " row ",
-                r);
-      const int64_t limit = causal_cols(r);
-      int64_t prev = -1;
-      for (const int32_t c : row(g, r)) {
-        SPF_CHECK(c >= 0 && c < n_cols(), "support: group ", g, " row ", r, " column ", c,
-                  " out of range [0, ", n_cols(), ")");
-        SPF_CHECK(c > prev, "support: group ", g, " row ", r, " column ", c,
-                  prev == c ? " is duplicated" : " is out of order");
-        SPF_CHECK(c < limit, "support: group ", g, " row ", r, " column ", c, " starts at key ",
-                  int64_t(c) * k_block, ", after the row's last query (position ", row_last_pos(r),
-                  ")");
-        prev = c;
-      }
-    }
-  }
+  return validate_support(view());
 }
-
-namespace {
-
-// Sum over query positions p in [lo, hi] of the keys of [a, a + len) visible to p, i.e. of
-// clamp(p - a + 1, 0, len): an arithmetic series where the column is partly visible, then len each.
-int64_t visible_in_column(int64_t lo, int64_t hi, int64_t a, int64_t len) {
-  int64_t total = 0;
-  const int64_t r0 = std::max(lo, a), r1 = std::min(hi, a + len - 1);
-  if (r0 <= r1) total += (r0 - a + 1 + r1 - a + 1) * (r1 - r0 + 1) / 2;
-  const int64_t f0 = std::max(lo, a + len);
-  if (f0 <= hi) total += (hi - f0 + 1) * len;
-  return total;
-}
-
-}  // namespace
 
 int64_t Support::admitted_pairs() const {
   int64_t total = 0;
   for (int g = 0; g < n_groups; ++g) {
     for (int64_t r = 0; r < n_rows(); ++r) {
-      for (const int32_t c : row(g, r)) {
-        const int64_t a = int64_t(c) * k_block;
-        total += visible_in_column(row_first_pos(r), row_last_pos(r), a,
-                                   std::min<int64_t>(k_block, n_kv - a));
-      }
+      for (const int32_t c : row(g, r)) total += column_pairs(r, c);
     }
   }
   return total;
-}
-
-int64_t Support::causal_pairs() const {
-  return n_q * (q_pos0 + 1) + n_q * (n_q - 1) / 2;
 }
 
 double Support::density() const {

@@ -9,7 +9,11 @@
 // Storage is CSR: row (g, r) owns cols[row_ptr[g * n_rows + r] .. row_ptr[g * n_rows + r + 1]),
 // sorted ascending, no duplicates. Always causal: no column starts after the last query of its row;
 // keys of a column that lie in the future of a particular query are masked by the executor.
+// The geometry (SupportDims) and the executors' views live in attention/support_view.h.
 //
+// Other layouts of the same meaning, with lossless conversions: top_k_support.h (fixed width, for
+// gathered GPU kernels) and bsr_support.h (int32 block rows). Conversions that add pairs are in
+// widen.h; a support validated once and kept for many runs is a SupportPlan (plan.h).
 // Builders below; producers in producer.h; the backend that applies them in support_attention.h.
 #pragma once
 
@@ -23,43 +27,27 @@
 
 namespace spf {
 
-struct Support {
-  int64_t n_q = 0;
-  int64_t n_kv = 0;
-  int64_t q_pos0 = 0;
-  int q_block = 1;
-  int k_block = 1;
-  int n_groups = 1;
+struct Support : SupportDims {
   std::vector<int64_t> row_ptr;  // n_groups * n_rows() + 1 entries
   std::vector<int32_t> cols;
 
-  int64_t n_rows() const { return (n_q + q_block - 1) / q_block; }
-  int64_t n_cols() const { return (n_kv + k_block - 1) / k_block; }
   std::span<const int32_t> row(int g, int64_t r) const {
     const int64_t i = int64_t(g) * n_rows() + r;
     return {cols.data() + row_ptr[size_t(i)], size_t(row_ptr[size_t(i) + 1] - row_ptr[size_t(i)])};
   }
   // Which group head h (of n_heads, n_kv_heads) reads.
   int group_of_head(int h, int n_heads, int n_kv_heads) const;
-  // Throws spf::Error describing the first violation (unsorted, duplicate, out of range, acausal,
-  // wrong row_ptr size).
-  void validate() const;
+  // One scan: throws spf::Error describing the first violation (bad dimensions, wrong row_ptr
+  // size, unsorted, duplicate, out of range, acausal); returns the executors' validated view with
+  // the admitted pair count (valid while the support lives and is not modified).
+  ValidatedSupport validated() const;
+  void validate() const { (void)validated(); }
   // Number of (query, key) pairs the support admits after causal clipping, summed over groups.
   int64_t admitted_pairs() const;
-
-  // Absolute positions of the first and last query of row r.
-  int64_t row_first_pos(int64_t r) const { return q_pos0 + r * q_block; }
-  int64_t row_last_pos(int64_t r) const { return q_pos0 + std::min((r + 1) * q_block, n_q) - 1; }
-  // Columns row r may hold (those starting at or before its last query): [0, causal_cols(r)).
-  int64_t causal_cols(int64_t r) const { return std::min(row_last_pos(r) / k_block + 1, n_cols()); }
-  // Causal (query, key) pairs of one group: the sum over queries of their visible keys.
-  int64_t causal_pairs() const;
   // admitted_pairs() / (n_groups * causal_pairs()): 1 for the full causal support.
   double density() const;
   // The executors' view of this support (valid while the support lives and is not modified).
-  SupportView view() const {
-    return SupportView{n_q, n_kv, q_pos0, q_block, k_block, n_groups, row_ptr.data(), cols.data()};
-  }
+  SupportView view() const { return SupportView{SupportDims(*this), row_ptr.data(), cols.data()}; }
 };
 
 // An empty support laid out for a call: dimensions from the shape, no rows yet.

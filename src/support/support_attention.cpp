@@ -41,7 +41,7 @@ void SupportAttention::attend(const AttentionCall& call) {
   Stopwatch sw;
   const Support support = producer_->produce(call, *executor_);
   const double produce_s = sw.seconds();
-  support.validate();
+  const ValidatedSupport plan = support.validated();  // the one scan; the executor trusts it
   SPF_CHECK(support.n_q == call.shape.n_q && support.n_kv == call.shape.n_kv &&
                 support.q_pos0 == call.shape.q_pos0,
             "support attention: producer ", producer_->name(),
@@ -49,12 +49,12 @@ void SupportAttention::attend(const AttentionCall& call) {
   if (observer_) observer_(call, support);
 
   sw.reset();
-  const bool full = support.admitted_pairs() == int64_t(support.n_groups) * support.causal_pairs();
+  const bool full = plan.full();
   const bool run_dense = full && options_.full_support_dense;
   if (run_dense) {
     executor_->dense(call);
   } else {
-    executor_->sparse(call, support.view());
+    executor_->sparse(call, plan);
   }
   const double attend_s = sw.seconds();
   if (!options_.diagnostics) return;

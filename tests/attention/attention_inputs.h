@@ -68,10 +68,45 @@ struct TestSupport {
     cols.insert(cols.end(), r.begin(), r.end());
     row_ptr.push_back(int64_t(cols.size()));
   }
-  SupportView view() const {
-    return SupportView{n_q, n_kv, q_pos0, q_block, k_block, n_groups, row_ptr.data(), cols.data()};
-  }
+  SupportDims dims() const { return SupportDims{n_q, n_kv, q_pos0, q_block, k_block, n_groups}; }
+  SupportView view() const { return SupportView{dims(), row_ptr.data(), cols.data()}; }
 };
+
+// The same support in fixed-width layout: k = the longest row + extra_width, -1 padded.
+struct TestTopK {
+  SupportDims dims;
+  int k = 0;
+  std::vector<int32_t> cols, counts;
+  TopKSupportView view() const { return TopKSupportView{dims, k, cols.data(), counts.data()}; }
+};
+
+inline TestTopK top_k_of(const TestSupport& t, int extra_width = 0) {
+  TestTopK o;
+  o.dims = t.dims();
+  const int64_t rows = int64_t(t.row_ptr.size()) - 1;
+  for (int64_t i = 0; i < rows; ++i) {
+    o.k = std::max(o.k, int(t.row_ptr[size_t(i) + 1] - t.row_ptr[size_t(i)]));
+  }
+  o.k += extra_width;
+  o.cols.assign(size_t(rows * o.k), -1);
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t n = t.row_ptr[size_t(i) + 1] - t.row_ptr[size_t(i)];
+    std::copy_n(t.cols.begin() + t.row_ptr[size_t(i)], n, o.cols.begin() + i * o.k);
+    o.counts.push_back(int32_t(n));
+  }
+  return o;
+}
+
+// The same support with int32 row pointers.
+struct TestBsr {
+  SupportDims dims;
+  std::vector<int32_t> row_ptr, cols;
+  BsrSupportView view() const { return BsrSupportView{dims, row_ptr.data(), cols.data()}; }
+};
+
+inline TestBsr bsr_of(const TestSupport& t) {
+  return TestBsr{t.dims(), std::vector<int32_t>(t.row_ptr.begin(), t.row_ptr.end()), t.cols};
+}
 
 // Each causal column of each row kept with probability keep (seeded); rows are never left empty of
 // causal columns when force_nonempty.

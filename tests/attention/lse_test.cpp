@@ -66,7 +66,7 @@ TEST(Lse, SparseMatchesReferenceAndEmptyRowsAreMinusInfinity) {
     WithLse a{test::make_inputs(c.n_q, c.n_kv, c.heads, c.kv_heads, c.dim, 5), {}};
     WithLse ref = a;
     const test::TestSupport s = test::random_support(a.in.shape, 1, 16, 1, 0.4, 9, false);
-    cpu_executor().sparse(a.call(), s.view());
+    cpu_executor().sparse(a.call(), validate_support(s.view()));
     const SupportView v = s.view();
     reference_attention(ref.call(), &v);
     EXPECT_LT(max_abs_diff(a.lse, ref.lse), 2e-5) << c.n_q << "x" << c.n_kv;
@@ -97,8 +97,8 @@ TEST(Lse, MergingTwoDisjointKeySetsEqualsDense) {
       lo.add_row(l);
       hi.add_row(h);
     }
-    cpu_executor().sparse(a.call(), lo.view());
-    cpu_executor().sparse(b.call(), hi.view());
+    cpu_executor().sparse(a.call(), validate_support(lo.view()));
+    cpu_executor().sparse(b.call(), validate_support(hi.view()));
     cpu_executor().dense(dense.call());
     merge_attention_partials(a.in.out.data(), a.lse.data(), b.in.out.data(), b.lse.data(),
                              c.n_q * c.heads, c.dim);

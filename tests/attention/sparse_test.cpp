@@ -71,6 +71,39 @@ TEST_P(SparseRandomSupport, MatchesReferenceRestrictedToSupport) {
   }
 }
 
+// Every layout feeds the same loop the same columns, so the outputs agree bit for bit; supports
+// with empty rows included.
+TEST_P(SparseRandomSupport, TopKAndBsrViewsGiveTheCsrOutputExactly) {
+  const RandomCase c = GetParam();
+  test::AttnInputs csr = test::make_inputs(c.n_q, c.n_kv, c.heads, c.kv_heads, c.head_dim, 41);
+  const int groups = c.groups_kind == 0 ? 1 : c.groups_kind == 1 ? c.kv_heads : c.heads;
+  const test::TestSupport sup =
+      test::random_support(csr.shape, c.q_block, c.k_block, groups, c.keep, 9, false);
+  sparse_attention(csr.call(), sup.view());
+  for (const int extra_width : {0, 5}) {
+    test::AttnInputs top_k = csr;
+    std::fill(top_k.out.begin(), top_k.out.end(), -7.0f);
+    const test::TestTopK t = test::top_k_of(sup, extra_width);
+    sparse_attention(top_k.call(), t.view());
+    EXPECT_EQ(top_k.out, csr.out) << "top-k width " << t.k;
+  }
+  test::AttnInputs bsr = csr;
+  std::fill(bsr.out.begin(), bsr.out.end(), -7.0f);
+  const test::TestBsr b = test::bsr_of(sup);
+  sparse_attention(bsr.call(), b.view());
+  EXPECT_EQ(bsr.out, csr.out);
+
+  // Plan once, run many: one validated view serves several runs.
+  const test::TestTopK planned = test::top_k_of(sup);
+  const ValidatedSupport plan = validate_support(planned.view());
+  test::AttnInputs again = csr;
+  for (int run = 0; run < 2; ++run) {
+    std::fill(again.out.begin(), again.out.end(), -7.0f);
+    sparse_attention(again.call(), plan);
+    EXPECT_EQ(again.out, csr.out) << "run " << run;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Supports, SparseRandomSupport,
                          ::testing::Values(RandomCase{80, 80, 4, 2, 64, 1, 1, 0, 0.2},
                                            RandomCase{80, 80, 4, 2, 64, 1, 1, 2, 0.1},
@@ -78,7 +111,9 @@ INSTANTIATE_TEST_SUITE_P(Supports, SparseRandomSupport,
                                            RandomCase{100, 100, 6, 2, 64, 16, 16, 0, 0.4},
                                            RandomCase{100, 160, 8, 2, 64, 8, 32, 1, 0.5},
                                            RandomCase{70, 70, 3, 1, 256, 4, 1, 2, 0.3},
-                                           RandomCase{1, 200, 4, 4, 64, 1, 8, 2, 0.3}));
+                                           RandomCase{1, 200, 4, 4, 64, 1, 8, 2, 0.3},
+                                           RandomCase{61, 150, 8, 1, 128, 1, 1, 0, 0.15},
+                                           RandomCase{45, 45, 6, 3, 64, 7, 5, 1, 0.05}));
 
 TEST(SparseAttention, QueryWithNoVisibleKeyGetsZero) {
   test::AttnInputs in = test::make_inputs(4, 4, 1, 1, 64, 2);
@@ -117,6 +152,24 @@ TEST(SparseAttention, RejectsMismatchedOrMalformedSupports) {
   sup = test::full_support(in.shape, 1, 1);
   sup.cols.back() = 8;  // out of range
   EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);
+
+  sup = test::full_support(in.shape, 1, 1);
+  sup.cols[0] = 1;  // query 0 (position 0) may not hold key 1
+  EXPECT_THROW(sparse_attention(in.call(), sup.view()), Error);
+  test::TestTopK t = test::top_k_of(test::full_support(in.shape, 1, 1));
+  t.cols[1] = 0;  // row 0 = {0}: its padding must stay -1
+  EXPECT_THROW(sparse_attention(in.call(), t.view()), Error);
+}
+
+TEST(SparseAttention, ValidatedSupportMustFitTheCall) {
+  test::AttnInputs in = test::make_inputs(8, 8, 4, 2, 64, 1);
+  const test::TestSupport good = test::full_support(in.shape, 2, 2);
+  EXPECT_NO_THROW(sparse_attention(in.call(), validate_support(good.view())));
+  test::AttnInputs longer = test::make_inputs(8, 9, 4, 2, 64, 1);  // q_pos0 1 instead of 0
+  EXPECT_THROW(sparse_attention(longer.call(), validate_support(good.view())), Error);
+  const test::TestSupport three = test::full_support(in.shape, 2, 2, 3);
+  EXPECT_THROW(sparse_attention(in.call(), validate_support(three.view())), Error);
+  EXPECT_THROW(sparse_attention(in.call(), validate_support(good.view()), SparseOptions{0}), Error);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ void CpuExecutor::dense(const AttentionCall& call) {
   dense_attention(call, options_.dense);
 }
 
-void CpuExecutor::sparse(const AttentionCall& call, const SupportView& support) {
+void CpuExecutor::sparse(const AttentionCall& call, const ValidatedSupport& support) {
   sparse_attention(call, support, options_.sparse);
 }
 

@@ -20,7 +20,7 @@ class CpuExecutor final : public AttentionExecutor {
   const char* name() const override { return "cpu"; }
   Device device() const override { return Device::cpu; }
   void dense(const AttentionCall& call) override;
-  void sparse(const AttentionCall& call, const SupportView& support) override;
+  void sparse(const AttentionCall& call, const ValidatedSupport& support) override;
   RowStats row_stats(const AttentionCall& call, const MassOptions& tiles) override;
   void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbVisitor& visitor,
                            const MassOptions& tiles) override;

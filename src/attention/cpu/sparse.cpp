@@ -1,6 +1,7 @@
 #include "attention/cpu/sparse.h"
 
 #include <algorithm>
+#include <variant>
 #include <vector>
 
 #include "attention/cpu/host_call.h"
@@ -14,31 +15,13 @@ namespace spf {
 
 namespace {
 
-void check_support(const AttentionShape& s, const SupportView& sv) {
+// O(1): the support's geometry fits the call; its arrays were validated already.
+void check_fits(const AttentionShape& s, const SupportDims& sv) {
   SPF_CHECK(sv.n_q == s.n_q && sv.n_kv == s.n_kv && sv.q_pos0 == s.q_pos0,
             "sparse attention: support is for n_q = ", sv.n_q, ", n_kv = ", sv.n_kv,
             ", q_pos0 = ", sv.q_pos0, " but the call has n_q = ", s.n_q, ", n_kv = ", s.n_kv,
             ", q_pos0 = ", s.q_pos0);
-  SPF_CHECK(sv.q_block >= 1 && sv.k_block >= 1, "sparse attention: support block sizes ",
-            sv.q_block, " x ", sv.k_block, " (must be >= 1)");
-  SPF_CHECK(sv.row_ptr != nullptr, "sparse attention: support has no row pointers");
   group_of_head(0, sv.n_groups, s.n_heads, s.n_kv_heads);  // throws for an unusable group count
-  // The kernel relies on ascending, in-range columns; a scan is cheap next to the attention itself.
-  const int64_t n_cols = (sv.n_kv + sv.k_block - 1) / sv.k_block;
-  for (int grp = 0; grp < sv.n_groups; ++grp) {
-    for (int64_t r = 0; r < sv.n_rows(); ++r) {
-      const int64_t i = grp * sv.n_rows() + r;
-      SPF_CHECK(sv.row_ptr[i] <= sv.row_ptr[i + 1],
-                "sparse attention: support row_ptr decreases at group ", grp, " row ", r);
-      int64_t prev = -1;
-      for (const int32_t c : sv.row(grp, r)) {
-        SPF_CHECK(c > prev && c < n_cols, "sparse attention: support group ", grp, " row ", r,
-                  " has column ", c, " (columns must be ascending, unique and in [0, ", n_cols,
-                  "))");
-        prev = c;
-      }
-    }
-  }
 }
 
 // Per-thread buffers, reused across work items.
@@ -117,16 +100,10 @@ class RowStreamer {
   int n_ = 0;
 };
 
-}  // namespace
-
-void sparse_attention(const AttentionCall& attention_call, const SupportView& support,
-                      const SparseOptions& options) {
-  const detail::HostCall call = detail::host_call(attention_call);
+// The executor proper, for any layout whose row(g, r) yields a row's ascending columns.
+template <class View>
+void run_sparse(const detail::HostCall& call, const View& support, const SparseOptions& options) {
   const AttentionShape& s = call.shape;
-  check_support(s, support);
-  SPF_CHECK(options.k_tile >= 1 && options.min_direct_run >= 1,
-            "sparse attention: k_tile = ", options.k_tile,
-            ", min_direct_run = ", options.min_direct_run, " (both must be >= 1)");
   const int g = s.group_size();
   const int d = s.head_dim;
   // Heads that read the same support row and the same KV head share one work item.
@@ -178,6 +155,45 @@ void sparse_attention(const AttentionCall& attention_call, const SupportView& su
       if (call.lse != nullptr) call.lse[i * s.n_heads + h] = w.osm.row_lse(rr);
     }
   });
+}
+
+}  // namespace
+
+void sparse_attention(const AttentionCall& attention_call, const ValidatedSupport& support,
+                      const SparseOptions& options) {
+  const detail::HostCall call = detail::host_call(attention_call);
+  check_fits(call.shape, support.dims());
+  SPF_CHECK(options.k_tile >= 1 && options.min_direct_run >= 1,
+            "sparse attention: k_tile = ", options.k_tile,
+            ", min_direct_run = ", options.min_direct_run, " (both must be >= 1)");
+  std::visit([&](const auto& view) { run_sparse(call, view, options); }, support.view());
+}
+
+namespace {
+
+// Checks the cheap things first so that a view for another call is not scanned with its sizes.
+template <class View>
+void validate_then_run(const AttentionCall& call, const View& view, const SparseOptions& options) {
+  call.validate();
+  check_fits(call.shape, view);
+  sparse_attention(call, validate_support(view), options);
+}
+
+}  // namespace
+
+void sparse_attention(const AttentionCall& call, const SupportView& support,
+                      const SparseOptions& options) {
+  validate_then_run(call, support, options);
+}
+
+void sparse_attention(const AttentionCall& call, const TopKSupportView& support,
+                      const SparseOptions& options) {
+  validate_then_run(call, support, options);
+}
+
+void sparse_attention(const AttentionCall& call, const BsrSupportView& support,
+                      const SparseOptions& options) {
+  validate_then_run(call, support, options);
 }
 
 }  // namespace spf

@@ -5,7 +5,11 @@
 // become key runs: long contiguous runs are read in place, short ones are gathered into packed
 // tiles, and every tile goes through the same online-softmax kernel as the dense executor. With the
 // full causal support the result equals dense attention up to fp32 rounding. Queries that the
-// support leaves with no visible key get output 0.
+// support leaves with no visible key get output 0. Every layout (CSR, top-k, BSR) runs the same
+// loop over a row's columns, so equivalent supports give bit-identical outputs.
+//
+// The ValidatedSupport overload trusts the support's arrays (validate_support() scanned them once)
+// and only checks, in O(1), that the support fits the call. The view overloads validate, then run.
 #pragma once
 
 #include "attention/attention.h"
@@ -19,8 +23,14 @@ struct SparseOptions {
 };
 
 // Writes call.out. Throws spf::Error when the support does not match the call (n_q, n_kv, q_pos0,
-// groups) or the call is invalid.
+// groups), the call is invalid, or (view overloads) the view fails validate_support().
+void sparse_attention(const AttentionCall& call, const ValidatedSupport& support,
+                      const SparseOptions& options = {});
 void sparse_attention(const AttentionCall& call, const SupportView& support,
+                      const SparseOptions& options = {});
+void sparse_attention(const AttentionCall& call, const TopKSupportView& support,
+                      const SparseOptions& options = {});
+void sparse_attention(const AttentionCall& call, const BsrSupportView& support,
                       const SparseOptions& options = {});
 
 }  // namespace spf
