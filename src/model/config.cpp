@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -50,6 +51,7 @@ void ModelConfig::validate() const {
   SPF_CHECK(int(layer_types.size()) == n_layers, a, " config: layer_types has ", layer_types.size(),
             " entries for ", n_layers, " layers");
   SPF_CHECK(rms_eps > 0, a, " config: rms_norm_eps must be positive");
+  SPF_CHECK(max_context > 0, a, " config: context length ", max_context, " must be positive");
   bool any_linear = false;
   for (LayerType t : layer_types) any_linear |= t == LayerType::linear_attention;
   if (any_linear) {
@@ -68,10 +70,18 @@ namespace {
 
 using nlohmann::json;
 
+// An int-sized integer: a value that would wrap or truncate (4294967297 layers) is an error, not a
+// different number.
 int get_int(const json& j, const char* key, const std::string& where) {
   SPF_CHECK(j.contains(key), where, ": missing \"", key, "\"");
-  SPF_CHECK(j[key].is_number_integer(), where, ": \"", key, "\" must be an integer");
-  return j[key].get<int>();
+  const json& v = j[key];
+  SPF_CHECK(v.is_number_integer(), where, ": \"", key, "\" must be an integer");
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max())
+                        : v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+                              v.get<int64_t>() <= std::numeric_limits<int>::max();
+  SPF_CHECK(fits, where, ": \"", key, "\" = ", v.dump(), " is out of range");
+  return v.get<int>();
 }
 int get_int_or(const json& j, const char* key, int dflt, const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
@@ -142,6 +152,7 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
   c.intermediate = get_int(j, "intermediate_size", where);
   c.n_layers = get_int(j, "num_hidden_layers", where);
   c.n_heads = get_int(j, "num_attention_heads", where);
+  SPF_CHECK(c.n_layers > 0, where, ": num_hidden_layers = ", c.n_layers, " must be positive");
   c.n_kv_heads = get_int_or(j, "num_key_value_heads", c.n_heads, where);
   SPF_CHECK(c.n_heads > 0, where, ": num_attention_heads must be positive");
   c.head_dim = get_int_or(j, "head_dim", c.hidden / c.n_heads, where);
@@ -252,17 +263,29 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     fail(g.path(), ": unsupported GGUF architecture '", arch, "' (supported: llama, qwen2, qwen3)");
   const std::string p = arch + ".";
   c.hf_architecture = arch + " (GGUF)";
-  c.hidden = int(g.get_int(p + "embedding_length"));
-  c.n_layers = int(g.get_int(p + "block_count"));
-  c.intermediate = int(g.get_int(p + "feed_forward_length"));
-  c.n_heads = int(g.get_int(p + "attention.head_count"));
-  c.n_kv_heads = int(g.get_int_opt(p + "attention.head_count_kv").value_or(c.n_heads));
+  // GGUF integers are 64-bit; a count that does not fit an int is an error, not a truncation.
+  auto small = [&](const std::string& key, int64_t v) {
+    SPF_CHECK(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(),
+              g.path(), ": ", key, " = ", v, " is out of range");
+    return int(v);
+  };
+  auto req = [&](const std::string& key) { return small(key, g.get_int(p + key)); };
+  auto opt = [&](const std::string& key, int dflt) {
+    const auto v = g.get_int_opt(p + key);
+    return v ? small(key, *v) : dflt;
+  };
+  c.hidden = req("embedding_length");
+  c.n_layers = req("block_count");
+  SPF_CHECK(c.n_layers > 0, g.path(), ": block_count = ", c.n_layers, " must be positive");
+  c.intermediate = req("feed_forward_length");
+  c.n_heads = req("attention.head_count");
+  c.n_kv_heads = opt("attention.head_count_kv", c.n_heads);
   SPF_CHECK(c.n_heads > 0, g.path(), ": attention.head_count must be positive");
-  c.head_dim = int(g.get_int_opt(p + "attention.key_length").value_or(c.hidden / c.n_heads));
+  c.head_dim = opt("attention.key_length", c.hidden / c.n_heads);
   c.rms_eps = float(g.get_float(p + "attention.layer_norm_rms_epsilon"));
   c.max_context = g.get_int_opt(p + "context_length").value_or(2048);
   c.rope.theta = float(g.get_float_opt(p + "rope.freq_base").value_or(10000.0));
-  c.rope.rotary_dim = int(g.get_int_opt(p + "rope.dimension_count").value_or(c.head_dim));
+  c.rope.rotary_dim = opt("rope.dimension_count", c.head_dim);
   if (auto t = g.get_string_opt(p + "rope.scaling.type"); t && *t != "none") {
     SPF_CHECK(*t == "linear", g.path(), ": unsupported GGUF rope scaling '", *t, "'");
     c.rope.type = "linear";
@@ -271,9 +294,9 @@ ModelConfig config_from_gguf(const GgufFile& g) {
   SPF_CHECK(!g.has("rope_freqs.weight"), g.path(),
             ": llama3 rope_freqs scaling in GGUF is not supported yet");
   if (auto v = g.get_int_opt(p + "vocab_size"))
-    c.vocab_size = int(*v);
+    c.vocab_size = small("vocab_size", *v);
   else
-    c.vocab_size = int(g.info("token_embd.weight").shape[0]);
+    c.vocab_size = small("token_embd rows", g.info("token_embd.weight").shape[0]);
   c.tie_embeddings = !g.has("output.weight");
   c.qkv_bias = g.has("blk.0.attn_q.bias");
   c.o_bias = g.has("blk.0.attn_output.bias");

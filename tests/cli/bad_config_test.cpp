@@ -137,5 +137,32 @@ TEST(CliBadConfig, PromptLongerThanContextHybrid) {
   expect_logits_fails(t, d, "1,2,3,4,5", {"--ids", "5 token ids", "context of 4"});
 }
 
+// Integers that do not fit, negative counts and a non-positive context: a clear error, never a
+// truncated value (4294967297 layers used to load a 1-layer model) or a library message.
+TEST(CliBadConfig, OutOfRangeAndNonPositiveIntegers) {
+  struct Case {
+    const char* key;
+    json value;
+    std::initializer_list<std::string> needles;
+  };
+  const Case cases[] = {
+      {"num_hidden_layers",
+       json(4294967297LL),
+       {"\"num_hidden_layers\" = 4294967297", "out of range"}},
+      {"num_hidden_layers", json(-1), {"num_hidden_layers = -1", "must be positive"}},
+      {"head_dim", json(4294967360LL), {"\"head_dim\"", "out of range"}},
+      {"vocab_size", json(uint64_t(18446744073709551615ULL)), {"\"vocab_size\"", "out of range"}},
+      {"max_position_embeddings", json(0), {"context length 0", "must be positive"}},
+      {"max_position_embeddings", json(-5), {"context length -5", "must be positive"}},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(std::string(k.key) + " = " + k.value.dump());
+    TempDir t;
+    const std::string d = copy_checkpoint(t, "llama", [&](json& c) { c[k.key] = k.value; });
+    expect_one_line_error(run_split(t, "info " + d), k.needles);
+    expect_logits_fails(t, d, "1,2", k.needles);
+  }
+}
+
 }  // namespace
 }  // namespace spf
