@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "formats/json_text.h"
 
 namespace spf::eval {
 
@@ -23,12 +24,7 @@ std::string id_of(const json& v, const std::string& where) {
 }
 
 Sample parse_line(const std::string& line, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(line);
-  } catch (const json::parse_error& e) {
-    fail(where, ": invalid JSON (", e.what(), ")");
-  }
+  const json j = parse_json_text<json>(line, where);
   SPF_CHECK(j.is_object(), where, ": expected a JSON object");
   for (const char* key : {"id", "input", "outputs", "metric"})
     SPF_CHECK(j.contains(key), where, ": missing key \"", key, "\"");

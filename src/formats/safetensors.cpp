@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "formats/json_text.h"
 
 namespace spf {
 
@@ -45,33 +46,6 @@ const DtypeSpec* find_dtype(const std::string& s) {
   return nullptr;
 }
 
-// nlohmann's messages may quote input that contains newlines; errors must stay one line.
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  std::replace(s.begin(), s.end(), '\r', ' ');
-  return s;
-}
-
-// Parses JSON and reports the first key that repeats at the top level (nlohmann would silently keep
-// one of them).
-Json parse_json(const std::string& path, const char* what, const uint8_t* begin, const uint8_t* end,
-                std::string* dup_key) {
-  std::unordered_set<std::string> keys;
-  auto cb = [&](int depth, Json::parse_event_t ev, Json& parsed) {
-    if (depth == 1 && ev == Json::parse_event_t::key && dup_key->empty()) {
-      std::string k = parsed.get<std::string>();
-      if (!keys.insert(k).second) *dup_key = std::move(k);
-    }
-    return true;
-  };
-  try {
-    if (begin == end) fail(path, ": ", what, " is empty");
-    return Json::parse(begin, end, cb);
-  } catch (const Json::exception& e) {
-    fail(path, ": ", what, " is not valid JSON: ", one_line(e.what()));
-  }
-}
-
 template <class T>
 T load(const uint8_t* p) {
   T v;
@@ -97,10 +71,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
   SPF_CHECK(n <= size - 8, p, ": header length ", n, " exceeds the ", size - 8,
             " bytes that follow it (truncated file?)");
   const uint8_t* hb = file_.data() + 8;
-  std::string dup;
-  const Json h = parse_json(p, "header", hb, hb + n, &dup);
+  const Json h = parse_json_text<Json>(
+      std::string_view(reinterpret_cast<const char*>(hb), size_t(n)), p + " header");
   SPF_CHECK(h.is_object(), p, ": header is not a JSON object");
-  SPF_CHECK(dup.empty(), p, ": header lists key ", dup, " twice");
 
   const uint64_t data_start = 8 + n;
   const uint64_t data_size = size - data_start;
@@ -236,14 +209,13 @@ void SafetensorsFile::read_f32(const std::string& name, std::span<float> out) co
 
 ShardedSafetensors::ShardedSafetensors(const std::string& index_json_path)
     : path_(index_json_path) {
-  std::string dup;
   Json idx;
   {
     const MappedFile f(index_json_path);
-    idx = parse_json(path_, "index", f.data(), f.data() + f.size(), &dup);
+    idx = parse_json_text<Json>(
+        std::string_view(reinterpret_cast<const char*>(f.data()), size_t(f.size())), path_);
   }
   SPF_CHECK(idx.is_object(), path_, ": index is not a JSON object");
-  SPF_CHECK(dup.empty(), path_, ": index lists key ", dup, " twice");
   const auto wm = idx.find("weight_map");
   SPF_CHECK(wm != idx.end() && wm->is_object(), path_, ": index has no weight_map object");
   const fs::path dir = fs::path(index_json_path).parent_path();

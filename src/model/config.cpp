@@ -4,9 +4,11 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/json_text.h"
 
 namespace spf {
 
@@ -239,15 +241,11 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
 }
 
 ModelConfig config_from_hf_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   SPF_CHECK(in.good(), path, ": cannot open");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    fail(path, ": invalid JSON: ", e.what());
-  }
-  return config_from_hf_json(j, path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return config_from_hf_json(parse_json_text<json>(text.str(), path), path);
 }
 
 ModelConfig config_from_gguf(const GgufFile& g) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "formats/json_text.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer_impl.h"
 
@@ -26,9 +27,7 @@ std::string read_text(const std::string& path) {
 
 json parse_json(const std::string& path) {
   const std::string text = read_text(path);
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  SPF_CHECK(!j.is_discarded(), path, ": not valid JSON");
-  return j;
+  return parse_json_text<json>(text, path);
 }
 
 // What the steps of a pre_tokenizer tree do, flattened; matched against the layouts we implement.

@@ -148,7 +148,7 @@ TEST(SafetensorsBad, HeaderLength) {
 TEST(SafetensorsBad, BadJson) {
   test::TempDir dir;
   EXPECT_HAS(header_error(dir, "{\"w\": {\"dtype\": \"F32\",\n oops", 0),
-             "header is not valid JSON");
+             "header: invalid JSON");
   EXPECT_HAS(header_error(dir, "", 0), "header is empty");
   EXPECT_HAS(header_error(dir, "[1, 2]", 0), "header is not a JSON object");
   EXPECT_HAS(header_error(dir, R"({"w": 3})", 0), "header entry for tensor w is not a JSON object");
@@ -168,7 +168,7 @@ TEST(SafetensorsBad, BadJson) {
                           R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
                               "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})",
                           4),
-             "header lists key w twice");
+             "key \"w\" appears twice");
 }
 
 TEST(SafetensorsBad, OffsetsAndSizes) {
@@ -292,7 +292,7 @@ TEST(ShardedSafetensors, Errors) {
              "weight_map puts tensor ghost in shard");
   EXPECT_HAS(error_of(R"({"metadata": {}})"), "index has no weight_map object");
   EXPECT_HAS(error_of(R"({"weight_map": {"a": 5}})"), "weight_map entry for a is not a string");
-  EXPECT_HAS(error_of("{not json"), "index is not valid JSON");
+  EXPECT_HAS(error_of("{not json"), "invalid JSON");
   EXPECT_EQ(error_of(index_json()), "<no error>");
 
   test::TempDir empty;

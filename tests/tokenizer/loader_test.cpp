@@ -143,7 +143,7 @@ TEST(TokenizerLoader, JsonErrors) {
                {"missing.json", "not found"});
   write_bytes(dir.file("bad.json"), std::string("{\"model\": [1, 2"));
   expect_error([&] { Tokenizer::from_hf_json(dir.file("bad.json")); },
-               {"bad.json", "not valid JSON"});
+               {"bad.json", "invalid JSON"});
   auto uni = tiny_tokenizer_json({});
   uni["model"]["type"] = "Unigram";
   expect_error([&] { Tokenizer::from_hf_json(write_json(dir, "u.json", uni)); },
