@@ -141,7 +141,8 @@ class SpecParser {
     }
     for (; i < parts.size(); ++i) {
       const std::string_view p = parts[i];
-      if (p == "block" && i + 1 < parts.size() && parse_uint(parts[i + 1], scratch_)) {
+      int64_t size = 0;
+      if (p == "block" && i + 1 < parts.size() && parse_uint(parts[i + 1], size)) {
         // The older "block:N" spelling: two parts.
         set_block(cat("block:", parts[i + 1]), parts[i + 1]);
         ++i;
@@ -231,7 +232,6 @@ class SpecParser {
   MethodSpec spec_;
   std::string granularity_, groups_;  // as written, for duplicate errors
   std::vector<std::string> seen_;     // option keys given
-  int64_t scratch_ = 0;
 };
 
 }  // namespace
