@@ -57,12 +57,15 @@ case "$stage" in
   oracle)
     if [ -f .carry/o/oracle.json ]; then cp .carry/o/oracle.json "$out/oracle.json"; fi
     common=(--model "$model" --prompt-file "$prose" --max-tokens 4096 --budget 1%,2%,5%,10%,20%)
-    "$spf" oracle "${common[@]}" --method oracle,streaming,vertical_slash,random --granularity token,block:64 \
+    "$spf" oracle "${common[@]}" \
+      --method oracle,oracle:block64,streaming,streaming:block64,vertical_slash,vertical_slash:block64,random,random:block64 \
       --json "$out/oracle.json" --markdown "$out/oracle.md" | tail -3
-    # Antidiagonal scoring works on blocks only (the block must be a multiple of its stride).
-    "$spf" oracle "${common[@]}" --method antidiagonal --granularity block:64 \
+    # Antidiagonal scoring works on blocks only (the block must be a multiple of its stride; block64
+    # is its default).
+    "$spf" oracle "${common[@]}" --method antidiagonal \
       --json "$out/oracle.json" --markdown "$out/oracle.md" | tail -3
-    "$spf" oracle "${common[@]}" --method oracle --groups per_head,per_kv_group --granularity token,block:64 \
+    "$spf" oracle "${common[@]}" \
+      --method oracle:groups=head,oracle:groups=kv,oracle:block64:groups=head,oracle:block64:groups=kv \
       --json "$out/oracle_heads.json" --markdown "$out/oracle_heads.md" | tail -3
     ;;
   rss)

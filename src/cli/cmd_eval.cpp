@@ -54,17 +54,11 @@ void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
 void check_before_loading(const eval::SweepConfig& cfg) {
   eval::validate_sweep_config(cfg);
   for (const std::string& m : cfg.methods) {
-    const eval::MethodSpec spec = eval::parse_method(m);
-    if (eval::is_dense_method(m)) continue;
-    for (const std::string& b : cfg.budgets) {
-      try {
-        make_producer(spec.producer, eval::producer_options(spec, b));
-      } catch (const Error& e) {
-        fail("method ", m, " at budget ", b, ": ", e.what());
-      } catch (const std::exception&) {
-        fail("method ", m, ": budget '", b, "' is not N% or a key count");
-      }
+    if (eval::is_dense_method(m)) {
+      eval::make_cell_producer(m, "");
+      continue;
     }
+    for (const std::string& b : cfg.budgets) eval::make_cell_producer(m, b);
   }
 }
 
@@ -156,7 +150,8 @@ void add_eval(CLI::App& app) {
   sub->add_option("--samples", o->samples, "Samples per task and length")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   sub->add_option("--method", o->method,
-                  "dense, oracle:token, oracle:block64, streaming, vertical_slash, ...");
+                  "Method spec: dense, oracle, oracle:block64:groups=head, streaming, "
+                  "vertical_slash, antidiagonal, ... (see spf methods)");
   sub->add_option("--budget", o->budget, "Support budget: N% or a key count");
   sub->add_option("--seed", o->seed, "Base seed of the task generators");
   sub->add_option("--results", o->results, "Results JSONL (appended; resumable)");

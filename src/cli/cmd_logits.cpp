@@ -1,5 +1,5 @@
 // spf logits: float32 .npy [n_tokens, vocab] of a model's logits for given token ids (parity
-// checks).
+// checks), with dense attention or a support method (--method SPEC --budget B).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -16,8 +16,7 @@ namespace spf::cli {
 
 namespace {
 struct LogitsOptions {
-  std::string model, ids, ids_file, out, support = "dense", budget = "100%", granularity = "token",
-                                         groups = "shared";
+  std::string model, ids, ids_file, out, method = "dense", budget = "100%";
   int dense_layers = 0;
   int threads = 0;
 };
@@ -29,6 +28,16 @@ void run_logits(const LogitsOptions& o) {
       o.ids.empty() ? read_ids_file(o.ids_file) : parse_ids(o.ids, "--ids");
   const std::string where = o.ids.empty() ? o.ids_file : "--ids";
   check_output_path(o.out, "--out");
+  // The method is checked before the model loads. Plain dense runs the dense backend; any other
+  // spec (dense:block64 included) goes through SupportAttention.
+  std::unique_ptr<AttentionBackend> sparse;
+  const MethodSpec spec = parse_method_spec(o.method);
+  if (to_string(spec) != "dense") {
+    SupportAttentionOptions ao;
+    ao.dense_layers = o.dense_layers;
+    sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
+                                                cpu_executor(), ao);
+  }
   auto model = load_model(resolve_model(o.model));
   const ModelConfig& cfg = model->config();
   for (size_t i = 0; i < ids.size(); ++i)
@@ -36,17 +45,6 @@ void run_logits(const LogitsOptions& o) {
               " is outside the model's vocabulary of ", cfg.vocab_size);
   SPF_CHECK(int64_t(ids.size()) <= cfg.max_context, where, ": ", ids.size(),
             " token ids exceed the model's context of ", cfg.max_context, " tokens");
-  std::unique_ptr<AttentionBackend> sparse;
-  if (o.support != "dense") {
-    ProducerOptions po;
-    po.budget = parse_budget(o.budget);
-    po.block = parse_granularity(o.granularity);
-    po.groups = parse_group_mode(o.groups);
-    po.validate();
-    SupportAttentionOptions ao;
-    ao.dense_layers = o.dense_layers;
-    sparse = std::make_unique<SupportAttention>(make_producer(o.support, po), cpu_executor(), ao);
-  }
   auto state = model->new_state(int64_t(ids.size()));
   std::vector<float> logits(ids.size() * size_t(cfg.vocab_size));
   model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), LogitsMode::all,
@@ -66,13 +64,11 @@ void add_logits(CLI::App& app) {
   sub->add_option("--ids", o->ids, "Comma-separated token ids");
   sub->add_option("--ids-file", o->ids_file, "File of token ids (comma/space/newline separated)");
   sub->add_option("-o,--out", o->out, "Output .npy path")->required();
-  sub->add_option(
-      "--support", o->support,
-      "Attention support: dense, oracle, streaming, vertical_slash, antidiagonal, random");
+  sub->add_option("--method", o->method,
+                  "Support method spec, e.g. dense, oracle:block64:groups=head, streaming "
+                  "(see spf methods)");
   sub->add_option("--budget", o->budget,
                   "Support budget: 5% or 0.05, k=256, p=0.9 (+,sink=N,window=N)");
-  sub->add_option("--granularity", o->granularity, "token or block:B");
-  sub->add_option("--groups", o->groups, "shared, per_kv_group or per_head");
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_logits(*o); });

@@ -1,6 +1,6 @@
 // spf oracle: how much of dense attention a support keeps, per layer and at the logits, for the
-// attention-mass oracle and every baseline, over a grid of budgets. Resumable: runs already in the
-// --json report (same model and token count) are kept and skipped.
+// attention-mass oracle and every baseline: a grid of method specs x budgets. Resumable: runs
+// already in the --json report (same model and token count, same label) are kept and skipped.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -22,11 +22,9 @@ namespace {
 
 struct OracleOptions {
   std::string model, prompt_file, json_out, md_out;
-  std::vector<std::string> methods{"oracle"}, budgets{"5%"}, granularities{"token"},
-      groups{"shared"};
+  std::vector<std::string> methods{"oracle"}, budgets{"5%"};
   int64_t max_tokens = 0, sink = 0, window = 0;
   int dense_layers = 0;
-  uint64_t seed = 0;
   bool chat = false, per_layer = false;
   int threads = 0;
 };
@@ -42,27 +40,22 @@ void run_oracle(const OracleOptions& o) {
   apply_threads(o.threads);
   // Validate every configuration before the expensive part starts.
   std::vector<SparseConfig> configs;
-  for (const std::string& m : o.methods)
-    for (const std::string& g : o.granularities)
-      for (const std::string& grp : o.groups)
-        for (std::string b : o.budgets) {
-          if (o.sink > 0) b += cat(",sink=", o.sink);
-          if (o.window > 0) b += cat(",window=", o.window);
-          SparseConfig c;
-          c.method = m;
-          c.budget = b;
-          c.block = parse_granularity(g);
-          c.groups = parse_group_mode(grp);
-          c.dense_layers = o.dense_layers;
-          c.seed = o.seed;
-          ProducerOptions po;
-          po.budget = parse_budget(b);
-          po.block = c.block;
-          po.groups = c.groups;
-          po.validate();
-          make_producer(m, po);  // throws for an unknown method or options it cannot use
-          configs.push_back(c);
-        }
+  std::set<std::string> labels;
+  for (const std::string& m : o.methods) {
+    const MethodSpec spec = parse_method_spec(m);
+    for (std::string b : o.budgets) {
+      if (o.sink > 0) b += cat(",sink=", o.sink);
+      if (o.window > 0) b += cat(",window=", o.window);
+      SparseConfig c;
+      c.spec = spec;
+      c.budget = b;
+      c.dense_layers = o.dense_layers;
+      make_producer(spec, parse_budget(b));  // throws for options the producer cannot use
+      SPF_CHECK(labels.insert(c.label()).second, "--method: ", c.label(),
+                " is listed twice (two spellings of one spec?)");
+      configs.push_back(c);
+    }
+  }
   SPF_CHECK(o.dense_layers >= 0, "--dense-layers must be >= 0");
   check_output_path(o.json_out, "--json");
   check_output_path(o.md_out, "--markdown");
@@ -140,7 +133,8 @@ void add_oracle(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("--method", o->methods,
-                  "Producers: oracle, dense, streaming, vertical_slash, antidiagonal, random")
+                  "Method specs (comma list), e.g. oracle,oracle:block64:groups=head,streaming,"
+                  "vertical_slash:probe=128 (see spf methods)")
       ->delimiter(',');
   sub->add_option("--budget", o->budgets,
                   "Budgets (comma list): 5% or 0.05 (fraction), k=256, p=0.9 (mass)")
@@ -150,14 +144,8 @@ void add_oracle(CLI::App& app) {
   sub->add_option("--window", o->window,
                   "Always keep the last N keys of each query (inside the budget)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--granularity", o->granularities, "token or block:B (comma list)")
-      ->delimiter(',');
-  sub->add_option("--groups", o->groups,
-                  "shared (head-averaged), per_kv_group, per_head (comma list)")
-      ->delimiter(',');
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
   sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens");
-  sub->add_option("--seed", o->seed, "Seed of the random baseline");
   sub->add_flag("--chat", o->chat, "Wrap the prompt as a user message in the chat template");
   sub->add_flag("--per-layer", o->per_layer, "Print the per-layer table of every run");
   sub->add_option("--json", o->json_out, "JSON report (resumed if present)");

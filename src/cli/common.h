@@ -36,5 +36,6 @@ void add_info(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_oracle(CLI::App& app);
 void add_eval(CLI::App& app);  // eval, sweep, report
+void add_methods(CLI::App& app);
 
 }  // namespace spf::cli

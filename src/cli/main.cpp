@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   spf::cli::add_info(app);
   spf::cli::add_oracle(app);
   spf::cli::add_eval(app);
+  spf::cli::add_methods(app);
   spf::cli::add_bench(app);
   try {
     app.parse(argc, argv);

@@ -13,46 +13,22 @@
 
 namespace spf::eval {
 
-MethodSpec parse_method(const std::string& method) {
-  MethodSpec m;
-  size_t start = 0;
-  int part = 0;
-  while (start <= method.size()) {
-    size_t end = method.find(':', start);
-    if (end == std::string::npos) end = method.size();
-    const std::string p = method.substr(start, end - start);
-    SPF_CHECK(!p.empty(), "method '", method, "': empty part");
-    if (part == 0) {
-      m.producer = p;
-    } else if (p == "token") {
-      m.block = 1;
-    } else if (p.rfind("block", 0) == 0) {
-      m.block = parse_granularity(p.size() > 5 ? p.substr(5) : std::string("64"));
-    } else {
-      try {
-        m.groups = parse_group_mode(p);
-      } catch (const Error&) {
-        fail("method '", method, "': unknown part '", p,
-             "' (expected token, blockB, shared, per_kv_group or per_head)");
-      }
-    }
-    ++part;
-    start = end + 1;
-  }
-  check_producer_method(m.producer);
-  return m;
-}
-
-ProducerOptions producer_options(const MethodSpec& m, const std::string& budget) {
-  ProducerOptions po;
+std::unique_ptr<SupportProducer> make_cell_producer(const std::string& method,
+                                                    const std::string& budget) {
+  const MethodSpec spec = parse_method_spec(method);
+  Budget b;
   if (!budget.empty()) {
-    const bool pct = budget.back() == '%';
-    po.budget = pct ? parse_budget(budget) : Budget::top_k(std::stoll(budget));
+    try {
+      b = parse_budget(budget);
+    } catch (const Error& e) {
+      fail("method ", method, ": ", e.what());
+    }
   }
-  po.block = m.block;
-  po.groups = m.groups;
-  po.validate();
-  return po;
+  try {
+    return make_producer(spec, b);
+  } catch (const Error& e) {
+    fail("method ", method, " at budget ", budget.empty() ? "(none)" : budget, ": ", e.what());
+  }
 }
 
 ModelRunner::Loaded& ModelRunner::get(const std::string& model) {
@@ -105,10 +81,11 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   // Density of the prefill supports: admitted / causal pairs over every sparse attention call.
   double admitted = 0, causal = 0;
   std::unique_ptr<AttentionBackend> sparse;
-  if (!is_dense_method(cell.method)) {
-    const MethodSpec m = parse_method(cell.method);
-    auto backend = std::make_unique<SupportAttention>(
-        make_producer(m.producer, producer_options(m, cell.budget)), cpu_executor());
+  // Plain dense runs the dense backend; "dense:block64" exercises the sparse path on the full
+  // support.
+  if (canonical_method(cell.method) != "dense") {
+    auto backend = std::make_unique<SupportAttention>(make_cell_producer(cell.method, cell.budget),
+                                                      cpu_executor());
     backend->set_observer([&](const AttentionCall& call, const Support& s) {
       const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
       admitted += double(s.admitted_pairs()) / double(s.n_groups);

@@ -1,9 +1,9 @@
-// ModelRunner: the sweep Runner backed by spf models. Method strings name a support producer and
-// its shape: "dense", "oracle:token", "oracle:block64", "oracle:token:per_head", "vertical_slash",
-// "antidiagonal:block64", "streaming", "random" —
-// METHOD[:token|blockB][:shared|per_kv_group|per_head]. Budgets are the sweep's ("5%" or a key
-// count). The prompt is prefilled through the sparse backend; decoding is dense (sparsity is a
-// prefill optimisation), greedy, stopping at the model's end tokens.
+// ModelRunner: the sweep Runner backed by spf models. A cell's method is a method spec
+// (support/method_spec.h: "dense", "oracle", "oracle:block64:groups=head", "vertical_slash",
+// "antidiagonal", ...) and its budget the sweep's ("5%" or a key count); plain "dense" runs the
+// dense backend, anything else goes through make_producer(spec, budget). The prompt is prefilled
+// through that backend; decoding is dense (sparsity is a prefill optimisation), greedy, stopping at
+// the model's end tokens.
 #pragma once
 
 #include <map>
@@ -17,15 +17,10 @@
 
 namespace spf::eval {
 
-struct MethodSpec {
-  std::string producer;  // make_producer name
-  int block = 1;
-  GroupMode groups = GroupMode::shared;
-};
-// Throws spf::Error for a malformed method string or an unknown producer.
-MethodSpec parse_method(const std::string& method);
-// Producer options for a method at a sweep budget ("5%" -> fraction, "256" -> top-k).
-ProducerOptions producer_options(const MethodSpec& m, const std::string& budget);
+// The producer of a cell: its method spec at its budget ("5%" -> fraction, "256" -> top-k; "" ->
+// the full support, for budget-less dense cells). Throws spf::Error naming the method and budget.
+std::unique_ptr<SupportProducer> make_cell_producer(const std::string& method,
+                                                    const std::string& budget);
 
 class ModelRunner final : public Runner {
  public:

@@ -11,8 +11,7 @@
 namespace spf {
 
 std::string SparseConfig::label() const {
-  std::string s = cat(method, "/", block == 1 ? std::string("token") : cat("block", block), "/",
-                      group_mode_name(groups), " @ ", budget);
+  std::string s = cat(to_string(spec), " @ ", budget);
   if (dense_layers > 0) s += cat(" (first ", dense_layers, " layers dense)");
   return s;
 }
@@ -28,16 +27,11 @@ std::vector<float> forward_all_logits(const Model& model, std::span<const int32_
 
 SparseRunResult run_sparse_config(const Model& model, std::span<const int32_t> ids,
                                   std::span<const float> dense_logits, const SparseConfig& config) {
-  ProducerOptions po;
-  po.budget = parse_budget(config.budget);
-  po.block = config.block;
-  po.groups = config.groups;
-  po.seed = config.seed;
-  po.validate();
   SupportAttentionOptions ao;
   ao.dense_layers = config.dense_layers;
   ao.diagnostics = true;
-  SupportAttention backend(make_producer(config.method, po), cpu_executor(), ao);
+  SupportAttention backend(make_producer(config.spec, parse_budget(config.budget)), cpu_executor(),
+                           ao);
 
   SparseRunResult r;
   r.config = config;
@@ -87,10 +81,10 @@ nlohmann::json run_json(const SparseRunResult& r) {
                       {"rel_error", l.rel_error},
                       {"critical_dropped_fraction", l.critical_dropped_fraction}});
   return {{"label", r.config.label()},
-          {"method", r.config.method},
+          {"method", to_string(r.config.spec)},
           {"budget", r.config.budget},
-          {"block", r.config.block},
-          {"groups", group_mode_name(r.config.groups)},
+          {"block", r.config.spec.block},
+          {"groups", group_mode_name(r.config.spec.groups)},
           {"dense_layers", r.config.dense_layers},
           {"producer", r.producer_name},
           {"kl_mean", r.logits.kl_mean},
@@ -106,6 +100,20 @@ nlohmann::json run_json(const SparseRunResult& r) {
           {"layers", layers}};
 }
 
+// "method" is a spec; "block" and "groups" restate its granularity and grouping (older reports
+// hold a bare method name there, so these fields carry them).
+MethodSpec run_spec(const nlohmann::json& rj, const std::string& path) {
+  const std::string method = rj.at("method").get<std::string>();
+  try {
+    MethodSpec spec = parse_method_spec(method);
+    if (rj.contains("block")) spec.block = rj.at("block").get<int>();
+    if (rj.contains("groups")) spec.groups = parse_group_mode(rj.at("groups").get<std::string>());
+    return parse_method_spec(to_string(spec));  // checks the combination
+  } catch (const Error& e) {
+    fail(path, ": run ", rj.value("label", method), ": ", e.what());
+  }
+}
+
 }  // namespace
 
 OracleStudy read_oracle_json(const std::string& path) {
@@ -118,10 +126,8 @@ OracleStudy read_oracle_json(const std::string& path) {
     s.dense_seconds = j.at("dense_seconds").get<double>();
     for (const auto& rj : j.at("runs")) {
       SparseRunResult r;
-      r.config.method = rj.at("method").get<std::string>();
+      r.config.spec = run_spec(rj, path);
       r.config.budget = rj.at("budget").get<std::string>();
-      r.config.block = rj.at("block").get<int>();
-      r.config.groups = parse_group_mode(rj.at("groups").get<std::string>());
       r.config.dense_layers = rj.at("dense_layers").get<int>();
       r.producer_name = rj.at("producer").get<std::string>();
       r.logits.positions = s.n_tokens;

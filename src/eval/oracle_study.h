@@ -1,5 +1,6 @@
 // The oracle study: one dense forward over a prompt, then one forward per sparse configuration
-// (method x budget x granularity x head grouping) through SupportAttention with diagnostics, each
+// (method spec x budget; the spec carries granularity, head grouping and options) through
+// SupportAttention with diagnostics, each
 // compared with dense at the layer level (retained mass, output error, density, head-critical keys
 // dropped) and at the model level (logit KL, top-1 agreement). Reports go out as JSON and Markdown.
 #pragma once
@@ -17,13 +18,11 @@
 namespace spf {
 
 struct SparseConfig {
-  std::string method = "oracle";
-  std::string budget = "5%";
-  int block = 1;  // 1: token granularity
-  GroupMode groups = GroupMode::shared;
+  MethodSpec spec = default_method_spec("oracle");
+  std::string budget = "5%";  // parse_budget text
   int dense_layers = 0;
-  uint64_t seed = 0;
-  std::string label() const;  // e.g. "oracle/token/shared @ 5%"
+  // The canonical spec @ budget, e.g. "oracle:block64:groups=head @ 5%": names and resumes runs.
+  std::string label() const;
 };
 
 struct LayerSummary {
@@ -58,7 +57,8 @@ SparseRunResult run_sparse_config(const Model& model, std::span<const int32_t> i
                                   std::span<const float> dense_logits, const SparseConfig& config);
 
 // Reads the runs of a JSON report written by write_oracle_reports (for resuming); throws on a
-// malformed file.
+// malformed file. Reports written before the method grammar (a bare "method" with "block" and
+// "groups" fields) read as the same specs, so their runs keep matching on resume.
 OracleStudy read_oracle_json(const std::string& json_path);
 
 // Writes JSON and Markdown (atomically); either path may be empty.

@@ -4,9 +4,11 @@
 #include <ctime>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "support/method_spec.h"
 
 namespace spf::eval {
 
@@ -66,6 +68,10 @@ ResultRecord record_from_json(const json& j, const std::string& where) {
   ResultRecord r;
   r.key.model = need_string(j, "model", where);
   r.key.method = need_string(j, "method", where);
+  // Lines written before the method grammar hold older spellings ("oracle:token"): compare in
+  // canonical form. A label that is no valid spec stays as written (no config cell can match it).
+  if (const std::optional<MethodSpec> spec = try_parse_method_spec(r.key.method))
+    r.key.method = to_string(*spec);
   r.key.budget = need_string(j, "budget", where);
   r.key.length = need_int(j, "length", where);
   r.key.task = need_string(j, "task", where);

@@ -2,7 +2,10 @@
 // append_line_durable. A line holds the cell key (model, method, budget, length, task), the sample
 // index and seed, the sample id, score (0..100), prediction, references, metric, prefill_seconds,
 // support_density, prompt_tokens, timestamp (UTC ISO 8601) and optionally "extra" (runner-defined).
-// Reading: complete lines end in '\n'; a last line without one is a write cut short ("torn").
+// Reading: complete lines end in '\n'; a last line without one is a write cut short ("torn"). The
+// method of a line read back is put in canonical spec form (support/method_spec.h), so lines
+// written with older spellings ("oracle:token", "antidiagonal:block64") match today's cells and
+// reports.
 #pragma once
 
 #include <cstdint>

@@ -4,12 +4,14 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "eval/custom_tasks.h"
 #include "eval/tasks/registry.h"
+#include "support/method_spec.h"
 
 namespace spf::eval {
 
@@ -38,6 +40,25 @@ std::vector<std::string> string_list(const json& j, const char* key, const std::
   return out;
 }
 
+// The methods in canonical form: every entry must parse as a method spec, and two spellings of
+// one method (e.g. "oracle:token" and "oracle") are a duplicate.
+std::vector<std::string> method_list(const json& j, const std::string& where) {
+  std::vector<std::string> out;
+  for (const std::string& m : string_list(j, "methods", where, true)) {
+    std::string c;
+    try {
+      c = canonical_method(m);
+    } catch (const Error& e) {
+      fail(where, ": \"methods\": ", e.what());
+    }
+    for (size_t i = 0; i < out.size(); ++i)
+      SPF_CHECK(out[i] != c, where, ": \"methods\" lists ", c, " twice (as \"",
+                j["methods"][i].get<std::string>(), "\" and \"", m, "\")");
+    out.push_back(c);
+  }
+  return out;
+}
+
 std::string resolve(const std::string& base_dir, const std::string& p) {
   const std::filesystem::path path(p);
   if (path.is_absolute() || base_dir.empty()) return p;
@@ -47,7 +68,8 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 }  // namespace
 
 bool is_dense_method(const std::string& method) {
-  return method == "dense";
+  const std::optional<MethodSpec> spec = try_parse_method_spec(method);
+  return spec && spec->method == "dense";
 }
 
 double budget_value(const std::string& budget) {
@@ -79,7 +101,7 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
   SweepConfig c;
   c.base_dir = base_dir;
   c.models = string_list(j, "models", where, true);
-  c.methods = string_list(j, "methods", where, true);
+  c.methods = method_list(j, where);
   c.budgets = string_list(j, "budgets", where, false);
   c.tasks = string_list(j, "tasks", where, true);
 

@@ -1,8 +1,9 @@
 // A sweep: the cartesian product models x methods x budgets x lengths x tasks, `samples` samples
-// per cell. Methods and budgets are opaque strings handed to the Runner; "dense" ignores budgets
-// (one cell per length and task, budget ""). Custom tasks ("custom:FILE.jsonl") ignore lengths
-// (length 0: their prompts are used as written). JSON form:
-//   {"models": ["m.gguf"], "methods": ["dense", "oracle:token"], "budgets": ["5%", "10%"],
+// per cell. Methods are method specs (support/method_spec.h), stored in canonical form (so
+// "oracle:token" becomes "oracle"; results keys use it); budgets are strings handed to the Runner.
+// Dense ignores budgets (one cell per length and task, budget ""). Custom tasks
+// ("custom:FILE.jsonl") ignore lengths (length 0: their prompts are used as written). JSON form:
+//   {"models": ["m.gguf"], "methods": ["dense", "oracle:block64"], "budgets": ["5%", "10%"],
 //    "lengths": [4096, 8192], "tasks": ["niah_single_1", "custom:my.jsonl"], "samples": 20,
 //    "seed": 42, "results": "results.jsonl", "stop_when_scored": false}
 // stop_when_scored: decoding of a sample stops as soon as its score reaches the maximum. RULER's
@@ -23,7 +24,7 @@ inline constexpr const char* kCustomPrefix = "custom:";
 
 struct SweepConfig {
   std::vector<std::string> models;
-  std::vector<std::string> methods;
+  std::vector<std::string> methods;  // canonical method specs
   std::vector<std::string> budgets;  // "N%" (0 < N <= 100) or a positive integer token count
   std::vector<int64_t> lengths;
   std::vector<std::string> tasks;  // built-in names or "custom:FILE.jsonl"
@@ -34,8 +35,9 @@ struct SweepConfig {
   std::string base_dir;  // where relative paths in the config resolve from
 };
 
-// Parses and checks everything that needs no model: keys and types, known tasks, non-empty and
-// duplicate-free lists, budget syntax. `where` prefixes error messages (the file name).
+// Parses and checks everything that needs no model: keys and types, method specs, known tasks,
+// non-empty and duplicate-free lists, budget syntax. `where` prefixes error messages (the file
+// name).
 SweepConfig parse_sweep_config(const nlohmann::json& j, const std::string& where,
                                const std::string& base_dir);
 SweepConfig load_sweep_config(const std::string& path);
@@ -48,6 +50,7 @@ void validate_sweep_config(const SweepConfig& cfg, const MaxContextFn& max_conte
 
 // A custom task's file path, resolved; "" for built-in tasks.
 std::string custom_task_path(const SweepConfig& cfg, const std::string& task);
+// True for a spec of the dense method (in any spelling, at any granularity): it takes no budget.
 bool is_dense_method(const std::string& method);
 // Sort key of a budget: the percentage, or the token count; NaN when it does not parse.
 double budget_value(const std::string& budget);

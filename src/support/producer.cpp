@@ -1,7 +1,5 @@
 #include "support/producer.h"
 
-#include <charconv>
-
 #include "core/error.h"
 #include "support/producers/antidiagonal.h"
 #include "support/producers/dense.h"
@@ -24,37 +22,6 @@ int n_groups_for(GroupMode mode, const AttentionShape& shape) {
   return 1;
 }
 
-GroupMode parse_group_mode(std::string_view text) {
-  if (text == "shared") return GroupMode::shared;
-  if (text == "per_kv_group") return GroupMode::per_kv_group;
-  if (text == "per_head") return GroupMode::per_head;
-  fail("unknown support group mode '", text, "' (known: shared, per_kv_group, per_head)");
-}
-
-const char* group_mode_name(GroupMode mode) {
-  switch (mode) {
-    case GroupMode::shared:
-      return "shared";
-    case GroupMode::per_kv_group:
-      return "per_kv_group";
-    case GroupMode::per_head:
-      return "per_head";
-  }
-  return "?";
-}
-
-int parse_granularity(std::string_view text) {
-  if (text == "token") return 1;
-  std::string_view num = text;
-  if (num.starts_with("block:")) num.remove_prefix(6);
-  int v = 0;
-  const auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
-  SPF_CHECK(!num.empty() && ec == std::errc() && end == num.data() + num.size(), "granularity '",
-            text, "' (expected token, block:N or N)");
-  SPF_CHECK(v >= 1, "granularity '", text, "': block size ", v, " (must be >= 1)");
-  return v;
-}
-
 void ProducerOptions::validate() const {
   budget.validate();
   SPF_CHECK(block >= 1, "support producer: block size ", block, " (must be >= 1)");
@@ -68,16 +35,61 @@ std::string describe_producer(std::string_view method, const ProducerOptions& o)
 }
 
 std::vector<std::string> producer_methods() {
-  return {"dense", "oracle", "streaming", "vertical_slash", "antidiagonal", "random"};
+  std::vector<std::string> out;
+  for (const MethodInfo& m : method_catalog())
+    if (m.available) out.emplace_back(m.name);
+  return out;
 }
 
 void check_producer_method(std::string_view method) {
-  std::string known;
-  for (const std::string& m : producer_methods()) {
-    if (method == m || (method == "xattention" && m == "antidiagonal")) return;
-    known += (known.empty() ? "" : ", ") + m;
+  const MethodInfo* m = find_method_info(method);
+  if (m == nullptr) {
+    std::string known;
+    for (const std::string& k : producer_methods()) known += (known.empty() ? "" : ", ") + k;
+    fail("unknown support method '", method, "' (known: ", known, ")");
   }
-  fail("unknown support method '", method, "' (known: ", known, ")");
+  SPF_CHECK(m->available, "support method '", method,
+            "' is not available in this build yet (reserved for a later release)");
+}
+
+namespace {
+
+// The budget's sink or window joined with the spec's (0 = not set on that side).
+int64_t join_forced(const MethodSpec& spec, std::string_view key, int64_t from_budget) {
+  if (spec.info().find_option(key) == nullptr) return from_budget;
+  const int64_t from_spec = spec.option(key);
+  if (from_budget == 0) return from_spec;
+  if (from_spec == 0 || from_spec == from_budget) return from_budget;
+  const bool is_default = from_spec == spec.info().find_option(key)->default_value;
+  fail("method ", to_string(spec), " keeps ", key, "=", from_spec,
+       is_default ? " (its default)" : "", " but the budget says ", key, "=", from_budget,
+       ": set it in one place (e.g. ", spec.method, ":", key, "=", from_budget, ")");
+}
+
+}  // namespace
+
+ProducerOptions producer_options(const MethodSpec& spec, const Budget& budget) {
+  ProducerOptions po;
+  po.budget = budget;
+  po.block = spec.block;
+  po.groups = spec.groups;
+  const MethodInfo& m = spec.info();
+  if (m.uses_budget) {
+    po.budget.sink = join_forced(spec, "sink", budget.sink);
+    po.budget.window = join_forced(spec, "window", budget.window);
+  }
+  if (m.find_option("seed")) po.seed = uint64_t(spec.option("seed"));
+  if (m.find_option("probe")) po.probe_queries = int(spec.option("probe"));
+  if (m.find_option("stride")) po.stride = int(spec.option("stride"));
+  po.validate();
+  return po;
+}
+
+std::unique_ptr<SupportProducer> make_producer(const MethodSpec& spec, const Budget& budget) {
+  const MethodInfo& m = spec.info();
+  SPF_CHECK(m.available, "support method ", to_string(spec), ": ", m.name,
+            " is not available in this build yet (reserved for a later release; see spf methods)");
+  return make_producer(spec.method, producer_options(spec, budget));
 }
 
 std::unique_ptr<SupportProducer> make_producer(std::string_view method,

@@ -1,6 +1,8 @@
 // SupportProducer: makes the Support of one attention call (which keys each query block may see).
 // Every producer returns a validated, causal support whose rows honour the budget exactly
-// (budget.h); make_producer() builds one by method name:
+// (budget.h). Methods are named by a spec string (method_spec.h: "oracle:block64:groups=head",
+// "vertical_slash:probe=128", ...; `spf methods` lists them); make_producer(spec, budget) builds
+// one:
 //
 //   dense           the full causal support (budget ignored)
 //   oracle          top keys (or key blocks) by the true attention mass, from the dense statistics
@@ -9,6 +11,7 @@
 //   antidiagonal    key blocks ranked by strided antidiagonal q.k sums, softmax-normalized per row
 //                   (alias: xattention)
 //   random          random columns at the same budget (seeded; a floor)
+//   indexer         reserved (indexer:FILE): refused until the learned indexer lands
 //
 // Head-independent methods (dense, streaming, random) always emit one shared group.
 #pragma once
@@ -22,19 +25,14 @@
 #include "attention/attention.h"
 #include "attention/executor.h"
 #include "support/budget.h"
+#include "support/method_spec.h"
 #include "support/support.h"
 
 namespace spf {
 
-enum class GroupMode { shared, per_kv_group, per_head };
-
-// n_groups of a support in this mode for the shape: 1, n_kv_heads or n_heads.
+// n_groups of a support in this mode for the shape: 1, n_kv_heads or n_heads. (GroupMode and its
+// spellings live in method_spec.h.)
 int n_groups_for(GroupMode mode, const AttentionShape& shape);
-GroupMode parse_group_mode(std::string_view text);  // "shared" | "per_kv_group" | "per_head"
-const char* group_mode_name(GroupMode mode);
-
-// "token" -> 1, "block:64" or "64" -> 64. Throws for 0, negatives and anything else.
-int parse_granularity(std::string_view text);
 
 struct ProducerOptions {
   Budget budget;  // default: 100% (the full causal support)
@@ -62,10 +60,21 @@ class SupportProducer {
   virtual std::string name() const = 0;
 };
 
-// Throws spf::Error for an unknown method (listing the known ones) or options the method cannot
-// use.
+// The producer of a parsed spec at a budget. Throws spf::Error for a reserved method (indexer: not
+// in this build yet), a spec and budget that disagree (producer_options) or options the producer
+// rejects.
+std::unique_ptr<SupportProducer> make_producer(const MethodSpec& spec, const Budget& budget);
+
+// The options of `spec` at `budget`. The spec's sink/window join the budget's: where both are
+// non-zero they must be equal (a streaming spec has sink=4 unless it says otherwise), else throws
+// naming both, so that no setting is silently overridden.
+ProducerOptions producer_options(const MethodSpec& spec, const Budget& budget);
+
+// The low-level factory by bare method name (spec parsing already done). Throws spf::Error for an
+// unknown method (listing the known ones) or options the method cannot use.
 std::unique_ptr<SupportProducer> make_producer(std::string_view method,
                                                const ProducerOptions& options);
+// The methods make_producer can build (the available ones of method_catalog()).
 std::vector<std::string> producer_methods();
 // Throws spf::Error (listing the known methods) unless `method` names a producer; checks the name
 // only, so it also serves before options are known (make_producer may reject options, e.g. an

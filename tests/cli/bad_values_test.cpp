@@ -116,10 +116,24 @@ TEST(CliBadValues, OracleBudgetsMethodsGranularity) {
   expect_oracle_error("--budget=-1", {"budget '-1'"});
   expect_oracle_error("--budget k=0", {"budget 'k=0'"});
   expect_oracle_error("--budget 5%,lots", {"budget 'lots'"});
-  expect_oracle_error("--method oracle,bogus", {"unknown support method 'bogus'", "oracle"});
-  expect_oracle_error("--granularity block:0", {"granularity 'block:0'", "must be >= 1"});
-  expect_oracle_error("--granularity rows", {"granularity 'rows'"});
-  expect_oracle_error("--groups everyone", {"unknown support group mode 'everyone'"});
+  expect_oracle_error("--method oracle,bogus",
+                      {"method spec 'bogus'", "unknown method 'bogus'", "oracle"});
+  expect_oracle_error("--method oracle:block0",
+                      {"method spec 'oracle:block0'", "bad granularity 'block0'"});
+  expect_oracle_error("--method oracle:rows", {"unknown argument 'rows'", "blockN"});
+  expect_oracle_error("--method oracle:groups=everyone",
+                      {"bad value 'everyone' for groups", "shared|kv|head"});
+  expect_oracle_error("--method vertical_slash:probe=0", {"bad value '0' for probe"});
+  expect_oracle_error("--method oracle:probe=8", {"option 'probe' is not valid for oracle"});
+  expect_oracle_error("--method random:seed=1:seed=2", {"duplicate option 'seed'"});
+  // Two spellings of one run, and a spec that disagrees with the budget.
+  expect_oracle_error("--method oracle:token,oracle", {"oracle @ 5%", "listed twice"});
+  expect_oracle_error("--method oracle:sink=2 --sink 3", {"sink=2", "sink=3"});
+  expect_oracle_error("--method streaming --sink 8", {"streaming:sink=8"});
+  expect_oracle_error("--method indexer:idx.bin:block64",
+                      {"indexer:idx.bin:block64", "not available in this build yet"});
+  // The grid axes of old are spec arguments now.
+  expect_oracle_error("--granularity block:64", {"--granularity"});
 }
 
 // Options a producer itself rejects fail before the model loads (this model path does not exist).
@@ -129,14 +143,23 @@ TEST(CliBadValues, ProducerOptionsCheckedBeforeLoading) {
   const std::string results = t.file("r.jsonl");
   write_text(prompt, "hello\n");
   expect_one_line_error(run_split(t, "oracle --model " + absent + " --prompt-file " + prompt +
-                                         " --method antidiagonal --granularity block:3"),
+                                         " --method antidiagonal:block:3"),
                         {"antidiagonal", "block size 3", "stride"});
   expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
                                          " --method antidiagonal:block3"),
                         {"antidiagonal:block3", "block size 3", "stride"});
   expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
                                          " --method oracle:rows"),
-                        {"oracle:rows", "unknown part 'rows'"});
+                        {"oracle:rows", "unknown argument 'rows'"});
+  expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
+                                         " --method indexer:idx.bin:block64"),
+                        {"indexer:idx.bin:block64", "not available in this build yet"});
+  expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1,2 --out " +
+                                         t.file("x.npy") + " --method indexer:idx.bin"),
+                        {"indexer:idx.bin", "not available in this build yet"});
+  expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1,2 --out " +
+                                         t.file("x.npy") + " --method oracle:per_head:per_head"),
+                        {"method spec 'oracle:per_head:per_head'", "duplicate group mode"});
   expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
                                          " --method oracle --budget 99999999999999999999"),
                         {"oracle", "99999999999999999999"});

@@ -146,7 +146,7 @@ TEST(CliLogits, SparseSupportKeepsShape) {
   const std::string out = t.file("sparse.npy");
   const test::CommandResult r =
       run_cli("logits --model " + test::fixture("hf/llama") + " --ids 5,6,7 --out " + out +
-              " --support oracle --budget k=2");
+              " --method oracle:groups=head --budget k=2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_npy(out).shape, (std::vector<int64_t>{3, 512}));
 }
@@ -154,8 +154,8 @@ TEST(CliLogits, SparseSupportKeepsShape) {
 TEST(CliHelp, TopLevelListsSubcommands) {
   const test::CommandResult r = run_cli("--help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  for (const char* s :
-       {"generate", "logits", "tokenize", "info", "oracle", "eval", "sweep", "report", "bench"})
+  for (const char* s : {"generate", "logits", "tokenize", "info", "oracle", "eval", "sweep",
+                        "report", "bench", "methods"})
     EXPECT_HAS(r.output, s);
 }
 
@@ -165,18 +165,19 @@ TEST(CliHelp, EverySubcommandDescribesItsOptions) {
        {"--model", "--prompt", "--system", "--raw", "--max-new-tokens", "--temperature", "--top-p",
         "--seed", "--quiet", "--threads"}},
       {"logits",
-       {"--model", "--ids", "--ids-file", "--out", "--support", "--budget", "--granularity",
-        "--groups", "--dense-layers", "--threads"}},
+       {"--model", "--ids", "--ids-file", "--out", "--method", "--budget", "--dense-layers",
+        "--threads"}},
       {"tokenize", {"--model", "--text", "--file", "--chat", "--pieces", "--count"}},
       {"info", {"path", "--tensors"}},
       {"oracle",
-       {"--model", "--prompt-file", "--method", "--budget", "--sink", "--window", "--granularity",
-        "--groups", "--dense-layers", "--max-tokens", "--json", "--markdown"}},
+       {"--model", "--prompt-file", "--method", "--budget", "--sink", "--window", "--dense-layers",
+        "--max-tokens", "--json", "--markdown"}},
       {"eval",
        {"--model", "--task", "--tasks", "--length", "--samples", "--method", "--budget", "--seed",
         "--results"}},
       {"sweep", {"--config", "--shard", "--merge", "--threads"}},
       {"report", {"results", "--out", "--no-plots"}},
+      {"methods", {"--json"}},
       {"bench", {"prefill"}},
       {"bench prefill", {"--model", "--lengths", "--repeats", "--json", "--threads"}},
   };

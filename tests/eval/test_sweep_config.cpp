@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 json base_config() {
-  return json::parse(R"({"models": ["m1", "m2"], "methods": ["dense", "oracle:token", "xattn"],
+  return json::parse(R"({"models": ["m1", "m2"], "methods": ["dense", "oracle:token", "xattention"],
     "budgets": ["5%", "10%"], "lengths": [4096, 8192], "tasks": ["niah_single_1", "vt", "custom:c.jsonl"],
     "samples": 3, "seed": 7, "results": "out/results.jsonl"})");
 }

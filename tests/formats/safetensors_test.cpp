@@ -147,8 +147,7 @@ TEST(SafetensorsBad, HeaderLength) {
 
 TEST(SafetensorsBad, BadJson) {
   test::TempDir dir;
-  EXPECT_HAS(header_error(dir, "{\"w\": {\"dtype\": \"F32\",\n oops", 0),
-             "header: invalid JSON");
+  EXPECT_HAS(header_error(dir, "{\"w\": {\"dtype\": \"F32\",\n oops", 0), "header: invalid JSON");
   EXPECT_HAS(header_error(dir, "", 0), "header is empty");
   EXPECT_HAS(header_error(dir, "[1, 2]", 0), "header is not a JSON object");
   EXPECT_HAS(header_error(dir, R"({"w": 3})", 0), "header entry for tensor w is not a JSON object");
