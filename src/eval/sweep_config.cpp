@@ -1,5 +1,6 @@
 #include "eval/sweep_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -11,6 +12,8 @@
 #include "core/error.h"
 #include "eval/custom_tasks.h"
 #include "eval/tasks/registry.h"
+#include "formats/json_text.h"
+#include "support/budget.h"
 #include "support/method_spec.h"
 
 namespace spf::eval {
@@ -85,7 +88,10 @@ double budget_value(const std::string& budget) {
   }
   if (used != num.size() || !std::isfinite(v)) return std::numeric_limits<double>::quiet_NaN();
   if (pct) return (v > 0 && v <= 100) ? v : std::numeric_limits<double>::quiet_NaN();
-  return (v >= 1 && v == std::floor(v)) ? v : std::numeric_limits<double>::quiet_NaN();
+  // A token count is written in digits only (1e9, 1.5e1 are not counts).
+  const bool digits =
+      std::all_of(num.begin(), num.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  return (digits && v >= 1) ? v : std::numeric_limits<double>::quiet_NaN();
 }
 
 SweepConfig parse_sweep_config(const json& j, const std::string& where,
@@ -109,9 +115,17 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
   for (const std::string& m : c.methods) sparse |= !is_dense_method(m);
   SPF_CHECK(!sparse || !c.budgets.empty(), where,
             ": \"budgets\" is empty but a method other than dense needs one");
-  for (const std::string& b : c.budgets)
+  // The run parses budgets with parse_budget(); check them with it, so that a budget the run would
+  // read differently (1e9 as k = 1) cannot pass here.
+  for (const std::string& b : c.budgets) {
     SPF_CHECK(!std::isnan(budget_value(b)), where, ": budget \"", b,
               "\" is neither a percentage in (0%, 100%] nor a positive integer token count");
+    try {
+      parse_budget(b);
+    } catch (const Error& e) {
+      fail(where, ": ", e.what());
+    }
+  }
 
   bool builtin = false;
   for (const std::string& t : c.tasks) {
@@ -164,12 +178,7 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
 
 SweepConfig load_sweep_config(const std::string& path) {
   SPF_CHECK(std::filesystem::is_regular_file(path), "sweep config ", path, " not found");
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::parse_error& e) {
-    fail(path, ": invalid JSON (", e.what(), ")");
-  }
+  const json j = parse_json_text<json>(read_file(path), path);
   return parse_sweep_config(j, path, std::filesystem::path(path).parent_path().string());
 }
 

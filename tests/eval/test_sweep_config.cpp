@@ -92,6 +92,9 @@ TEST(EvalSweepConfig, ErrorsSayWhatIsWrong) {
   EXPECT_EQ(error_of(with("stop_when_scored", true)), "(no error)");
   EXPECT_NE(error_of(with("tasks", {"custom:"})).find("names no file"), std::string::npos);
   EXPECT_EQ(error_of(with("budgets", {"2048"})), "(no error)");  // token counts are budgets too
+  // Exponent notation is no token count: the run used to read 1e9 as k = 1 under a "1e9" label.
+  for (const char* b : {"1e9", "1e3", "1.5e1"})
+    EXPECT_NE(error_of(with("budgets", {b})).find(b), std::string::npos) << b;
   json dense_only = with("methods", {"dense"});
   dense_only.erase("budgets");
   EXPECT_EQ(error_of(dense_only), "(no error)");
@@ -136,6 +139,8 @@ TEST(EvalSweepConfig, BudgetValues) {
   EXPECT_TRUE(std::isnan(budget_value("")));
   EXPECT_TRUE(std::isnan(budget_value("1.5")));
   EXPECT_TRUE(std::isnan(budget_value("5 %")));
+  EXPECT_TRUE(std::isnan(budget_value("1e3")));
+  EXPECT_TRUE(std::isnan(budget_value("+5")));
 }
 
 }  // namespace
