@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "eval/model_runner.h"
 #include "eval/report.h"
@@ -52,6 +53,7 @@ void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
 // results directory, and every method x budget (its producer is built, so options that a producer
 // rejects, e.g. an antidiagonal block that is not a multiple of its stride, fail here too).
 void check_before_loading(const eval::SweepConfig& cfg) {
+  check_appendable(cfg.results);
   eval::validate_sweep_config(cfg);
   for (const std::string& m : cfg.methods) {
     if (eval::is_dense_method(m)) {

@@ -83,6 +83,25 @@ void append_line_durable(const std::string& path, std::string_view line) {
   ::close(fd);
 }
 
+void check_appendable(const std::string& path) {
+  namespace fs = std::filesystem;
+  SPF_CHECK(!path.empty(), "output path is empty");
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (fs::exists(st)) {
+    SPF_CHECK(fs::is_regular_file(st), path,
+              ": exists and is not a regular file (a directory, device, FIFO or socket)");
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    SPF_CHECK(fd >= 0, path, ": cannot open for append: ", std::strerror(errno));
+    ::close(fd);
+    return;
+  }
+  const fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : ".";
+  SPF_CHECK(fs::is_directory(dir, ec), path, ": folder ", dir.string(), " does not exist");
+  SPF_CHECK(::access(dir.c_str(), W_OK | X_OK) == 0, path, ": cannot create files in ",
+            dir.string(), ": ", std::strerror(errno));
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   SPF_CHECK(in.good(), path, ": cannot open: ", std::strerror(errno));

@@ -21,6 +21,10 @@ std::string atomic_target(const std::string& path);
 // either the whole line or, at worst, a torn last line that readers must skip.
 void append_line_durable(const std::string& path, std::string_view line);
 
+// Throws the error append_line_durable(path) would meet, without writing anything: an empty path,
+// a non-regular file, a missing or unwritable folder. Long jobs call it before their first sample.
+void check_appendable(const std::string& path);
+
 std::string read_file(const std::string& path);
 
 }  // namespace spf

@@ -43,6 +43,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
   // A shard appends to its own file. Every process skips what the main file or any shard file
   // holds; a whole run folds the shard files into the main file before its first append.
   const std::string out_path = shard.whole() ? cfg.results : shard_results_path(cfg.results, shard);
+  check_appendable(out_path);  // fail now, not after the first sample has been computed
   const ResultsScan scan = scan_results(out_path, /*strict=*/true);
   std::set<ResultKey> done;
   for (const ResultRecord& r : scan.records) done.insert(r.key);

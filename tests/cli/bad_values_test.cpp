@@ -162,7 +162,7 @@ TEST(CliBadValues, ProducerOptionsCheckedBeforeLoading) {
                         {"method spec 'oracle:per_head:per_head'", "duplicate group mode"});
   expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
                                          " --method oracle --budget 99999999999999999999"),
-                        {"oracle", "99999999999999999999"});
+                        {"budget", "99999999999999999999"});
   EXPECT_FALSE(fs::exists(results));
 }
 

@@ -72,5 +72,20 @@ TEST(Hardening, AFifoAsOutputIsRefusedAndKept) {
   EXPECT_TRUE(fs::is_fifo(fifo));
 }
 
+// An unwritable results path is reported before the model runs a sample, not after.
+TEST(Hardening, UnwritableResultsFailBeforeTheFirstSample) {
+  TempDir t;
+  std::filesystem::create_directory(t.file("dir.jsonl"));
+  for (const std::string& results : {t.file("missing/r.jsonl"), t.file("dir.jsonl")}) {
+    SCOPED_TRACE(results);
+    const test::CliRun r =
+        run_split(t, "eval --model " + kTiny + " --task niah_single_1 --length 64 --samples 1 " +
+                         "--method dense --results " + results);
+    expect_one_line_error(r, {results});
+    EXPECT_EQ(r.out.find("niah_single_1"), std::string::npos) << "a sample ran first: " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(t.file("missing")));
+}
+
 }  // namespace
 }  // namespace spf
