@@ -53,7 +53,11 @@ void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
 // results directory, and every method x budget (its producer is built, so options that a producer
 // rejects, e.g. an antidiagonal block that is not a multiple of its stride, fail here too).
 void check_before_loading(const eval::SweepConfig& cfg) {
-  check_appendable(cfg.results);
+  try {
+    check_appendable(cfg.results);
+  } catch (const Error& e) {
+    fail("results file ", e.what());
+  }
   eval::validate_sweep_config(cfg);
   for (const std::string& m : cfg.methods) {
     if (eval::is_dense_method(m)) {
