@@ -159,7 +159,8 @@ void add_eval(CLI::App& app) {
                   "Method spec: dense, oracle, oracle:block64:groups=head, streaming, "
                   "vertical_slash, antidiagonal, ... (see spf methods)");
   sub->add_option("--budget", o->budget, "Support budget: N% or a key count");
-  sub->add_option("--seed", o->seed, "Base seed of the task generators");
+  sub->add_option("--seed", o->seed, "Base seed of the task generators")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--results", o->results, "Results JSONL (appended; resumable)");
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_eval(*o); });

@@ -40,6 +40,7 @@ void run_logits(const LogitsOptions& o) {
   }
   auto model = load_model(resolve_model(o.model));
   const ModelConfig& cfg = model->config();
+  check_dense_layers(o.dense_layers, cfg);
   for (size_t i = 0; i < ids.size(); ++i)
     SPF_CHECK(ids[i] < cfg.vocab_size, where, ": token id ", ids[i], " at index ", i,
               " is outside the model's vocabulary of ", cfg.vocab_size);

@@ -62,6 +62,7 @@ void run_oracle(const OracleOptions& o) {
 
   const std::string path = resolve_model(o.model);
   auto model = load_model(path);
+  check_dense_layers(o.dense_layers, model->config());
   Tokenizer tok = Tokenizer::load_for_model(path);
   std::string text = read_file(o.prompt_file);
   if (o.chat) text = apply_chatml({{"user", text}}, "", true);
@@ -145,7 +146,8 @@ void add_oracle(CLI::App& app) {
                   "Always keep the last N keys of each query (inside the budget)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
-  sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens");
+  sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--chat", o->chat, "Wrap the prompt as a user message in the chat template");
   sub->add_flag("--per-layer", o->per_layer, "Print the per-layer table of every run");
   sub->add_option("--json", o->json_out, "JSON report (resumed if present)");

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "model/config.h"
 
 namespace spf::cli {
 
@@ -89,6 +90,12 @@ void check_output_path(const std::string& path, const std::string& option) {
 void add_threads_option(CLI::App& app, int& threads) {
   app.add_option("--threads", threads, "Worker threads (default: all cores, or OMP_NUM_THREADS)")
       ->check(CLI::Range(1, 4096));
+}
+
+void check_dense_layers(int dense_layers, const ModelConfig& cfg) {
+  SPF_CHECK(dense_layers >= 0 && dense_layers <= cfg.n_attention_layers(), "--dense-layers ",
+            dense_layers, " is outside [0, ", cfg.n_attention_layers(), "] (the model has ",
+            cfg.n_attention_layers(), " attention layers)");
 }
 
 void apply_threads(int threads) {

@@ -8,6 +8,9 @@
 namespace CLI {
 class App;
 }
+namespace spf {
+struct ModelConfig;
+}
 
 namespace spf::cli {
 
@@ -27,6 +30,9 @@ void check_output_path(const std::string& path, const std::string& option);
 // Registers --threads on a subcommand; apply_threads() applies it.
 void add_threads_option(CLI::App& app, int& threads);
 void apply_threads(int threads);
+
+// --dense-layers L: 0 <= L <= the model's attention layers (more would silently mean "all").
+void check_dense_layers(int dense_layers, const ModelConfig& cfg);
 
 // Subcommand registration, one per file.
 void add_generate(CLI::App& app);

@@ -87,5 +87,23 @@ TEST(Hardening, UnwritableResultsFailBeforeTheFirstSample) {
   EXPECT_FALSE(fs::exists(t.file("missing")));
 }
 
+TEST(Hardening, OutOfRangeCountsAndSeedsAreRejected) {
+  TempDir t;
+  // The tiny llama fixture has 3 attention layers.
+  expect_one_line_error(run_split(t, "logits --model " + kTiny +
+                                         " --ids 1,2 --method oracle --budget 50% --dense-layers 4 "
+                                         "--out " +
+                                         t.file("o.npy")),
+                        {"--dense-layers 4", "3 attention layers"});
+  EXPECT_FALSE(fs::exists(t.file("o.npy")));
+  expect_one_line_error(run_split(t, "generate --model " + kTiny + " --seed -1 -p hi"), {"--seed"});
+  expect_one_line_error(run_split(t, "eval --model " + kTiny + " --task vt --seed -1"), {"--seed"});
+  write_text(t.file("p.txt"), "hello");
+  for (const char* n : {"0", "-5"})
+    expect_one_line_error(run_split(t, "oracle --model " + kTiny + " --prompt-file " +
+                                           t.file("p.txt") + " --max-tokens " + n),
+                          {"--max-tokens"});
+}
+
 }  // namespace
 }  // namespace spf
