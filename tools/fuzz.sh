@@ -21,5 +21,5 @@ crashes="$build/crashes/$target"
 mkdir -p "$corpus" "$crashes"
 cp -n "$root/fuzz/corpus/$target"/* "$corpus"/ 2>/dev/null || true
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
-exec "$build/fuzz_$target" "$corpus" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+exec "$build/fuzz/fuzz_$target" "$corpus" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
   -max_len=1048576 -print_final_stats=1 -artifact_prefix="$crashes/" "$@"
