@@ -6,9 +6,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = spf::fuzz::write_input(data, size, ".sweep.json");
   try {
-    const spf::SweepConfig cfg = spf::load_sweep_config(path);
-    spf::validate_sweep_config(cfg, [](const std::string&) { return int64_t(8192); });
-    (void)spf::enumerate_cells(cfg);
+    const spf::eval::SweepConfig cfg = spf::eval::load_sweep_config(path);
+    spf::eval::validate_sweep_config(cfg, [](const std::string&) { return int64_t(8192); });
+    (void)spf::eval::enumerate_cells(cfg);
   } catch (const spf::Error&) {
   }
   return 0;

@@ -6,7 +6,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = spf::fuzz::write_input(data, size, ".jsonl");
   try {
-    (void)spf::load_custom_tasks(path, "custom:fuzz");
+    (void)spf::eval::load_custom_tasks(path, "custom:fuzz");
   } catch (const spf::Error&) {
   }
   return 0;

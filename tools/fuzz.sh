@@ -15,7 +15,11 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSPF_FUZZ=ON -DSPF_BUILD_TESTS=OFF -DSPF_BUILD_BENCH=OFF >/dev/null
 fi
-cmake --build "$build" --target "fuzz_$target" -j "$(nproc)" >/dev/null
+if ! cmake --build "$build" --target "fuzz_$target" -j "$(nproc)" >"$build/build.log" 2>&1; then
+  grep -E "error" "$build/build.log" | head -5 >&2
+  echo "fuzz.sh: building fuzz_$target failed (log: $build/build.log)" >&2
+  exit 1
+fi
 corpus="$build/corpus/$target"
 crashes="$build/crashes/$target"
 mkdir -p "$corpus" "$crashes"

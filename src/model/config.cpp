@@ -54,6 +54,7 @@ void ModelConfig::validate() const {
             " entries for ", n_layers, " layers");
   SPF_CHECK(rms_eps > 0, a, " config: rms_norm_eps must be positive");
   SPF_CHECK(max_context > 0, a, " config: context length ", max_context, " must be positive");
+  check_dims_bounded(*this, a);
   bool any_linear = false;
   for (LayerType t : layer_types) any_linear |= t == LayerType::linear_attention;
   if (any_linear) {
@@ -71,6 +72,23 @@ void ModelConfig::validate() const {
 namespace {
 
 using nlohmann::json;
+
+}  // namespace
+
+// Far above any real checkpoint (405B-class models: 126 layers, hidden 16384, FFN 53248, vocab
+// 256K), far below sizes whose tables alone would exhaust memory before any weight is read.
+void check_dims_bounded(const ModelConfig& c, const std::string& where) {
+  auto at_most = [&](const char* what, int64_t v, int64_t hi) {
+    SPF_CHECK(v <= hi, where, ": ", what, " = ", v, " is beyond the supported maximum ", hi);
+  };
+  at_most("num_hidden_layers", c.n_layers, 4096);
+  at_most("hidden_size", c.hidden, 1 << 17);
+  at_most("intermediate_size", c.intermediate, 1 << 20);
+  at_most("num_attention_heads", c.n_heads, 4096);
+  at_most("vocab_size", c.vocab_size, 1 << 24);
+}
+
+namespace {
 
 // An int-sized integer: a value that would wrap or truncate (4294967297 layers) is an error, not a
 // different number.
@@ -155,6 +173,7 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
   c.n_layers = get_int(j, "num_hidden_layers", where);
   c.n_heads = get_int(j, "num_attention_heads", where);
   SPF_CHECK(c.n_layers > 0, where, ": num_hidden_layers = ", c.n_layers, " must be positive");
+  check_dims_bounded(c, where);
   c.n_kv_heads = get_int_or(j, "num_key_value_heads", c.n_heads, where);
   SPF_CHECK(c.n_heads > 0, where, ": num_attention_heads must be positive");
   c.head_dim = get_int_or(j, "head_dim", c.hidden / c.n_heads, where);
@@ -299,6 +318,7 @@ ModelConfig config_from_gguf(const GgufFile& g) {
   c.qkv_bias = g.has("blk.0.attn_q.bias");
   c.o_bias = g.has("blk.0.attn_output.bias");
   c.qk_norm = g.has("blk.0.attn_q_norm.weight");
+  check_dims_bounded(c, g.path());
   c.layer_types.assign(size_t(c.n_layers), LayerType::full_attention);
   c.weight_prefix = "";
   c.validate();

@@ -66,6 +66,10 @@ struct ModelConfig {
   void validate() const;
 };
 
+// Throws when a dimension is beyond what any real checkpoint has (layers, hidden, FFN, heads,
+// vocab): a corrupt file must fail before tables sized by it are allocated.
+void check_dims_bounded(const ModelConfig& c, const std::string& where);
+
 ModelConfig config_from_hf_json(const nlohmann::json& j, const std::string& where);
 ModelConfig config_from_hf_file(const std::string& config_json_path);
 ModelConfig config_from_gguf(const GgufFile& gguf);

@@ -58,6 +58,24 @@ GgufBuilder small_gguf() {
   return b;
 }
 
+// Found by the GGUF fuzzer: a huge block_count sized a per-layer table (3 GB) before any check.
+TEST(CliBadCheckpoint, GgufAbsurdLayerCountFailsBeforeAllocating) {
+  TempDir t;
+  GgufBuilder b;
+  b.kv_string("general.architecture", "llama");
+  b.kv_scalar("llama.block_count", GgufType::u32, uint32_t(788529152));
+  b.kv_scalar("llama.embedding_length", GgufType::u32, uint32_t(4));
+  b.kv_scalar("llama.feed_forward_length", GgufType::u32, uint32_t(8));
+  b.kv_scalar("llama.attention.head_count", GgufType::u32, uint32_t(2));
+  b.kv_scalar("llama.attention.layer_norm_rms_epsilon", GgufType::f32, 1e-5f);
+  b.tensor("token_embd.weight", {8, 4}, ggml_type::F32, test::to_bytes(test::random_floats(32, 1)));
+  const std::string p = t.file("layers.gguf");
+  test::write_bytes(p, b.build());
+  const test::CliRun r =
+      run_split(t, "logits --model " + p + " --ids 1,2 --out " + t.file("X.npy"));
+  expect_one_line_error(r, {"layers.gguf", "788529152", "beyond the supported maximum"});
+}
+
 TEST(CliBadCheckpoint, GgufWrongMagic) {
   TempDir t;
   GgufBuilder b = small_gguf();

@@ -153,6 +153,8 @@ TEST(CliBadConfig, OutOfRangeAndNonPositiveIntegers) {
       {"head_dim", json(4294967360LL), {"\"head_dim\"", "out of range"}},
       {"vocab_size", json(uint64_t(18446744073709551615ULL)), {"\"vocab_size\"", "out of range"}},
       {"max_position_embeddings", json(0), {"context length 0", "must be positive"}},
+      {"num_hidden_layers", json(2000000000), {"num_hidden_layers = 2000000000", "beyond"}},
+      {"vocab_size", json(1 << 30), {"vocab_size", "beyond the supported maximum"}},
       {"max_position_embeddings", json(-5), {"context length -5", "must be positive"}},
   };
   for (const Case& k : cases) {
