@@ -29,6 +29,7 @@ struct EvalOptions {
   std::vector<int64_t> lengths{4096};
   int64_t samples = 20;
   uint64_t seed = 42;
+  int64_t prefill_chunk = 0;
   int threads = 0;
 };
 
@@ -84,6 +85,7 @@ void run_eval(const EvalOptions& o) {
   }
   j["samples"] = o.samples;
   j["seed"] = o.seed;
+  j["prefill_chunk"] = o.prefill_chunk;
   j["results"] = std::filesystem::absolute(o.results).string();
   const eval::SweepConfig cfg =
       eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
@@ -96,12 +98,14 @@ void run_eval(const EvalOptions& o) {
 struct SweepOptions {
   std::string config, shard;
   bool merge_only = false;
+  int64_t prefill_chunk = -1;  // -1: as the config says
   int threads = 0;
 };
 
 void run_sweep_cmd(const SweepOptions& o) {
   apply_threads(o.threads);
-  const eval::SweepConfig cfg = eval::load_sweep_config(o.config);
+  eval::SweepConfig cfg = eval::load_sweep_config(o.config);
+  if (o.prefill_chunk >= 0) cfg.prefill_chunk = o.prefill_chunk;
   if (o.merge_only) {
     const eval::MergeSummary m = eval::merge_shards(cfg.results);
     std::printf(
@@ -162,6 +166,9 @@ void add_eval(CLI::App& app) {
   sub->add_option("--seed", o->seed, "Base seed of the task generators")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--results", o->results, "Results JSONL (appended; resumable)");
+  sub->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Prefill prompts in chunks of N tokens (0: whole prompt)")
+      ->check(CLI::NonNegativeNumber);
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_eval(*o); });
 
@@ -177,6 +184,10 @@ void add_eval(CLI::App& app) {
   sw->add_flag("--merge", s->merge_only,
                "Only fold the shard files into the results file, run nothing")
       ->excludes(sw->get_option("--shard"));
+  sw->add_option("--prefill-chunk", s->prefill_chunk,
+                 "Prefill prompts in chunks of N tokens (0: whole prompt; default: the config's "
+                 "\"prefill_chunk\")")
+      ->check(CLI::NonNegativeNumber);
   add_threads_option(*sw, s->threads);
   sw->callback([s] { run_sweep_cmd(*s); });
 

@@ -32,6 +32,7 @@ json record_to_json(const ResultRecord& r) {
       {"support_density", std::isfinite(r.support_density) ? json(r.support_density) : json()},
       {"prompt_tokens", r.prompt_tokens},
       {"timestamp", r.timestamp}};
+  if (r.prefill_chunk > 0) j["prefill_chunk"] = r.prefill_chunk;
   if (!r.extra.is_null()) j["extra"] = r.extra;
   return j;
 }
@@ -95,6 +96,9 @@ ResultRecord record_from_json(const json& j, const std::string& where) {
   r.support_density = j.contains("support_density") && j["support_density"].is_number()
                           ? j["support_density"].get<double>()
                           : std::numeric_limits<double>::quiet_NaN();
+  r.prefill_chunk = j.contains("prefill_chunk") && j["prefill_chunk"].is_number_integer()
+                        ? j["prefill_chunk"].get<int64_t>()
+                        : 0;
   r.prompt_tokens = j.contains("prompt_tokens") && j["prompt_tokens"].is_number_integer()
                         ? j["prompt_tokens"].get<int64_t>()
                         : -1;

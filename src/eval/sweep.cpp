@@ -137,7 +137,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
                         << out_path << " (an interrupted write); that sample runs again\n";
   }
 
-  const RunOptions run_options{cfg.stop_when_scored};
+  const RunOptions run_options{cfg.stop_when_scored, cfg.prefill_chunk};
   Progress progress(options.progress, options.progress_style, summary.total, summary.already_done,
                     options.progress_interval_s);
   for (size_t s = 0; s < slots.size(); ++s) {
@@ -167,6 +167,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
         r.outputs = sample.outputs;
         r.metric = std::string(metric_name(sample.metric));
         r.prefill_seconds = out.prefill_seconds;
+        r.prefill_chunk = cfg.prefill_chunk;
         r.support_density = out.support_density;
         r.prompt_tokens = out.prompt_tokens >= 0 ? out.prompt_tokens : sample.prompt_tokens;
         r.timestamp = utc_timestamp();

@@ -34,6 +34,8 @@ struct RunResult {
 struct RunOptions {
   // End decoding once the prediction scores the maximum (see SweepConfig::stop_when_scored).
   bool stop_when_scored = false;
+  // Prefill in chunks of this many tokens (0: the whole prompt at once).
+  int64_t prefill_chunk = 0;
 };
 
 class Runner {

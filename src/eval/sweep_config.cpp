@@ -97,13 +97,13 @@ double budget_value(const std::string& budget) {
 SweepConfig parse_sweep_config(const json& j, const std::string& where,
                                const std::string& base_dir) {
   SPF_CHECK(j.is_object(), where, ": the sweep config must be a JSON object");
-  static const std::set<std::string> known = {"models",  "methods", "budgets",
-                                              "lengths", "tasks",   "samples",
-                                              "seed",    "results", "stop_when_scored"};
+  static const std::set<std::string> known = {
+      "models",  "methods", "budgets", "lengths",          "tasks",
+      "samples", "seed",    "results", "stop_when_scored", "prefill_chunk"};
   for (const auto& [k, v] : j.items())
     SPF_CHECK(known.count(k), where, ": unknown key \"", k,
               "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results, "
-              "stop_when_scored)");
+              "stop_when_scored, prefill_chunk)");
   SweepConfig c;
   c.base_dir = base_dir;
   c.models = string_list(j, "models", where, true);
@@ -172,6 +172,11 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
     SPF_CHECK(j["stop_when_scored"].is_boolean(), where,
               ": \"stop_when_scored\" must be true or false");
     c.stop_when_scored = j["stop_when_scored"].get<bool>();
+  }
+  if (j.contains("prefill_chunk")) {
+    SPF_CHECK(j["prefill_chunk"].is_number_integer() && j["prefill_chunk"].get<int64_t>() >= 0,
+              where, ": \"prefill_chunk\" must be a non-negative integer (0: whole prompt)");
+    c.prefill_chunk = j["prefill_chunk"].get<int64_t>();
   }
   return c;
 }

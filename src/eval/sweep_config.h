@@ -5,10 +5,13 @@
 // ("custom:FILE.jsonl") ignore lengths (length 0: their prompts are used as written). JSON form:
 //   {"models": ["m.gguf"], "methods": ["dense", "oracle:block64"], "budgets": ["5%", "10%"],
 //    "lengths": [4096, 8192], "tasks": ["niah_single_1", "custom:my.jsonl"], "samples": 20,
-//    "seed": 42, "results": "results.jsonl", "stop_when_scored": false}
+//    "seed": 42, "results": "results.jsonl", "stop_when_scored": false, "prefill_chunk": 0}
 // stop_when_scored: decoding of a sample stops as soon as its score reaches the maximum. RULER's
 // string-match scores can only grow as text is appended, so the score is exactly that of decoding
 // to the task's token limit; only the stored prediction is shorter and decoding is faster.
+// prefill_chunk: prompts are prefilled in chunks of this many tokens (0: whole prompt), each
+// chunk's queries attending to the whole cache; dense results equal one-shot prefill, a sparse
+// producer chooses each chunk's support from that chunk's statistics.
 // Relative paths (results, custom task files) are resolved against the config file's directory.
 #pragma once
 
@@ -32,6 +35,7 @@ struct SweepConfig {
   uint64_t seed = 42;
   std::string results;  // the results JSONL (resolved)
   bool stop_when_scored = false;
+  int64_t prefill_chunk = 0;
   std::string base_dir;  // where relative paths in the config resolve from
 };
 

@@ -90,6 +90,11 @@ TEST(EvalSweepConfig, ErrorsSayWhatIsWrong) {
       error_of(with("stop_when_scored", "yes")).find("\"stop_when_scored\" must be true or false"),
       std::string::npos);
   EXPECT_EQ(error_of(with("stop_when_scored", true)), "(no error)");
+  EXPECT_EQ(error_of(with("prefill_chunk", 512)), "(no error)");
+  for (const json& bad : {json(-1), json("512"), json(1.5)})
+    EXPECT_NE(error_of(with("prefill_chunk", bad)).find("\"prefill_chunk\" must be a non-negative"),
+              std::string::npos)
+        << bad.dump();
   EXPECT_NE(error_of(with("tasks", {"custom:"})).find("names no file"), std::string::npos);
   EXPECT_EQ(error_of(with("budgets", {"2048"})), "(no error)");  // token counts are budgets too
   // Exponent notation is no token count: the run used to read 1e9 as k = 1 under a "1e9" label.
