@@ -92,7 +92,7 @@ AttentionBackend& dense_attention_backend();
 struct LoadOptions {
   // Matrices in their stored type (dequantized per matmul) or converted to F32 at load; see
   // docs/results/cpu.md for the measurement behind the default.
-  WeightStorage weights = WeightStorage::f32;
+  WeightStorage weights = WeightStorage::stored;
 };
 
 // path: a .gguf file, or a directory (or config.json) of an HF safetensors checkpoint.
