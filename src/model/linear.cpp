@@ -194,12 +194,22 @@ void linear_few_rows(const float* x, int64_t n, const WeightTensor& w, float* y)
       for (int64_t r = 0; r < nr; ++r) fused(w.row(r0 + r), in, x, n, y + r0 + r, out);
       return;
     }
-    thread_local std::vector<float> buf;
-    if (buf.size() < size_t(kRowGroup * in)) buf.resize(size_t(kRowGroup * in));
-    w.dequantize_rows(r0, nr, buf.data());
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t r = 0; r < nr; ++r)
-        y[t * out + r0 + r] = dot(x + t * in, buf.data() + r * in, in);
+    // Other types: each row in spans of whole blocks through a stack buffer (rows go to threads
+    // dynamically, so per-thread heap scratch would allocate in any call where a thread runs
+    // its first group).
+    constexpr int64_t kSpan = 2048;
+    alignas(64) float buf[kSpan];
+    const int64_t span = std::max<int64_t>(w.block(), kSpan / w.block() * w.block());
+    SPF_CHECK(span <= kSpan, "weight blocks of ", w.block(), " elements exceed the matmul's ",
+              kSpan, "-element span");
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      for (int64_t t = 0; t < n; ++t) y[t * out + r] = 0.0f;
+      for (int64_t c0 = 0; c0 < in; c0 += span) {
+        const int64_t m = std::min(span, in - c0);
+        w.dequantize_span(r, c0, m, buf);
+        for (int64_t t = 0; t < n; ++t) y[t * out + r] += dot(x + t * in + c0, buf, m);
+      }
+    }
   });
 }
 

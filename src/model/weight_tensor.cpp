@@ -45,7 +45,10 @@ WeightTensor::WeightTensor(DType dtype, int64_t rows, int64_t cols, Buffer bytes
   SPF_CHECK(rows > 0, "weight with ", rows, " rows");
   SPF_CHECK(bytes.bytes() >= row_bytes_ * size_t(rows), "weight [", rows, ", ", cols, "] of ",
             dtype_name(dtype), " needs ", row_bytes_ * size_t(rows), " bytes, got ", bytes.bytes());
-  ggml_id_ = decoder_of(dtype)->id;
+  const GgmlTypeInfo* t = decoder_of(dtype);
+  ggml_id_ = t->id;
+  block_ = t->block_size;
+  block_bytes_ = size_t(t->type_size);
   data_ = std::move(bytes);
 }
 
@@ -70,6 +73,14 @@ void WeightTensor::dequantize_rows(int64_t r0, int64_t n, float* out) const {
     return;
   }
   for (int64_t r = 0; r < n; ++r) dequantize_row(ggml_id_, row(r0 + r), out + r * cols_, cols_);
+}
+
+void WeightTensor::dequantize_span(int64_t r, int64_t c0, int64_t n, float* out) const {
+  SPF_CHECK(r >= 0 && r < rows_ && c0 >= 0 && n >= 0 && c0 + n <= cols_ && c0 % block_ == 0 &&
+                n % block_ == 0,
+            "weight span [", c0, ", ", c0 + n, ") of row ", r, " (", rows_, " x ", cols_,
+            ", blocks of ", block_, ")");
+  dequantize_row(ggml_id_, row(r) + size_t(c0 / block_) * block_bytes_, out, n);
 }
 
 WeightTensor WeightTensor::to_f32() const {

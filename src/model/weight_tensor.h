@@ -35,8 +35,12 @@ class WeightTensor {
   // The values of an F32 weight; throws for any other type.
   const float* f32() const;
 
+  // Elements per storage block (1 for plain types).
+  int64_t block() const { return block_; }
   // out[(r - r0) * cols + c] = value of rows [r0, r0 + n), as fp32.
   void dequantize_rows(int64_t r0, int64_t n, float* out) const;
+  // out[i] = value (r, c0 + i) for i < n; c0 and n whole blocks.
+  void dequantize_span(int64_t r, int64_t c0, int64_t n, float* out) const;
   // The same weight stored as F32 (a copy; an F32 weight is copied as is).
   WeightTensor to_f32() const;
 
@@ -52,6 +56,8 @@ class WeightTensor {
   int64_t rows_ = 0;
   int64_t cols_ = 0;
   size_t row_bytes_ = 0;
+  int64_t block_ = 1;
+  size_t block_bytes_ = 0;
   uint32_t ggml_id_ = 0;  // the row decoder (formats/quant.h) of dtype_
   Buffer data_;
 };
