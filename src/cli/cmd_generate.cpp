@@ -68,7 +68,7 @@ void run_generate(const GenerateOptions& o) {
         path.c_str(), load_s, (long long)r.prompt_tokens, r.prefill_seconds,
         double(r.prompt_tokens) / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
         r.decode_seconds, ntok / std::max(r.decode_seconds, 1e-9),
-        r.stopped ? "" : " (no end-of-sequence yet)");
+        r.reason == StopReason::stop_id ? "" : " (no end-of-sequence yet)");
   }
 }
 }  // namespace

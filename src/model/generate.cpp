@@ -46,7 +46,6 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
   for (int i = 0; i < params.max_new_tokens; ++i) {
     const int32_t id = sampler.sample(logits);
     if (std::find(params.stop_ids.begin(), params.stop_ids.end(), id) != params.stop_ids.end()) {
-      r.stopped = true;
       r.reason = StopReason::stop_id;
       break;
     }

@@ -33,7 +33,6 @@ const char* stop_reason_name(StopReason r);
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (without the stop id)
-  bool stopped = false;         // hit a stop id
   StopReason reason = StopReason::limit;
   int64_t prompt_tokens = 0;
   double prefill_seconds = 0;
