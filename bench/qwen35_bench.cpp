@@ -1,7 +1,7 @@
 // Prefill throughput of a Qwen3.5-0.8B-shaped hybrid model with random weights (hidden 1024,
 // 24 layers = 18 GDN + 6 full, 8 Q / 2 KV heads of 256, GDN 16 k / 16 v heads of 128, SwiGLU 3584,
 // tied embeddings), dense attention. Reports tokens/s per prompt length and the time split into
-// GDN layers, full-attention layers, MLPs and the rest, from the model's own Qwen35Stats.
+// GDN layers, full-attention layers, MLPs and the rest, from the model's own ForwardStats.
 //
 //   qwen35_bench [--tokens 2048,8192] [--vocab 248320] [--threads N] [--repeat 1]
 //
@@ -22,7 +22,7 @@
 #include "core/timer.h"
 #include "formats/tensor_source.h"
 #include "model/config.h"
-#include "model/qwen35.h"
+#include "model/model.h"
 
 namespace {
 
@@ -174,9 +174,7 @@ int run(int argc, char** argv) {
   const spf::ModelConfig cfg = spf::config_from_hf_json(config_08b(vocab), "qwen35_bench");
   spf::Stopwatch load;
   const RandomSource src(cfg);
-  const auto model = spf::make_qwen35_model(cfg, src);
-  auto* q = dynamic_cast<spf::Qwen35Model*>(model.get());
-  SPF_CHECK(q != nullptr, "not a Qwen3.5 model");
+  const auto model = spf::make_model(cfg, src);
   std::printf("Qwen3.5-0.8B shape, random weights, vocab %d, %d threads, loaded in %.1f s\n", vocab,
               spf::num_threads(), load.seconds());
   std::printf("%7s %9s %9s | %8s %8s | %8s %8s | %8s %8s  (seconds)\n", "tokens", "time_s", "tok/s",
@@ -190,16 +188,18 @@ int run(int argc, char** argv) {
       tokens[size_t(i)] = int32_t(splitmix(uint64_t(i)) % uint64_t(vocab));
     for (int r = 0; r < repeat; ++r) {
       auto state = model->new_state(n);
-      q->reset_stats();
+      model->reset_stats();
       spf::Stopwatch sw;
       model->forward(tokens, *state, spf::dense_attention_backend(), spf::LogitsMode::last, logits);
       const double t = sw.seconds();
-      const spf::Qwen35Stats s = q->stats();
+      const spf::ForwardStats s = model->stats();
+      const double gdn = s.mixer(spf::MixerKind::gated_deltanet);
+      const double attn = s.mixer(spf::MixerKind::attention);
       std::printf("%7lld %9.2f %9.1f | %8.2f %8.2f | %8.2f %8.2f | %8.2f %8.2f\n", (long long)n, t,
-                  double(n) / t, s.gdn_s, s.gdn_core_s, s.attention_s, s.attention_core_s, s.mlp_s,
-                  s.other_s);
+                  double(n) / t, gdn, s.core(spf::MixerKind::gated_deltanet), attn,
+                  s.core(spf::MixerKind::attention), s.mlp_s, s.other_s);
       std::printf("        per layer: gdn %.3f s (%d layers), full attention %.3f s (%d layers)\n",
-                  s.gdn_s / n_gdn, n_gdn, s.attention_s / n_full, n_full);
+                  gdn / n_gdn, n_gdn, attn / n_full, n_full);
       std::fflush(stdout);
     }
   }

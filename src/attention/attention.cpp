@@ -23,18 +23,26 @@ void AttentionShape::validate() const {
 void AttentionCall::validate() const {
   shape.validate();
   const AttentionShape& s = shape;
-  const std::string where = cat("attention call (layer ", layer, ") ");
-  q.expect((where + "q").c_str(), q.dtype, q.device, {s.n_q, s.n_heads, s.head_dim});
-  k.expect((where + "k").c_str(), q.dtype, q.device, {-1, s.n_kv_heads, s.head_dim});
-  v.expect((where + "v").c_str(), q.dtype, q.device, {-1, s.n_kv_heads, s.head_dim});
-  SPF_CHECK(k.dim(0) >= s.n_kv && v.dim(0) >= s.n_kv, where, "k/v hold ", k.dim(0), "/", v.dim(0),
-            " rows, fewer than n_kv = ", s.n_kv);
-  out.expect((where + "out").c_str(), q.dtype, q.device, {s.n_q, s.n_heads, s.head_dim});
-  if (!lse.empty()) lse.expect((where + "lse").c_str(), DType::f32, q.device, {s.n_q, s.n_heads});
-  if (!hidden.empty())
-    hidden.expect((where + "hidden").c_str(), hidden.dtype, q.device, {s.n_q, -1});
-  SPF_CHECK(cu_seqlens_q.empty() && cu_seqlens_k.empty(), where,
-            "has cu_seqlens: batched (varlen) calls are not implemented yet");
+  // The "attention call (layer L) " prefix is only built when a check fails: validation runs on
+  // every call, decode steps included, which must not allocate.
+  auto expect = [&](const TensorView& t, const char* what, DType dt,
+                    std::initializer_list<int64_t> dims) {
+    try {
+      t.expect(what, dt, q.device, dims);
+    } catch (const Error& e) {
+      fail("attention call (layer ", layer, ") ", e.what());
+    }
+  };
+  expect(q, "q", q.dtype, {s.n_q, s.n_heads, s.head_dim});
+  expect(k, "k", q.dtype, {-1, s.n_kv_heads, s.head_dim});
+  expect(v, "v", q.dtype, {-1, s.n_kv_heads, s.head_dim});
+  SPF_CHECK(k.dim(0) >= s.n_kv && v.dim(0) >= s.n_kv, "attention call (layer ", layer,
+            ") k/v hold ", k.dim(0), "/", v.dim(0), " rows, fewer than n_kv = ", s.n_kv);
+  expect(out, "out", q.dtype, {s.n_q, s.n_heads, s.head_dim});
+  if (!lse.empty()) expect(lse, "lse", DType::f32, {s.n_q, s.n_heads});
+  if (!hidden.empty()) expect(hidden, "hidden", hidden.dtype, {s.n_q, -1});
+  SPF_CHECK(cu_seqlens_q.empty() && cu_seqlens_k.empty(), "attention call (layer ", layer,
+            ") has cu_seqlens: batched (varlen) calls are not implemented yet");
 }
 
 AttentionCall AttentionCall::query_slice(int64_t i0, int64_t n) const {

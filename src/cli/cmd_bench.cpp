@@ -1,10 +1,12 @@
 // spf bench prefill: prompt-processing throughput at several lengths, with the time spent inside
-// the attention entry point split out. Synthetic token ids (seeded) — speed does not depend on
-// content.
+// the attention entry point split out. spf bench decode: token-by-token decode throughput after a
+// prompt. Synthetic token ids (seeded) — speed does not depend on content. Both can load the
+// weights in their stored type (--weights stored) instead of converting them to F32 at load.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <thread>
 
 #include "cli/common.h"
@@ -19,10 +21,33 @@ namespace spf::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, lengths = "512,2048,8192", json_out;
+  std::string model, lengths = "512,2048,8192", json_out, weights = "default";
   int repeats = 1;
   int threads = 0;
+  int64_t prefill_chunk = 0;
+  int prompt_tokens = 128, decode_tokens = 64;  // bench decode
 };
+
+LoadOptions load_options(const std::string& weights) {
+  LoadOptions o;
+  if (weights == "f32") o.weights = WeightStorage::f32;
+  if (weights == "stored") o.weights = WeightStorage::stored;
+  return o;
+}
+
+const char* storage_name(WeightStorage s) {
+  return s == WeightStorage::f32 ? "f32" : "stored";
+}
+
+// Seeded pseudo-random ids in [0, vocab).
+std::vector<int32_t> synthetic_ids(int64_t n, int vocab, uint64_t& state) {
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int32_t& id : ids) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    id = int32_t((state >> 33) % uint64_t(vocab));
+  }
+  return ids;
+}
 
 // Times every attention call made through it.
 class TimedBackend final : public AttentionBackend {
@@ -45,29 +70,31 @@ void run_bench(const BenchOptions& o) {
   for (int32_t n : lengths) SPF_CHECK(n > 0, "--lengths: ", n, " is not a positive prompt length");
   check_output_path(o.json_out, "--json");
   const std::string path = resolve_model(o.model);
-  auto model = load_model(path);
+  const LoadOptions lo = load_options(o.weights);
+  auto model = load_model(path, lo);
   const ModelConfig& cfg = model->config();
   for (int32_t n : lengths)  // all checked before the first run
     SPF_CHECK(n <= cfg.max_context, "--lengths: ", n, " is outside 1..", cfg.max_context,
               " (the model's context)");
   std::string json = "[";
-  std::printf("model %s, %d threads\n", path.c_str(), num_threads());
+  std::printf("model %s, %d threads, %s weights", path.c_str(), num_threads(),
+              storage_name(lo.weights));
+  if (o.prefill_chunk > 0) std::printf(", prefill in chunks of %lld", (long long)o.prefill_chunk);
+  std::printf("\n");
   std::printf("%8s %10s %12s %12s %10s\n", "tokens", "prefill_s", "tokens/s", "attention_s",
               "attn_share");
   uint64_t state = 0x9e3779b97f4a7c15ull;
   for (int32_t n : lengths) {
-    std::vector<int32_t> ids(static_cast<size_t>(n));
-    for (int32_t& id : ids) {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      id = int32_t((state >> 33) % uint64_t(cfg.vocab_size));
-    }
+    const std::vector<int32_t> ids = synthetic_ids(n, cfg.vocab_size, state);
     std::vector<float> logits(size_t(cfg.vocab_size));
     double best = 1e300, best_attn = 0;
     for (int r = 0; r < o.repeats; ++r) {
       auto st = model->new_state(n);
       TimedBackend timed(dense_attention_backend());
       Stopwatch sw;
-      model->forward(ids, *st, timed, LogitsMode::last, logits);
+      ForwardOptions fo;
+      fo.prefill_chunk = o.prefill_chunk;
+      model->forward(ids, *st, timed, logits, fo);
       const double s = sw.seconds();
       if (s < best) {
         best = s;
@@ -84,6 +111,49 @@ void run_bench(const BenchOptions& o) {
   if (!o.json_out.empty()) write_file_atomic(o.json_out, json);
 }
 
+void run_decode_bench(const BenchOptions& o) {
+  apply_threads(o.threads);
+  check_output_path(o.json_out, "--json");
+  const std::string path = resolve_model(o.model);
+  const LoadOptions lo = load_options(o.weights);
+  auto model = load_model(path, lo);
+  const ModelConfig& cfg = model->config();
+  const int64_t need = int64_t(o.prompt_tokens) + o.decode_tokens;
+  SPF_CHECK(need <= cfg.max_context, "--prompt-tokens + --tokens = ", need,
+            " exceeds the model's context of ", cfg.max_context, " tokens");
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  const std::vector<int32_t> prompt = synthetic_ids(o.prompt_tokens, cfg.vocab_size, state);
+  std::vector<float> logits(size_t(cfg.vocab_size));
+  double best = 1e300;
+  for (int r = 0; r < o.repeats; ++r) {
+    auto st = model->new_state(need);
+    model->forward(prompt, *st, dense_attention_backend(), LogitsMode::last, logits);
+    Stopwatch sw;
+    for (int i = 0; i < o.decode_tokens; ++i) {
+      const int32_t id = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      model->forward(std::span<const int32_t>(&id, 1), *st, dense_attention_backend(),
+                     LogitsMode::last, logits);
+    }
+    best = std::min(best, sw.seconds());
+  }
+  std::printf("model %s, %d threads, %s weights\n", path.c_str(), num_threads(),
+              storage_name(lo.weights));
+  std::printf("%8s %8s %10s %12s %10s\n", "prompt", "tokens", "decode_s", "tokens/s", "ms/token");
+  std::printf("%8d %8d %10.3f %12.1f %10.2f\n", o.prompt_tokens, o.decode_tokens, best,
+              o.decode_tokens / best, 1e3 * best / o.decode_tokens);
+  if (!o.json_out.empty())
+    write_file_atomic(o.json_out, cat("{\"prompt_tokens\":", o.prompt_tokens, ",\"decode_tokens\":",
+                                      o.decode_tokens, ",\"decode_seconds\":", best,
+                                      ",\"tokens_per_second\":", o.decode_tokens / best, "}\n"));
+}
+
+void add_weights_option(CLI::App& sub, std::string& weights) {
+  sub.add_option("--weights", weights,
+                 "Weight storage: f32 (converted at load) or stored (the checkpoint's type, "
+                 "dequantized per matmul); default: the library's")
+      ->check(CLI::IsMember({"default", "f32", "stored"}));
+}
+
 }  // namespace
 
 void add_bench(CLI::App& app) {
@@ -98,8 +168,26 @@ void add_bench(CLI::App& app) {
   sub->add_option("--repeats", o->repeats, "Runs per length (best is reported)")
       ->check(CLI::Range(1, 100));
   sub->add_option("--json", o->json_out, "Also write the results as JSON");
+  sub->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Run the prompt in chunks of N tokens (0 = whole prompt)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
+  add_weights_option(*sub, o->weights);
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_bench(*o); });
+
+  auto d = std::make_shared<BenchOptions>();
+  CLI::App* dec = bench->add_subcommand("decode", "Decode tokens/s after a synthetic prompt");
+  dec->add_option("-m,--model", d->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  dec->add_option("--prompt-tokens", d->prompt_tokens, "Prompt length before decoding")
+      ->check(CLI::Range(1, 1 << 24));
+  dec->add_option("--tokens", d->decode_tokens, "Tokens to decode (greedy)")
+      ->check(CLI::Range(1, 1 << 24));
+  dec->add_option("--repeats", d->repeats, "Runs (best is reported)")->check(CLI::Range(1, 100));
+  dec->add_option("--json", d->json_out, "Also write the result as JSON");
+  add_weights_option(*dec, d->weights);
+  add_threads_option(*dec, d->threads);
+  dec->callback([d] { run_decode_bench(*d); });
 }
 
 }  // namespace spf::cli

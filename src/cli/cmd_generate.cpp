@@ -21,6 +21,7 @@ struct GenerateOptions {
   float top_p = 1.0f;
   uint64_t seed = 0;
   int threads = 0;
+  int64_t prefill_chunk = 0;
 };
 
 void run_generate(const GenerateOptions& o) {
@@ -47,6 +48,7 @@ void run_generate(const GenerateOptions& o) {
   gp.max_new_tokens = o.max_new;
   gp.sampling = {o.temperature, o.top_p, o.seed};
   gp.stop_ids = tok.special().eos_ids;
+  gp.prefill_chunk = o.prefill_chunk;
   StreamDecoder dec(tok);
   auto on_token = [&](int32_t id) {
     const std::string piece = dec.push(id);
@@ -66,7 +68,7 @@ void run_generate(const GenerateOptions& o) {
         path.c_str(), load_s, (long long)r.prompt_tokens, r.prefill_seconds,
         double(r.prompt_tokens) / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
         r.decode_seconds, ntok / std::max(r.decode_seconds, 1e-9),
-        r.stopped ? "" : " (no end-of-sequence yet)");
+        r.reason == StopReason::stop_id ? "" : " (no end-of-sequence yet)");
   }
 }
 }  // namespace
@@ -90,6 +92,9 @@ void add_generate(CLI::App& app) {
       ->check(CLI::Range(1e-6f, 1.0f));
   sub->add_option("--seed", o->seed, "Sampling seed")->check(CLI::NonNegativeNumber);
   sub->add_flag("-q,--quiet", o->quiet, "Do not print timing statistics");
+  sub->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Prefill the prompt in chunks of N tokens (0 = whole prompt)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_generate(*o); });
 }

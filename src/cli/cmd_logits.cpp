@@ -1,7 +1,10 @@
 // spf logits: float32 .npy [n_tokens, vocab] of a model's logits for given token ids (parity
-// checks), with dense attention or a support method (--method SPEC --budget B).
+// checks), with dense attention or a support method (--method SPEC --budget B). --dump DIR also
+// writes the named per-layer intermediates (model/trace.h) of the layers in --dump-layers as
+// DIR/L<layer>.<name>.npy; --prefill-chunk runs the ids in chunks.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "attention/cpu/cpu_executor.h"
@@ -9,6 +12,7 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "model/model.h"
+#include "model/trace.h"
 #include "support/producer.h"
 #include "support/support_attention.h"
 
@@ -19,6 +23,8 @@ struct LogitsOptions {
   std::string model, ids, ids_file, out, method = "dense", budget = "100%";
   int dense_layers = 0;
   int threads = 0;
+  std::string dump_dir, dump_layers;
+  int64_t prefill_chunk = 0;
 };
 
 void run_logits(const LogitsOptions& o) {
@@ -38,6 +44,10 @@ void run_logits(const LogitsOptions& o) {
     sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
                                                 cpu_executor(), ao);
   }
+  SPF_CHECK(o.dump_layers.empty() || !o.dump_dir.empty(), "--dump-layers needs --dump DIR");
+  SPF_CHECK(o.dump_dir.empty() || !std::filesystem::exists(o.dump_dir) ||
+                std::filesystem::is_directory(o.dump_dir),
+            "--dump: ", o.dump_dir, " exists and is not a directory");
   auto model = load_model(resolve_model(o.model));
   const ModelConfig& cfg = model->config();
   check_dense_layers(o.dense_layers, cfg);
@@ -46,13 +56,24 @@ void run_logits(const LogitsOptions& o) {
               " is outside the model's vocabulary of ", cfg.vocab_size);
   SPF_CHECK(int64_t(ids.size()) <= cfg.max_context, where, ": ", ids.size(),
             " token ids exceed the model's context of ", cfg.max_context, " tokens");
+  std::unique_ptr<TraceRecorder> trace;
+  if (!o.dump_dir.empty())
+    trace = std::make_unique<TraceRecorder>(parse_layer_list(
+        o.dump_layers.empty() ? "all" : o.dump_layers, cfg.n_layers, "--dump-layers"));
   auto state = model->new_state(int64_t(ids.size()));
   std::vector<float> logits(ids.size() * size_t(cfg.vocab_size));
-  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), LogitsMode::all,
-                 logits);
+  ForwardOptions fo;
+  fo.mode = LogitsMode::all;
+  fo.prefill_chunk = o.prefill_chunk;
+  fo.trace = trace.get();
+  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), logits, fo);
   const int64_t shape[2] = {int64_t(ids.size()), cfg.vocab_size};
   write_npy_f32(o.out, logits, shape);
   std::fprintf(stderr, "[spf] wrote %s [%zu, %d]\n", o.out.c_str(), ids.size(), cfg.vocab_size);
+  if (trace) {
+    const int files = trace->write_npy(o.dump_dir);
+    std::fprintf(stderr, "[spf] wrote %d intermediates to %s\n", files, o.dump_dir.c_str());
+  }
 }
 }  // namespace
 
@@ -71,6 +92,14 @@ void add_logits(CLI::App& app) {
   sub->add_option("--budget", o->budget,
                   "Support budget: 5% or 0.05, k=256, p=0.9 (+,sink=N,window=N)");
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
+  sub->add_option("--dump", o->dump_dir,
+                  "Also write per-layer intermediates as DIR/L<layer>.<name>.npy (created if "
+                  "missing; names in src/model/trace.h)");
+  sub->add_option("--dump-layers", o->dump_layers,
+                  "Layers to dump: comma-separated indices or all (default: all)");
+  sub->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Run the ids in chunks of N tokens (0 = all at once)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_logits(*o); });
 }

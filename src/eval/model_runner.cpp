@@ -69,6 +69,7 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   const std::vector<int32_t> ids = l.tok->encode(sample.input, false, true);
   GenerateParams gp;
   gp.max_new_tokens = int(sample.max_new_tokens);
+  gp.prefill_chunk = options.prefill_chunk;
   gp.stop_ids = l.tok->special().eos_ids;
   if (options.stop_when_scored && !sample.outputs.empty()) {
     const Tokenizer* tok = l.tok.get();

@@ -101,7 +101,7 @@ class GgufFile final : public TensorSource {
 
   // Raw stored bytes of one tensor and of one row of a 2-D (or higher) tensor (row = ne[0]
   // elements).
-  std::span<const uint8_t> raw(const std::string& name) const;
+  std::span<const uint8_t> raw(const std::string& name) const override;
   // Dequantizes rows [row0, row0 + n_rows) of a tensor (row = ne[0] elements) into out.
   void read_rows_f32(const std::string& name, int64_t row0, int64_t n_rows,
                      std::span<float> out) const;

@@ -207,6 +207,11 @@ void SafetensorsFile::read_f32(const std::string& name, std::span<float> out) co
   }
 }
 
+std::span<const uint8_t> SafetensorsFile::raw(const std::string& name) const {
+  const Entry& e = entry(name);
+  return file_.bytes().subspan(size_t(e.begin), size_t(e.end - e.begin));
+}
+
 ShardedSafetensors::ShardedSafetensors(const std::string& index_json_path)
     : path_(index_json_path) {
   Json idx;
@@ -274,6 +279,12 @@ void ShardedSafetensors::read_f32(const std::string& name, std::span<float> out)
   auto it = where_.find(name);
   if (it == where_.end()) fail(path_, ": no tensor ", name);
   shards_[it->second]->read_f32(name, out);
+}
+
+std::span<const uint8_t> ShardedSafetensors::raw(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail(path_, ": no tensor ", name);
+  return shards_[it->second]->raw(name);
 }
 
 std::unique_ptr<TensorSource> open_safetensors_checkpoint(const std::string& path) {

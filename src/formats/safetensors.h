@@ -23,6 +23,7 @@ class SafetensorsFile final : public TensorSource {
   const TensorInfo& info(const std::string& name) const override;
   using TensorSource::read_f32;
   void read_f32(const std::string& name, std::span<float> out) const override;
+  std::span<const uint8_t> raw(const std::string& name) const override;
   const std::map<std::string, std::string>& metadata() const { return meta_; }
 
  private:
@@ -48,6 +49,7 @@ class ShardedSafetensors final : public TensorSource {
   const TensorInfo& info(const std::string& name) const override;
   using TensorSource::read_f32;
   void read_f32(const std::string& name, std::span<float> out) const override;
+  std::span<const uint8_t> raw(const std::string& name) const override;
 
  private:
   std::string path_;

@@ -38,6 +38,14 @@ class TensorSource {
   // cannot be decoded.
   virtual void read_f32(const std::string& name, std::span<float> out) const = 0;
 
+  // The stored bytes of a tensor (info().dtype, row-major in the PyTorch-order shape; ggml block
+  // types as their blocks), when the source can hand them out unconverted; empty when it cannot
+  // (read_f32 still works). Valid while the source lives.
+  virtual std::span<const uint8_t> raw(const std::string& name) const {
+    (void)info(name);
+    return {};
+  }
+
   std::vector<float> read_f32(const std::string& name) const {
     check_readable(name);
     std::vector<float> v(size_t(info(name).numel()));

@@ -49,6 +49,11 @@ inline float fast_silu(float x) {
   return x / (1.0f + exp_flushed(-x));
 }
 
+// Per-thread scratch only grows, so calls of a size seen before allocate nothing.
+void grow(std::vector<float>& v, int64_t n) {
+  if (v.size() < size_t(n)) v.resize(size_t(n));
+}
+
 float softplus(float x) {
   return x > 20.0f ? x : std::log1p(std::exp(x));
 }
@@ -78,15 +83,19 @@ void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, floa
   // Rows of (old state ++ m), indexed from -K1.
   auto row = [&](int64_t tau) { return tau >= 0 ? m + tau * C : conv_state + (K1 + tau) * C; };
 
-  // The new state is taken before m may be overwritten by the in-place conv.
-  std::vector<float> new_state(static_cast<size_t>(K1 * C));
+  // The new state is taken before m may be overwritten by the in-place conv. Scratch of the
+  // calling thread, kept between calls (decode steps allocate nothing).
+  thread_local std::vector<float> new_state, wt;
+  grow(new_state, K1 * C);
   for (int r = 0; r < K1; ++r)
     std::memcpy(&new_state[size_t(r * C)], row(T - K1 + r), size_t(C) * sizeof(float));
 
   // Weights as [K][C]: contiguous over channels for the inner loop.
-  std::vector<float> wt(static_cast<size_t>(K * C));
+  grow(wt, K * C);
+  // Inside the parallel region below, `wt` would name each worker's own (empty) thread_local.
+  float* const wtp = wt.data();
   for (int64_t c = 0; c < C; ++c)
-    for (int j = 0; j < K; ++j) wt[size_t(j * C + c)] = w[c * K + j];
+    for (int j = 0; j < K; ++j) wtp[j * C + c] = w[c * K + j];
 
   // Backwards in time: out[t] overwrites m[t] only after every later output that reads it is done.
   constexpr int64_t kBlock = 256;
@@ -99,14 +108,14 @@ void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, floa
       for (int64_t c = 0; c < nc; ++c) acc[c] = 0.0f;
       for (int j = 0; j < K; ++j) {
         const float* x = row(t - K1 + j) + c0;
-        const float* wj = wt.data() + j * C + c0;
+        const float* wj = wtp + j * C + c0;
         for (int64_t c = 0; c < nc; ++c) acc[c] += wj[c] * x[c];
       }
       float* o = out + t * C + c0;
       for (int64_t c = 0; c < nc; ++c) o[c] = fast_silu(acc[c]);
     }
   }
-  if (K1 > 0) std::memcpy(conv_state, new_state.data(), new_state.size() * sizeof(float));
+  if (K1 > 0) std::memcpy(conv_state, new_state.data(), size_t(K1 * C) * sizeof(float));
 }
 
 void l2_normalize(float* x, int64_t T, int64_t stride, int n_heads, int dim, float scale) {
@@ -141,7 +150,12 @@ void delta_recurrent(const Dims& d, int64_t T, const DeltaInputs& in, float* sta
   parallel_for(nv, [&](int64_t h) {
     const int kh = d.key_head(int(h));
     float* S = state + h * dk * dv;
-    std::vector<float> r(static_cast<size_t>(dv));
+    // On the stack for usual head dims: heads go to threads dynamically, so per-thread scratch
+    // would allocate whenever a thread runs its first head, in any decode step.
+    float r_stack[512];
+    std::vector<float> r_heap;
+    if (dv > 512) r_heap.resize(size_t(dv));
+    float* r = dv > 512 ? r_heap.data() : r_stack;
     for (int64_t t = 0; t < T; ++t) {
       const float* q = in.q + t * in.stride + int64_t(kh) * dk;
       const float* k = in.k + t * in.stride + int64_t(kh) * dk;
@@ -149,16 +163,16 @@ void delta_recurrent(const Dims& d, int64_t T, const DeltaInputs& in, float* sta
       const float decay = exp_flushed(in.g[t * nv + h]);
       const float beta = in.beta[t * nv + h];
       // Decay, and read what the decayed state predicts for k.
-      std::fill(r.begin(), r.end(), 0.0f);
+      std::fill(r, r + dv, 0.0f);
       for (int i = 0; i < dk; ++i) {
         float* Si = S + int64_t(i) * dv;
         const float ki = k[i];
         for (int c = 0; c < dv; ++c) {
           Si[c] *= decay;
-          r[size_t(c)] += ki * Si[c];
+          r[c] += ki * Si[c];
         }
       }
-      for (int c = 0; c < dv; ++c) r[size_t(c)] = beta * (v[c] - r[size_t(c)]);
+      for (int c = 0; c < dv; ++c) r[c] = beta * (v[c] - r[c]);
       // Write the correction, and read the output from the updated state.
       float* o = out + t * ldo + h * dv;
       std::fill(o, o + dv, 0.0f);
@@ -166,7 +180,7 @@ void delta_recurrent(const Dims& d, int64_t T, const DeltaInputs& in, float* sta
         float* Si = S + int64_t(i) * dv;
         const float ki = k[i], qi = q[i];
         for (int c = 0; c < dv; ++c) {
-          Si[c] += ki * r[size_t(c)];
+          Si[c] += ki * r[c];
           o[c] += qi * Si[c];
         }
       }
@@ -187,9 +201,14 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
   parallel_for(nv, [&](int64_t h) {
     const int kh = d.key_head(int(h));
     float* S = state + h * dk * dv;
-    const size_t cs = size_t(chunk);
-    std::vector<float> gam(cs), decay(cs * cs), A(cs * cs), P(cs * cs), UW(cs * size_t(ldu)),
-        Kd(cs * size_t(dk));
+    const int64_t cs = chunk;
+    thread_local std::vector<float> gam, decay, A, P, UW, Kd;
+    grow(gam, cs);
+    grow(decay, cs * cs);
+    grow(A, cs * cs);
+    grow(P, cs * cs);
+    grow(UW, cs * ldu);
+    grow(Kd, cs * dk);
     for (int64_t t0 = 0; t0 < T; t0 += chunk) {
       const int n = int(std::min<int64_t>(chunk, T - t0));
       const float* q = in.q + t0 * ld + int64_t(kh) * dk;
@@ -285,7 +304,9 @@ void mix(const Dims& d, int K, int64_t T, float* m, const float* z, const float*
   conv_silu(m, T, C, K, w.conv_w, conv_state, m);
   l2_normalize(m, T, C, d.nk, d.dk, 1.0f / std::sqrt(float(d.dk)));
   l2_normalize(m + d.key_dim(), T, C, d.nk, d.dk, 1.0f);
-  std::vector<float> beta(static_cast<size_t>(T * d.nv)), g(static_cast<size_t>(T * d.nv));
+  thread_local std::vector<float> beta, g;
+  grow(beta, T * d.nv);
+  grow(g, T * d.nv);
   gates(b, a, T, d.nv, w.A_log, w.dt_bias, beta.data(), g.data());
   const DeltaInputs in{m, m + d.key_dim(), m + 2 * d.key_dim(), C, beta.data(), g.data()};
   if (mode == DeltaMode::automatic)

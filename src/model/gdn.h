@@ -1,5 +1,7 @@
 // Gated DeltaNet (the linear-attention mixer of Qwen3.5), as pure fp32 functions over explicit
-// shapes; model-specs.md section 1.5 gives the equations. Everything is row-major and token-major:
+// shapes, following HF transformers' Qwen3_5GatedDeltaNet (transformers/models/qwen3_5/
+// modeling_qwen3_5.py) and its torch reference forms of the gated delta rule (chunked and
+// recurrent). Everything is row-major and token-major:
 //   m   [T][C]        pre-conv projection, C = 2·nk·dk + nv·dv, channels ordered [Q | K | V]
 //   z   [T][nv·dv]    output-gate projection;  a, b [T][nv]  decay / write-strength projections
 //   S   [nv][dk][dv]  recurrent state per value head (zeros at sequence start)

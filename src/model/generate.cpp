@@ -26,6 +26,8 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
                         const std::function<void(int32_t)>& on_token) {
   SPF_CHECK(!prompt.empty(), "the prompt is empty");
   SPF_CHECK(params.max_new_tokens >= 0, "max new tokens must be >= 0");
+  SPF_CHECK(params.prefill_chunk >= 0, "prefill chunk must be >= 0 (0: the whole prompt), got ",
+            params.prefill_chunk);
   const ModelConfig& cfg = model.config();
   const int64_t need = int64_t(prompt.size()) + params.max_new_tokens;
   SPF_CHECK(int64_t(prompt.size()) <= cfg.max_context, "prompt of ", prompt.size(),
@@ -36,13 +38,14 @@ GenerateResult generate(const Model& model, std::span<const int32_t> prompt,
   r.prompt_tokens = int64_t(prompt.size());
   std::vector<float> logits(size_t(cfg.vocab_size));
   Stopwatch sw;
-  model.forward(prompt, *state, attention, LogitsMode::last, logits);
+  ForwardOptions prefill;
+  prefill.prefill_chunk = params.prefill_chunk;
+  model.forward(prompt, *state, attention, logits, prefill);
   r.prefill_seconds = sw.seconds();
   sw.reset();
   for (int i = 0; i < params.max_new_tokens; ++i) {
     const int32_t id = sampler.sample(logits);
     if (std::find(params.stop_ids.begin(), params.stop_ids.end(), id) != params.stop_ids.end()) {
-      r.stopped = true;
       r.reason = StopReason::stop_id;
       break;
     }

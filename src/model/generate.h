@@ -1,8 +1,10 @@
-// Prompt -> continuation: one batched prefill over the prompt, then token-by-token decode with the
-// model's caches, stopping at an end-of-sequence id or max_new_tokens. Reports time-to-first-token
-// and decode throughput. The attention backend is used for prefill; decode uses the same backend.
-// An optional stop_when predicate ends decoding early (e.g. once an evaluation can no longer
-// change its score), which saves decode time without changing greedy tokens already chosen.
+// Prompt -> continuation: one batched prefill over the prompt (optionally in chunks of
+// prefill_chunk tokens, each attending to the whole cache so far), then token-by-token decode with
+// the model's caches, stopping at an end-of-sequence id or max_new_tokens. Reports
+// time-to-first-token and decode throughput. The attention backend is used for prefill; decode uses
+// the same backend. An optional stop_when predicate ends decoding early (e.g. once an evaluation
+// can no longer change its score), which saves decode time without changing greedy tokens already
+// chosen.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,8 @@ struct GenerateParams {
   std::vector<int32_t> stop_ids;
   // Called with the ids generated so far after each new one; true ends decoding. May be empty.
   std::function<bool(std::span<const int32_t>)> stop_when;
+  // Prefill the prompt in chunks of this many tokens (0: the whole prompt in one call).
+  int64_t prefill_chunk = 0;
 };
 
 enum class StopReason { limit, stop_id, predicate, context_full };
@@ -29,7 +33,6 @@ const char* stop_reason_name(StopReason r);
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (without the stop id)
-  bool stopped = false;         // hit a stop id
   StopReason reason = StopReason::limit;
   int64_t prompt_tokens = 0;
   double prefill_seconds = 0;

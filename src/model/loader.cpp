@@ -4,9 +4,8 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
-#include "model/llama_family.h"
+#include "model/decoder.h"
 #include "model/model.h"
-#include "model/qwen35.h"
 
 namespace spf {
 
@@ -19,33 +18,26 @@ bool is_gguf_file(const std::string& path) {
   return in.gcount() == 4 && std::string(magic, 4) == "GGUF";
 }
 
-std::unique_ptr<Model> build(const ModelConfig& cfg, const TensorSource& src) {
-  switch (cfg.arch) {
-    case Arch::llama:
-    case Arch::qwen2:
-    case Arch::qwen3:
-      return make_llama_family_model(cfg, src);
-    case Arch::qwen35:
-      return make_qwen35_model(cfg, src);
-  }
-  fail("unsupported architecture");
-}
-
 }  // namespace
 
-std::unique_ptr<Model> load_model(const std::string& path) {
+std::unique_ptr<Model> make_model(const ModelConfig& cfg, const TensorSource& src,
+                                  const LoadOptions& options) {
+  return make_decoder(cfg, src, options.weights);
+}
+
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {
   namespace fs = std::filesystem;
   SPF_CHECK(fs::exists(path), path, ": no such file or directory");
   if (fs::is_regular_file(path) && is_gguf_file(path)) {
     GgufFile g(path);
-    return build(config_from_gguf(g), g);
+    return make_model(config_from_gguf(g), g, options);
   }
   const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   const fs::path cfg_path = dir / "config.json";
   SPF_CHECK(fs::exists(cfg_path), path, ": not a GGUF file, and no config.json in ", dir.string());
   const ModelConfig cfg = config_from_hf_file(cfg_path.string());
   auto src = open_safetensors_checkpoint(dir.string());
-  return build(cfg, *src);
+  return make_model(cfg, *src, options);
 }
 
 }  // namespace spf

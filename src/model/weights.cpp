@@ -30,17 +30,18 @@ const std::pair<const char*, const char*> kLayerNames[] = {
 };
 
 // Llama GGUFs store q/k rows per head in interleaved (adjacent-pair) order: GGUF row p holds HF row
-// (p % 2) * half + p / 2. Undo it so one rotate-half RoPE serves every source.
-void unpermute_rows(std::vector<float>& w, int64_t rows, int64_t cols, int n_heads) {
+// (p % 2) * half + p / 2. Undo it so one rotate-half RoPE serves every source. Rows are moved as
+// bytes, so this works for any storage type.
+void unpermute_rows(uint8_t* w, int64_t rows, size_t row_bytes, int n_heads) {
   const int64_t hd = rows / n_heads, half = hd / 2;
-  std::vector<float> out(w.size());
+  std::vector<uint8_t> out(size_t(rows) * row_bytes);
   for (int64_t h = 0; h < n_heads; ++h)
     for (int64_t p = 0; p < hd; ++p) {
       const int64_t dst = h * hd + (p % 2) * half + p / 2;
-      std::memcpy(out.data() + dst * cols, w.data() + (h * hd + p) * cols,
-                  size_t(cols) * sizeof(float));
+      std::memcpy(out.data() + size_t(dst) * row_bytes, w + size_t(h * hd + p) * row_bytes,
+                  row_bytes);
     }
-  w.swap(out);
+  std::memcpy(w, out.data(), out.size());
 }
 
 }  // namespace
@@ -89,8 +90,8 @@ std::optional<std::vector<float>> WeightLoader::get_optional(
   return get(hf, shape);
 }
 
-std::vector<float> WeightLoader::get(const std::string& hf,
-                                     const std::vector<int64_t>& shape) const {
+std::string WeightLoader::checked_name(const std::string& hf,
+                                       const std::vector<int64_t>& shape) const {
   const std::string name = stored_name(hf);
   SPF_CHECK(src_.has(name), src_.path(), ": missing tensor ", name,
             name == hf ? std::string() : cat(" (", hf, ")"));
@@ -101,17 +102,45 @@ std::vector<float> WeightLoader::get(const std::string& hf,
   const bool same = info.shape == shape || (shape.size() == 1 && info.numel() == want);
   SPF_CHECK(same, src_.path(), ": tensor ", name, " has shape ", shape_str(info.shape),
             ", expected ", shape_str(shape));
+  return name;
+}
+
+int WeightLoader::permuted_heads(const std::string& hf) const {
+  if (!gguf_ || cfg_.arch != Arch::llama) return 0;
+  if (hf.find("self_attn.q_proj.") != std::string::npos) return cfg_.n_heads;
+  if (hf.find("self_attn.k_proj.") != std::string::npos) return cfg_.n_kv_heads;
+  return 0;
+}
+
+std::vector<float> WeightLoader::get(const std::string& hf,
+                                     const std::vector<int64_t>& shape) const {
+  const std::string name = checked_name(hf, shape);
   std::vector<float> w = src_.read_f32(name);
-  if (gguf_ && cfg_.arch == Arch::llama) {
-    const bool is_q = hf.find("self_attn.q_proj.") != std::string::npos;
-    const bool is_k = hf.find("self_attn.k_proj.") != std::string::npos;
-    if (is_q || is_k) {
-      const int heads = is_q ? cfg_.n_heads : cfg_.n_kv_heads;
-      const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
-      unpermute_rows(w, rows, cols, heads);
-    }
+  if (const int heads = permuted_heads(hf); heads > 0) {
+    const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
+    unpermute_rows(reinterpret_cast<uint8_t*>(w.data()), rows, size_t(cols) * sizeof(float), heads);
   }
   return w;
+}
+
+WeightTensor WeightLoader::matrix(const std::string& hf, int64_t rows, int64_t cols,
+                                  WeightStorage storage) const {
+  const std::string name = checked_name(hf, {rows, cols});
+  const DType t = src_.info(name).dtype;
+  // Raw bytes are taken for every type the matmul can read: kept as stored, or (F32) as they are.
+  std::span<const uint8_t> raw;
+  if (WeightTensor::decodable(t) && (storage == WeightStorage::stored || t == DType::f32))
+    raw = src_.raw(name);
+  if (raw.empty()) return WeightTensor::from_f32(get(hf, {rows, cols}), rows, cols);
+  const size_t row_bytes = WeightTensor::row_bytes(t, cols);
+  SPF_CHECK(raw.size() == row_bytes * size_t(rows), src_.path(), ": tensor ", name, " holds ",
+            raw.size(), " bytes, expected ", row_bytes * size_t(rows), " for [", rows, ", ", cols,
+            "] ", dtype_name(t));
+  Buffer b(Device::cpu, raw.size());
+  std::memcpy(b.data(), raw.data(), raw.size());
+  if (const int heads = permuted_heads(hf); heads > 0)
+    unpermute_rows(static_cast<uint8_t*>(b.data()), rows, row_bytes, heads);
+  return WeightTensor(t, rows, cols, std::move(b));
 }
 
 }  // namespace spf

@@ -1,5 +1,7 @@
 // Gated DeltaNet kernels: the chunked and recurrent forms against each other and against a naive
-// double-precision recurrence written straight from model-specs.md 1.5; state carried across calls.
+// double-precision recurrence written from the gated delta rule of HF transformers'
+// Qwen3_5GatedDeltaNet (S <- exp(g) S + k (beta (v - S^T k))^T, o = S^T q); state carried across
+// calls.
 #include "model/gdn.h"
 
 #include <gtest/gtest.h>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <vector>
 
 #include "attention/cpu/host_call.h"
@@ -59,6 +60,37 @@ int64_t key_splits(const AttentionShape& s, int64_t items, const DenseOptions& o
   return std::max<int64_t>(1, std::min(by_threads, by_keys));
 }
 
+// Per-thread scratch of the work items.
+struct Scratch {
+  detail::OnlineSoftmax osm;
+  std::vector<float> qp;
+  std::vector<int> valid;
+};
+thread_local Scratch t_scratch;
+
+// Items are handed out dynamically, so a thread may run its first item in any call (a decode step
+// after a short prefill). The first call sizes every thread's scratch for full tiles (and a call
+// with larger tiles or more threads than any before, again), so that later calls never allocate.
+void reserve_scratch(int rows, int d, int k_tile) {
+  static std::mutex mutex;
+  static int reserved_rows = 0, reserved_d = 0, reserved_k = 0, reserved_threads = 0;
+  const int threads = num_threads();
+  std::lock_guard<std::mutex> lock(mutex);
+  if (rows <= reserved_rows && d <= reserved_d && k_tile <= reserved_k &&
+      threads <= reserved_threads)
+    return;
+  reserved_rows = std::max(rows, reserved_rows);
+  reserved_d = std::max(d, reserved_d);
+  reserved_k = std::max(k_tile, reserved_k);
+  reserved_threads = std::max(threads, reserved_threads);
+#pragma omp parallel
+  {
+    t_scratch.osm.reserve(reserved_rows, reserved_d, reserved_k);
+    t_scratch.qp.reserve(size_t(reserved_rows) * size_t(reserved_d));
+    t_scratch.valid.reserve(size_t(reserved_rows));
+  }
+}
+
 }  // namespace
 
 void dense_attention(const AttentionCall& attention_call, const DenseOptions& options) {
@@ -84,14 +116,13 @@ void dense_attention(const AttentionCall& attention_call, const DenseOptions& op
   auto out_row = [&](const Item& it, int r) { return call.out + row_index(it, r) * d; };
   const int64_t splits = key_splits(s, items, options);
 
+  reserve_scratch(options.q_tile * g, d, options.k_tile);
   detail::BlasSingleThread blas_guard;
   if (splits == 1) {
     parallel_for(items, [&](int64_t x) {
-      thread_local detail::OnlineSoftmax osm;
-      thread_local std::vector<float> qp;
-      thread_local std::vector<int> valid;
+      detail::OnlineSoftmax& osm = t_scratch.osm;
       const Item it = item_at(x);
-      stream(call, options, it, 0, s.n_kv, osm, qp, valid);
+      stream(call, options, it, 0, s.n_kv, osm, t_scratch.qp, t_scratch.valid);
       for (int r = 0; r < it.nq * g; ++r) {
         osm.finish_row(r, out_row(it, r));
         if (call.lse != nullptr) call.lse[row_index(it, r)] = osm.row_lse(r);
@@ -106,14 +137,12 @@ void dense_attention(const AttentionCall& attention_call, const DenseOptions& op
   thread_local std::vector<float> partial;
   partial.resize(size_t(items * splits * rows_max * width));
   parallel_for(items * splits, [&](int64_t x) {
-    thread_local detail::OnlineSoftmax osm;
-    thread_local std::vector<float> qp;
-    thread_local std::vector<int> valid;
+    detail::OnlineSoftmax& osm = t_scratch.osm;
     const Item it = item_at(x / splits);
     const int64_t span = s.q_pos0 + it.last() + 1;
     const int64_t chunk = (span + splits - 1) / splits;
     const int64_t k_begin = (x % splits) * chunk;
-    stream(call, options, it, k_begin, k_begin + chunk, osm, qp, valid);
+    stream(call, options, it, k_begin, k_begin + chunk, osm, t_scratch.qp, t_scratch.valid);
     float* p = partial.data() + x * rows_max * width;
     for (int r = 0; r < it.nq * g; ++r, p += width) {
       p[0] = osm.row_sum(r) > 0.0f ? osm.row_max(r) : -INFINITY;

@@ -20,6 +20,13 @@ void OnlineSoftmax::begin(int rows, int head_dim, const float* q, float scale) {
   acc_.assign(size_t(rows) * size_t(head_dim), 0.0f);
 }
 
+void OnlineSoftmax::reserve(int rows, int head_dim, int nk) {
+  s_.reserve(size_t(rows) * size_t(nk));
+  acc_.reserve(size_t(rows) * size_t(head_dim));
+  m_.reserve(size_t(rows));
+  l_.reserve(size_t(rows));
+}
+
 void OnlineSoftmax::softmax_rows(int nk, const int* valid, bool with_values) {
   float* s = s_.data();
   for (int r = 0; r < rows_; ++r) {

@@ -18,6 +18,9 @@ class OnlineSoftmax {
   // Starts a block of `rows` query rows, q packed [rows][head_dim]. Buffers grow as needed and are
   // kept between blocks, so one object per thread serves a whole call.
   void begin(int rows, int head_dim, const float* q, float scale);
+  // Grows the buffers for blocks of up to `rows` rows and key tiles of up to nk keys now, so that
+  // such blocks allocate nothing later.
+  void reserve(int rows, int head_dim, int nk);
   // One key tile: key j at k + j * ldk, value j at v + j * ldv. v == nullptr: statistics only (row
   // max and sum; no output accumulated).
   void add(const float* k, int64_t ldk, const float* v, int64_t ldv, int nk, const int* valid);
