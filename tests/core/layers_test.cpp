@@ -3,10 +3,10 @@
 // attention/executor.h only, never attention/cpu/.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -24,6 +24,25 @@ int rank_of(const std::string& layer) {
   return -1;
 }
 
+// The quoted target of a `#include "layer/..."` line, or "" (std::regex trips GCC 12
+// -Wmaybe-uninitialized under the sanitizer build, so this is parsed by hand).
+std::string quoted_include(const std::string& line) {
+  size_t i = line.find_first_not_of(" \t");
+  if (i == std::string::npos || line[i] != '#') return "";
+  i = line.find_first_not_of(" \t", i + 1);
+  if (i == std::string::npos || line.compare(i, 7, "include") != 0) return "";
+  i = line.find_first_not_of(" \t", i + 7);
+  if (i == std::string::npos || line[i] != '"') return "";
+  const size_t end = line.find('"', i + 1);
+  if (end == std::string::npos) return "";
+  const std::string target = line.substr(i + 1, end - i - 1);
+  const size_t slash = target.find('/');
+  if (slash == std::string::npos || slash == 0) return "";
+  for (size_t c = 0; c < slash; ++c)
+    if (!(std::islower(static_cast<unsigned char>(target[c])) || target[c] == '_')) return "";
+  return target;
+}
+
 struct Include {
   std::string file, header;
 };
@@ -32,14 +51,14 @@ std::vector<Include> project_includes(const std::string& layer) {
   std::vector<Include> out;
   const fs::path dir = fs::path(SPF_SOURCE_DIR) / "src" / layer;
   if (!fs::exists(dir)) return out;
-  const std::regex inc(R"re(^\s*#\s*include\s+"([a-z_]+/[^"]+)")re");
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     std::ifstream in(e.path());
     std::string line;
-    std::smatch m;
-    while (std::getline(in, line))
-      if (std::regex_search(line, m, inc)) out.push_back({e.path().string(), m[1]});
+    while (std::getline(in, line)) {
+      std::string header = quoted_include(line);
+      if (!header.empty()) out.push_back({e.path().string(), std::move(header)});
+    }
   }
   return out;
 }
