@@ -2,6 +2,8 @@
 # adding a file needs no CMake edit. A folder with no .cpp yet becomes an interface library.
 function(spf_add_layer name dir)
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*.cpp)
+  # Device code (a cuda/ folder) is its own optional library (cmake/Cuda.cmake).
+  list(FILTER srcs EXCLUDE REGEX "/cuda/")
   if(srcs)
     add_library(${name} STATIC ${srcs})
     target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)

@@ -1,0 +1,72 @@
+// CudaExecutor: the AttentionExecutor of an NVIDIA GPU. Calls carry bf16 q/k/v/out in CUDA device
+// memory (rows packed, dim 0 strided freely), an optional f32 lse [n_q][n_heads] packed on the
+// device, and the call's stream. dense() and sparse() run the flash kernel (flash_kernel.cuh):
+// fp32 accumulation and softmax statistics, head_dim 64/128/256, any length and GQA ratio (up to 64
+// query heads per KV head), queries at an offset over a longer cache.
+//
+// sparse() takes a support validated on the host (its arrays are host memory, as every producer
+// builds them): the executor uploads the rows (in their own layout, no conversion for top-k and
+// CSR) and runs the kernel over them: block columns whose k_block is a multiple of the kernel's
+// key chunk walk blocks; token columns (k_block 1) are gathered; other k_blocks are expanded to
+// tokens on the host first. sparse_device() runs a support that already lives on the device (a GPU
+// producer's) without a host scan; invalid entries there are masked, never read out of bounds.
+//
+// The statistics (row_stats, visit_probabilities, block_mass, antidiagonal_scores) copy q and k to
+// the host and run the CPU executor: correct, not fast (no GPU statistics kernels yet).
+#pragma once
+
+#include <cstdint>
+
+#include "attention/executor.h"
+#include "core/buffer.h"
+
+namespace spf {
+
+// True when the CUDA runtime sees at least one device (false without a driver or GPU); also
+// registers the CUDA allocator with core/buffer.h.
+bool cuda_device_present();
+
+// Copies between host and device memory (synchronous), for tests and tools.
+void cuda_copy_to_device(void* dst, const void* src, size_t bytes);
+void cuda_copy_to_host(void* dst, const void* src, size_t bytes);
+void cuda_synchronize();
+
+// A support whose arrays live in device memory: row i (= g * n_rows + r) owns
+// cols[row_ptr[i] .. row_ptr[i + 1]) (CSR) or, with row_ptr null, cols[i * k .. i * k + counts[i])
+// (fixed width, the top-k layout).
+struct DeviceSupportView : SupportDims {
+  const int32_t* cols = nullptr;
+  const int64_t* row_ptr = nullptr;
+  const int32_t* counts = nullptr;
+  int k = 0;
+};
+
+class CudaExecutor final : public AttentionExecutor {
+ public:
+  CudaExecutor();
+  const char* name() const override { return "cuda"; }
+  Device device() const override { return Device::cuda; }
+  void dense(const AttentionCall& call) override;
+  void sparse(const AttentionCall& call, const ValidatedSupport& support) override;
+  // A device-resident support (see DeviceSupportView); k_block 1 or a multiple of key_chunk().
+  void sparse_device(const AttentionCall& call, const DeviceSupportView& support);
+  // The kernel's key chunk for a head_dim (64, or 32 for head_dim 256).
+  static int key_chunk(int head_dim);
+
+  RowStats row_stats(const AttentionCall& call, const MassOptions& tiles) override;
+  void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbVisitor& visitor,
+                           const MassOptions& tiles) override;
+  int worker_slots() const override;
+  void block_mass(const AttentionCall& call, const BlockMassSpec& spec,
+                  BlockMassConsumer& consumer) override;
+  void antidiagonal_scores(const AttentionCall& call, const BlockMassSpec& spec, int stride,
+                           BlockMassConsumer& consumer) override;
+
+ private:
+  Buffer support_scratch_;  // device copy of the last host support
+};
+
+// A process-wide CudaExecutor.
+CudaExecutor& cuda_executor();
+
+}  // namespace spf

@@ -1,0 +1,333 @@
+// The flash-attention forward kernel (FlashAttention-2 style, hand-written mma.sync): bf16 inputs,
+// fp32 accumulation and online-softmax statistics, one template over the head dim D.
+//
+// CTA = 4 warps = 64 packed rows (query, head) of one KV head (flash_params.h). Per key chunk of BN
+// keys: cp.async brings K/V (double-buffered, 16-byte XOR-swizzled rows so ldmatrix is
+// conflict-free) while the previous chunk computes S = Q K^T with m16n8k16 bf16 MMAs (ldmatrix
+// operands), masks it, updates the running max / sum in registers (base-2 exponentials), and
+// accumulates O += P V with P reused from the S registers as the A operand. Each warp owns 16 rows,
+// so softmax statistics never leave the warp's quad of lanes.
+//
+// The reference beside it is attention/cpu/reference.cpp (and the CPU executor); the tests are in
+// tests/cuda/.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "attention/cuda/flash_params.h"
+
+namespace spf::cuda_detail {
+
+template <int D>
+struct FlashTile {
+  static constexpr int kRows = kFlashRows;
+  // D = 256 keeps its 128 accumulator registers per thread next to a 32-key S tile.
+  static constexpr int kKeys = D == 256 ? 32 : 64;
+  static constexpr int kThreads = 128;
+  // Q fragments live in registers for D <= 128; D = 256 re-reads them from shared memory.
+  static constexpr bool kQInRegs = D <= 128;
+  static constexpr int kChunks = D / 8;  // 16-byte chunks per row
+  static constexpr size_t kSmemBytes =
+      size_t(kRows * D + 4 * kKeys * D) * 2 + size_t(2 * kKeys) * sizeof(int);
+};
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared; zero-filled (nothing read) when !valid.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  const int n = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(n));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+// c += a (16x16, row) * b (16x8, col), bf16 in, f32 accumulate.
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// Element offset of 16-byte chunk c of row r in a [rows][D] bf16 tile.
+template <int D>
+__device__ __forceinline__ int swz(int r, int c) {
+  return r * D + ((c ^ (r & 7)) << 3);
+}
+
+// Key index of slot n of chunk `it`, or -1 when the slot holds no valid key.
+__device__ __forceinline__ int key_of(const FlashParams& p, const int32_t* list, int64_t count,
+                                      int sub, int bn, int64_t it, int n) {
+  int64_t key;
+  if (p.walk == KeyWalk::kDense) {
+    key = it * bn + n;
+  } else if (p.walk == KeyWalk::kBlocks) {
+    const int32_t col = list[it / sub];
+    key = int64_t(col) * p.k_block + (it % sub) * bn + n;
+    if (col < 0) key = -1;
+  } else {
+    const int64_t slot = it * bn + n;
+    key = slot < count ? int64_t(list[slot]) : -1;
+  }
+  return (key >= 0 && key < p.n_kv) ? int(key) : -1;
+}
+
+template <int D>
+__global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p) {
+  using Tile = FlashTile<D>;
+  constexpr int BM = Tile::kRows, BN = Tile::kKeys, CH = Tile::kChunks;
+  constexpr int NT = BN / 8;  // S n-tiles per warp
+  constexpr int DT = D / 8;   // O n-tiles per warp
+  extern __shared__ __align__(128) unsigned char smem[];
+  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
+  __nv_bfloat16* sK = sQ + BM * D;
+  __nv_bfloat16* sV = sK + 2 * BN * D;
+  int* sIdx = reinterpret_cast<int*>(sV + 2 * BN * D);
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int64_t tile = p.n_tiles - 1 - int64_t(blockIdx.x);  // longest (latest) tiles first
+  const int head0 = int(blockIdx.y) * p.pack;
+  const int kvh = head0 / (p.n_heads / p.n_kv_heads);
+  const int64_t q0 = tile * p.q_tile;
+  const int64_t q_last = min(q0 + p.q_tile, p.n_q) - 1;
+  const int rows_used = p.pack * int(q_last - q0 + 1);
+  const int64_t pos_first = p.q_pos0 + q0;
+
+  // The key chunks this tile walks.
+  const int32_t* list = nullptr;
+  int64_t count = 0, n_iters = 0;
+  int sub = 1;
+  if (p.walk == KeyWalk::kDense) {
+    n_iters = (min(p.q_pos0 + q_last + 1, p.n_kv) + BN - 1) / BN;
+  } else {
+    const int64_t row = int64_t(head0 / p.group_div) * p.n_rows + q0 / p.q_block;
+    int64_t begin;
+    if (p.row_ptr != nullptr) {
+      begin = p.row_ptr[row];
+      count = p.row_ptr[row + 1] - begin;
+    } else {
+      begin = row * p.row_width;
+      count = min(int64_t(p.counts[row]), p.row_width);
+    }
+    count = max(count, int64_t(0));
+    list = p.cols + begin;
+    if (p.walk == KeyWalk::kBlocks) {
+      sub = p.k_block / BN;
+      n_iters = count * sub;
+    } else {
+      n_iters = (count + BN - 1) / BN;
+    }
+  }
+
+  const __nv_bfloat16* qg = static_cast<const __nv_bfloat16*>(p.q);
+  const __nv_bfloat16* kg = static_cast<const __nv_bfloat16*>(p.k) + int64_t(kvh) * D;
+  const __nv_bfloat16* vg = static_cast<const __nv_bfloat16*>(p.v) + int64_t(kvh) * D;
+
+  // Q tile: packed row r is query q0 + r / pack, head head0 + r % pack.
+  for (int id = tid; id < BM * CH; id += Tile::kThreads) {
+    const int r = id / CH, c = id % CH;
+    const bool ok = r < rows_used;
+    const __nv_bfloat16* src =
+        ok ? qg + (q0 + r / p.pack) * p.q_row + int64_t(head0 + r % p.pack) * D + c * 8 : qg;
+    cp_async16(sQ + swz<D>(r, c), src, ok);
+  }
+  cp_async_commit();
+
+  auto load_chunk = [&](int64_t it, int buf) {
+    __nv_bfloat16* kd = sK + buf * BN * D;
+    __nv_bfloat16* vd = sV + buf * BN * D;
+    for (int id = tid; id < BN * CH; id += Tile::kThreads) {
+      const int n = id / CH, c = id % CH;
+      const int key = key_of(p, list, count, sub, BN, it, n);
+      const bool ok = key >= 0;
+      const int64_t kk = ok ? key : 0;
+      cp_async16(kd + swz<D>(n, c), kg + kk * p.k_row + c * 8, ok);
+      cp_async16(vd + swz<D>(n, c), vg + kk * p.v_row + c * 8, ok);
+    }
+    if (tid < BN) sIdx[buf * BN + tid] = key_of(p, list, count, sub, BN, it, tid);
+  };
+
+  // This thread's two rows (lane / 4 and lane / 4 + 8 of its warp's 16) and their positions; a row
+  // past the tile sees no key.
+  const int r_lo = warp * 16 + (lane >> 2);
+  int64_t pos[2];
+  for (int h = 0; h < 2; ++h) {
+    const int r = r_lo + 8 * h;
+    pos[h] = r < rows_used ? p.q_pos0 + q0 + r / p.pack : -1;
+  }
+
+  float o[DT][4];
+  for (int t = 0; t < DT; ++t)
+    for (int e = 0; e < 4; ++e) o[t][e] = 0.0f;
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  uint32_t qf[Tile::kQInRegs ? D / 16 : 1][4];
+
+  if (n_iters > 0) load_chunk(0, 0);
+  cp_async_commit();
+  for (int64_t it = 0; it < n_iters; ++it) {
+    const int buf = int(it & 1);
+    if (it + 1 < n_iters) {
+      load_chunk(it + 1, buf ^ 1);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const __nv_bfloat16* kb = sK + buf * BN * D;
+    const __nv_bfloat16* vb = sV + buf * BN * D;
+    const int* ib = sIdx + buf * BN;
+    if constexpr (Tile::kQInRegs) {
+      if (it == 0) {
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk)
+          ldmatrix_x4(qf[kk], sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+      }
+    }
+
+    // S = Q K^T
+    float s[NT][4];
+#pragma unroll
+    for (int t = 0; t < NT; ++t)
+      for (int e = 0; e < 4; ++e) s[t][e] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t a[4];
+      if constexpr (Tile::kQInRegs) {
+        for (int e = 0; e < 4; ++e) a[e] = qf[kk][e];
+      } else {
+        ldmatrix_x4(a, sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t b[4];
+        ldmatrix_x4(b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                   kk * 2 + ((lane >> 3) & 1)));
+        mma_bf16(s[2 * np], a, b[0], b[1]);
+        mma_bf16(s[2 * np + 1], a, b[2], b[3]);
+      }
+    }
+
+    // Mask (only chunks that can hold an invalid, future or missing key), scale to base 2.
+    const int first_key = ib[0];
+    const bool need_mask = p.walk == KeyWalk::kTokens || first_key < 0 ||
+                           int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float x = s[t][e] * p.scale_log2;
+        if (need_mask) {
+          const int key = ib[t * 8 + 2 * (lane & 3) + (e & 1)];
+          if (key < 0 || key > pos[e >> 1]) x = -INFINITY;
+        }
+        s[t][e] = x;
+        mx[e >> 1] = fmaxf(mx[e >> 1], x);
+      }
+    }
+    float corr[2], m_use[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      const float m_new = fmaxf(m_run[h], mx[h]);
+      m_use[h] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
+      corr[h] = exp2f(m_run[h] - m_use[h]);
+      m_run[h] = m_new;
+    }
+    float rs[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float pe = exp2f(s[t][e] - m_use[e >> 1]);
+        s[t][e] = pe;
+        rs[e >> 1] += pe;
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * corr[h] + rs[h];
+#pragma unroll
+    for (int t = 0; t < DT; ++t) {
+      o[t][0] *= corr[0];
+      o[t][1] *= corr[0];
+      o[t][2] *= corr[1];
+      o[t][3] *= corr[1];
+    }
+
+    // O += P V, P straight from the S registers.
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk) {
+      uint32_t a[4];
+      a[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+      a[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+      a[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      a[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+      for (int dp = 0; dp < D / 16; ++dp) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(b, vb + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
+                                         dp * 2 + (lane >> 4)));
+        mma_bf16(o[2 * dp], a, b[0], b[1]);
+        mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
+      }
+    }
+    __syncthreads();  // this buffer is refilled by the next iteration's prefetch
+  }
+  cp_async_wait<0>();
+
+  // Epilogue: O / l (0 for a row that saw no key), lse = ln 2 * (m + log2 l) (-inf when none).
+  __nv_bfloat16* og = static_cast<__nv_bfloat16*>(p.out);
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    float l = l_run[h];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int r = r_lo + 8 * h;
+    if (r >= rows_used) continue;
+    const int64_t qi = q0 + r / p.pack;
+    const int head = head0 + r % p.pack;
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    __nv_bfloat16* orow = og + qi * p.o_row + int64_t(head) * D + 2 * (lane & 3);
+#pragma unroll
+    for (int t = 0; t < DT; ++t) {
+      *reinterpret_cast<__nv_bfloat162*>(orow + t * 8) =
+          __floats2bfloat162_rn(o[t][2 * h] * inv, o[t][2 * h + 1] * inv);
+    }
+    if (p.lse != nullptr && (lane & 3) == 0) {
+      p.lse[qi * p.n_heads + head] =
+          l > 0.0f ? (m_run[h] + log2f(l)) * 0.6931471805599453f : -INFINITY;
+    }
+  }
+}
+
+}  // namespace spf::cuda_detail
