@@ -6,9 +6,9 @@
 
 #include "core/error.h"
 
-#define SPF_CUDA_CHECK(expr)                                                                  \
-  do {                                                                                        \
-    const cudaError_t spf_cuda_err_ = (expr);                                                 \
+#define SPF_CUDA_CHECK(expr)                                                                       \
+  do {                                                                                             \
+    const cudaError_t spf_cuda_err_ = (expr);                                                      \
     SPF_CHECK(spf_cuda_err_ == cudaSuccess, #expr, " failed: ", cudaGetErrorString(spf_cuda_err_), \
-              " (", __FILE__, ":", __LINE__, ")");                                            \
+              " (", __FILE__, ":", __LINE__, ")");                                                 \
   } while (0)

@@ -254,8 +254,8 @@ void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportV
   SPF_CHECK(support.k_block == 1 || support.k_block % chunk == 0,
             "cuda executor sparse: a device support's k_block ", support.k_block,
             " must be 1 or a multiple of ", chunk, " for head_dim ", call.shape.head_dim);
-  SPF_CHECK(support.cols != nullptr && (support.row_ptr != nullptr ||
-                                        (support.counts != nullptr && support.k >= 0)),
+  SPF_CHECK(support.cols != nullptr &&
+                (support.row_ptr != nullptr || (support.counts != nullptr && support.k >= 0)),
             "cuda executor sparse: the device support has no rows (cols, row_ptr or counts + k)");
   FlashParams p = base_params(call);
   set_support_tiling(p, call.shape, support);

@@ -26,8 +26,8 @@ void launch_flash_attention(const FlashParams& p, void* stream) {
     SPF_CHECK(p.n_tiles >= 1 && p.n_tiles < (int64_t(1) << 31), "flash attention: ", p.n_tiles,
               " query tiles do not fit one grid");
     const dim3 grid(unsigned(p.n_tiles), unsigned(p.n_heads / p.pack));
-    flash_forward_kernel<D><<<grid, Tile::kThreads, Tile::kSmemBytes,
-                              static_cast<cudaStream_t>(stream)>>>(p);
+    flash_forward_kernel<D>
+        <<<grid, Tile::kThreads, Tile::kSmemBytes, static_cast<cudaStream_t>(stream)>>>(p);
     SPF_CUDA_CHECK(cudaGetLastError());
   });
 }

@@ -229,8 +229,8 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
 #pragma unroll
       for (int np = 0; np < NT / 2; ++np) {
         uint32_t b[4];
-        ldmatrix_x4(b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
-                                   kk * 2 + ((lane >> 3) & 1)));
+        ldmatrix_x4(
+            b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1)));
         mma_bf16(s[2 * np], a, b[0], b[1]);
         mma_bf16(s[2 * np + 1], a, b[2], b[3]);
       }
@@ -295,8 +295,8 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
-        ldmatrix_x4_trans(b, vb + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3),
-                                         dp * 2 + (lane >> 4)));
+        ldmatrix_x4_trans(
+            b, vb + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3), dp * 2 + (lane >> 4)));
         mma_bf16(o[2 * dp], a, b[0], b[1]);
         mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
       }

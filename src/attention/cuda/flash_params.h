@@ -21,21 +21,21 @@ struct FlashParams {
   const void* q = nullptr;  // bf16 [n_q][n_heads][D], rows q_row elements apart
   const void* k = nullptr;  // bf16 [n_kv][n_kv_heads][D]
   const void* v = nullptr;
-  void* out = nullptr;    // bf16 [n_q][n_heads][D]
-  float* lse = nullptr;   // optional f32 [n_q][n_heads], packed
+  void* out = nullptr;   // bf16 [n_q][n_heads][D]
+  float* lse = nullptr;  // optional f32 [n_q][n_heads], packed
   int64_t q_row = 0, k_row = 0, v_row = 0, o_row = 0;
   int64_t n_q = 0, n_kv = 0, q_pos0 = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale_log2 = 0.0f;  // scale * log2(e): scores are exponentiated base 2
 
-  int pack = 1;        // heads per CTA (divides the GQA group)
-  int q_tile = 1;      // queries per CTA; pack * q_tile <= the kernel's 64 rows
+  int pack = 1;         // heads per CTA (divides the GQA group)
+  int q_tile = 1;       // queries per CTA; pack * q_tile <= the kernel's 64 rows
   int64_t n_tiles = 0;  // ceil(n_q / q_tile)
 
   KeyWalk walk = KeyWalk::kDense;
-  // Support rows (walk != kDense): row i = g * n_rows + r owns cols[begin(i) .. begin(i) + count(i))
-  // with begin/count from row_ptr (CSR, n + 1 entries) or, when row_ptr is null, i * row_width and
-  // counts[i] (the fixed-width top-k layout).
+  // Support rows (walk != kDense): row i = g * n_rows + r owns cols[begin(i) .. begin(i) +
+  // count(i)) with begin/count from row_ptr (CSR, n + 1 entries) or, when row_ptr is null, i *
+  // row_width and counts[i] (the fixed-width top-k layout).
   const int32_t* cols = nullptr;
   const int64_t* row_ptr = nullptr;
   const int32_t* counts = nullptr;

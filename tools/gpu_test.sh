@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds and runs the CUDA executor's tests and benchmarks on a GPU machine (16 cores, no network):
+#
+#   bash tools/gpu_test.sh OUT [stages...]     stages: build test sanitize bench peers (default: all)
+#
+# build     configures build-gpu/ for this GPU's architecture only and builds the CUDA targets (the
+#           tokenizer's PCRE2 headers come from a carried libpcre2-dev .deb under .deb/, unpacked
+#           into the tree, never into /)
+# test      spf_test_cuda (every kernel against the CPU executor / reference) -> OUT/test.log
+# sanitize  compute-sanitizer memcheck on small cases, once -> OUT/sanitize.log
+# bench     bench/cuda_attention_bench (BENCH_ARGS override its flags) -> OUT/bench.{log,json}
+# peers     tools/bench_attention_peers.py: torch SDPA (flash, cuDNN) and FlexAttention on the same
+#           shapes and block masks, in the same run -> OUT/peers.{log,json}
+# Prints a short summary last.
+set -uo pipefail
+out="${1:?out dir}"
+shift
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(build test sanitize bench peers)
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+mkdir -p "$out"
+build=build-gpu
+has() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+summary=()
+
+if has build; then
+  start=$(date +%s)
+  mkdir -p .pcre2
+  for f in .deb/libpcre2-dev_*.deb; do dpkg -x "$f" .pcre2; done
+  arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
+  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPF_WERROR=ON -DSPF_CUDA=ON \
+    -DSPF_CUDA_ARCHS="${arch:-90}" -DSPF_PCRE2_ROOT="$root/.pcre2" >"$out/build.log" 2>&1 &&
+    cmake --build $build -j "$(nproc)" --target spf_test_cuda cuda_attention_bench >>"$out/build.log" 2>&1
+  rc=$?
+  summary+=("build: rc $rc in $(( $(date +%s) - start )) s (sm_${arch})")
+  if [ $rc -ne 0 ]; then tail -30 "$out/build.log"; printf '%s\n' "${summary[@]}"; exit 1; fi
+fi
+
+if has test; then
+  start=$(date +%s)
+  $build/tests/spf_test_cuda >"$out/test.log" 2>&1
+  rc=$?
+  summary+=("test: rc $rc in $(( $(date +%s) - start )) s; $(grep -E '^\[  (PASSED|FAILED)' "$out/test.log" | tr '\n' ' ')")
+  grep -E '^\[  FAILED|Failure|Expected|Which is' "$out/test.log" | head -40
+  summary+=("  worst dense out err: $(grep '^dense' "$out/test.log" | awk '{print $(NF-4)}' | sort -g | tail -1), lse err: $(grep '^dense' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
+  summary+=("  worst sparse out err: $(grep '^sparse' "$out/test.log" | awk '{print $(NF-4)}' | sort -g | tail -1), lse err: $(grep '^sparse' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
+fi
+
+if has sanitize; then
+  start=$(date +%s)
+  compute-sanitizer --tool memcheck --error-exitcode 3 $build/tests/spf_test_cuda \
+    --gtest_filter='CudaBadInput.*:Shapes/CudaDense.MatchesCpuExecutor/1:Shapes/CudaDense.MatchesCpuExecutor/7:Supports/CudaSparse.MatchesCpuExecutor/0:Supports/CudaSparse.MatchesCpuExecutor/2:Supports/CudaSparse.MatchesCpuExecutor/3' \
+    >"$out/sanitize.log" 2>&1
+  rc=$?
+  summary+=("sanitize: rc $rc in $(( $(date +%s) - start )) s; $(grep -E 'ERROR SUMMARY' "$out/sanitize.log" | tail -1)")
+fi
+
+if has bench; then
+  start=$(date +%s)
+  mkdir -p "$out/masks"
+  # shellcheck disable=SC2086
+  $build/bench/cuda_attention_bench ${BENCH_ARGS:-} --mask-dir "$out/masks" --json "$out/bench.json" \
+    2>&1 | tee "$out/bench.log"
+  summary+=("bench: rc ${PIPESTATUS[0]} in $(( $(date +%s) - start )) s")
+fi
+
+if has peers; then
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  PYTHONUNBUFFERED=1 python3 tools/bench_attention_peers.py --mask-dir "$out/masks" \
+    --json "$out/peers.json" ${PEER_ARGS:-} 2>&1 | tee "$out/peers.log"
+  summary+=("peers: rc ${PIPESTATUS[0]} in $(( $(date +%s) - start )) s")
+fi
+rm -rf "$out/masks"
+echo "==== summary"
+printf '%s\n' "${summary[@]}"
