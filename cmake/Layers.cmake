@@ -2,8 +2,15 @@
 # adding a file needs no CMake edit. A folder with no .cpp yet becomes an interface library.
 function(spf_add_layer name dir)
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*.cpp)
-  # Device code (a cuda/ folder) is its own optional library (cmake/Cuda.cmake).
-  list(FILTER srcs EXCLUDE REGEX "/cuda/")
+  # Device code (a cuda/ folder inside the layer) is its own optional library (cmake/Cuda.cmake).
+  set(host_srcs "")
+  foreach(src ${srcs})
+    file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR}/${dir} ${src})
+    if(NOT rel MATCHES "(^|/)cuda/")
+      list(APPEND host_srcs ${src})
+    endif()
+  endforeach()
+  set(srcs ${host_srcs})
   if(srcs)
     add_library(${name} STATIC ${srcs})
     target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)
