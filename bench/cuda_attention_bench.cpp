@@ -162,6 +162,8 @@ int main(int argc, char** argv) try {
   const int repeats = std::atoi(arg(argc, argv, "--repeats", "5").c_str());
   const std::string mask_dir = arg(argc, argv, "--mask-dir", "");
   const std::string json_path = arg(argc, argv, "--json", "");
+  // Dense runs once per m-tile variant listed (0: the executor's default).
+  const auto m_tiles_s = split(arg(argc, argv, "--m-tiles", "0"), ',');
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
@@ -204,8 +206,14 @@ int main(int argc, char** argv) try {
       const double causal = double(n) * double(n + 1) / 2.0;
       const double per_pair = 4.0 * d * sh.heads;
       spf::CudaExecutor& ex = spf::cuda_executor();
-      const double dense_ms = time_ms([&] { ex.dense(c); }, repeats);
-      report(ss, n, "dense", 1.0, dense_ms, per_pair * causal);
+      for (const std::string& mt : m_tiles_s) {
+        const int m = std::atoi(mt.c_str());
+        if (m > 1 && d == 256) continue;
+        spf::CudaExecutor variant(spf::CudaExecutorOptions{m});
+        const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
+        report(ss, n, m == 0 ? std::string("dense") : "dense m_tiles " + mt, 1.0, dense_ms,
+               per_pair * causal);
+      }
 
       // Block-sparse, block 128 (as FlexAttention's BLOCK_SIZE), one mask shared by all heads.
       for (const std::string& ds : dens_s) {

@@ -37,14 +37,21 @@ if has build; then
   if [ $rc -ne 0 ]; then tail -30 "$out/build.log"; printf '%s\n' "${summary[@]}"; exit 1; fi
 fi
 
+# The CPU executor is the tests' reference: OpenMP over tiles, single-threaded BLAS inside (that
+# image's OpenBLAS is the pthreads build; nested pools crashed a case there).
+export OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 if has test; then
   start=$(date +%s)
-  $build/tests/spf_test_cuda >"$out/test.log" 2>&1
-  rc=$?
+  # Three processes, so that a crash in one family does not hide the others' results.
+  rc=0
+  : >"$out/test.log"
+  for f in 'Shapes/CudaDense.*:CudaDense.*' 'Supports/CudaSparse.*' '-Shapes/*:Supports/*:CudaDense.*'; do
+    $build/tests/spf_test_cuda --gtest_filter="$f" >>"$out/test.log" 2>&1 || rc=$?
+  done
   summary+=("test: rc $rc in $(( $(date +%s) - start )) s; $(grep -E '^\[  (PASSED|FAILED)' "$out/test.log" | tr '\n' ' ')")
   grep -E '^\[  FAILED|Failure|Expected|Which is' "$out/test.log" | head -40
-  summary+=("  worst dense out err: $(grep '^dense' "$out/test.log" | awk '{print $(NF-4)}' | sort -g | tail -1), lse err: $(grep '^dense' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
-  summary+=("  worst sparse out err: $(grep '^sparse' "$out/test.log" | awk '{print $(NF-4)}' | sort -g | tail -1), lse err: $(grep '^sparse' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
+  summary+=("  worst dense out err: $(grep '^dense' "$out/test.log" | awk '{print $(NF-3)}' | sort -g | tail -1), lse err: $(grep '^dense' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
+  summary+=("  worst sparse out err: $(grep '^sparse' "$out/test.log" | awk '{print $(NF-3)}' | sort -g | tail -1), lse err: $(grep '^sparse' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
 fi
 
 if has sanitize; then

@@ -54,10 +54,16 @@ struct DeviceAttn {
     q = upload_bf16(host.q);
     k = upload_bf16(host.k);
     v = upload_bf16(host.v);
-    out = upload_bf16(std::vector<float>(host.out.size(), NAN));
+    out = Buffer(Device::cuda, host.out.size() * 2);
     lse = Buffer(Device::cuda, host_lse.size() * 4);
-    const std::vector<float> nan(host_lse.size(), NAN);
-    cuda_copy_to_device(lse.data(), nan.data(), nan.size() * 4);
+    poison(*this);
+  }
+  // NaN into the device out and lse.
+  static void poison(DeviceAttn& d) {
+    const std::vector<uint16_t> nan16(d.host.out.size(), uint16_t(0x7fc0));
+    cuda_copy_to_device(d.out.data(), nan16.data(), nan16.size() * 2);
+    const std::vector<float> nan(d.host_lse.size(), NAN);
+    cuda_copy_to_device(d.lse.data(), nan.data(), nan.size() * 4);
   }
   AttentionCall host_call() {
     AttentionCall c = host.call();

@@ -19,6 +19,11 @@ namespace {
 constexpr double kOutTol = 1e-2;
 constexpr double kLseTol = 1e-3;
 
+// Every m-tile variant of the kernel built for a head dim.
+std::vector<int> m_tile_variants(int head_dim) {
+  return head_dim == 256 ? std::vector<int>{1} : std::vector<int>{1, 2};
+}
+
 struct Errors {
   double out = 0.0, lse = 0.0;
 };
@@ -47,12 +52,16 @@ TEST_P(CudaDense, MatchesCpuExecutor) {
   const DenseCase c = GetParam();
   test::DeviceAttn in(c.n_q, c.n_kv, 2 * c.group, 2, c.head_dim, uint32_t(c.n_kv * 7 + c.group));
   cpu_executor().dense(in.host_call());
-  cuda_executor().dense(in.device_call());
-  cuda_synchronize();
-  const std::string what = "n_q " + std::to_string(c.n_q) + " n_kv " + std::to_string(c.n_kv) +
-                           " d " + std::to_string(c.head_dim) + " G " + std::to_string(c.group);
-  const Errors e = check_against(in, what);
-  std::printf("dense %-32s max|out err| %.2e  max|lse err| %.2e\n", what.c_str(), e.out, e.lse);
+  for (const int m_tiles : m_tile_variants(c.head_dim)) {
+    test::DeviceAttn::poison(in);
+    CudaExecutor(CudaExecutorOptions{m_tiles}).dense(in.device_call());
+    cuda_synchronize();
+    const std::string what = "n_q " + std::to_string(c.n_q) + " n_kv " + std::to_string(c.n_kv) +
+                             " d " + std::to_string(c.head_dim) + " G " + std::to_string(c.group) +
+                             " mt " + std::to_string(m_tiles);
+    const Errors e = check_against(in, what);
+    std::printf("dense %-36s max|out err| %.2e  max|lse err| %.2e\n", what.c_str(), e.out, e.lse);
+  }
 }
 
 std::vector<DenseCase> dense_cases() {
@@ -113,14 +122,18 @@ TEST_P(CudaSparse, MatchesCpuExecutor) {
                                 : layout == "topk" ? validate_support(topk.view())
                                                    : validate_support(sup.view());
   cpu_executor().sparse(in.host_call(), plan);
-  cuda_executor().sparse(in.device_call(), plan);
-  cuda_synchronize();
-  char what[200];
-  std::snprintf(what, sizeof what, "%s n_q %lld n_kv %lld d %d G %d qb %d kb %d groups %d %.3f",
-                c.layout, (long long)c.n_q, (long long)c.n_kv, c.head_dim, c.group, c.q_block,
-                c.k_block, groups, plan.density());
-  const Errors e = check_against(in, what);
-  std::printf("sparse %-62s max|out err| %.2e  max|lse err| %.2e\n", what, e.out, e.lse);
+  for (const int m_tiles : m_tile_variants(c.head_dim)) {
+    test::DeviceAttn::poison(in);
+    CudaExecutor(CudaExecutorOptions{m_tiles}).sparse(in.device_call(), plan);
+    cuda_synchronize();
+    char what[200];
+    std::snprintf(what, sizeof what,
+                  "%s n_q %lld n_kv %lld d %d G %d qb %d kb %d groups %d %.3f mt %d", c.layout,
+                  (long long)c.n_q, (long long)c.n_kv, c.head_dim, c.group, c.q_block, c.k_block,
+                  groups, plan.density(), m_tiles);
+    const Errors e = check_against(in, what);
+    std::printf("sparse %-66s max|out err| %.2e  max|lse err| %.2e\n", what, e.out, e.lse);
+  }
 }
 
 std::vector<SparseCase> sparse_cases() {

@@ -29,9 +29,8 @@ void check_call(const AttentionCall& call, const char* what) {
   SPF_CHECK(s.head_dim == 64 || s.head_dim == 128 || s.head_dim == 256, "cuda executor ", what,
             " (layer ", call.layer, "): head_dim ", s.head_dim,
             " has no kernel (built for 64, 128, 256)");
-  SPF_CHECK(s.group_size() <= cuda_detail::kFlashRows, "cuda executor ", what, " (layer ",
-            call.layer, "): ", s.group_size(), " query heads per KV head exceed the kernel's ",
-            cuda_detail::kFlashRows, "-row tile");
+  SPF_CHECK(s.group_size() <= 64, "cuda executor ", what, " (layer ", call.layer,
+            "): ", s.group_size(), " query heads per KV head exceed the kernel's 64-row tile");
   SPF_CHECK(s.n_kv < (int64_t(1) << 31), "cuda executor ", what, ": n_kv = ", s.n_kv,
             " does not fit int32 key indices");
   if (!call.lse.empty()) {
@@ -64,7 +63,7 @@ FlashParams base_params(const AttentionCall& call) {
 }
 
 // Support rows shared by a CTA: its heads must read one group, and its queries one row.
-void set_support_tiling(FlashParams& p, const AttentionShape& s, const SupportDims& d) {
+void set_support_tiling(FlashParams& p, const AttentionShape& s, const SupportDims& d, int rows) {
   SPF_CHECK(d.n_q == s.n_q && d.n_kv == s.n_kv && d.q_pos0 == s.q_pos0,
             "cuda executor sparse: support dims (n_q ", d.n_q, ", n_kv ", d.n_kv, ", q_pos0 ",
             d.q_pos0, ") do not match the call (", s.n_q, ", ", s.n_kv, ", ", s.q_pos0, ")");
@@ -82,7 +81,7 @@ void set_support_tiling(FlashParams& p, const AttentionShape& s, const SupportDi
   }
   // The largest power of two of queries that fits the rows and divides the support's q_block.
   int t = 1;
-  while (t * 2 * p.pack <= cuda_detail::kFlashRows) t *= 2;
+  while (t * 2 * p.pack <= rows) t *= 2;
   while (d.q_block % t != 0) t /= 2;
   p.q_tile = t;
   p.n_tiles = (s.n_q + t - 1) / t;
@@ -91,9 +90,9 @@ void set_support_tiling(FlashParams& p, const AttentionShape& s, const SupportDi
   p.k_block = d.k_block;
 }
 
-KeyWalk walk_for(int k_block, int head_dim) {
+KeyWalk walk_for(int k_block, int chunk) {
   if (k_block == 1) return KeyWalk::kTokens;
-  return k_block % CudaExecutor::key_chunk(head_dim) == 0 ? KeyWalk::kBlocks : KeyWalk::kTokens;
+  return k_block % chunk == 0 ? KeyWalk::kBlocks : KeyWalk::kTokens;
 }
 
 // Host arrays of a support in the kernel's form (CSR or fixed width), expanded to tokens when its
@@ -127,14 +126,14 @@ void expand_to_tokens(HostRows& h, const SupportDims& d, RowFn row) {
   h.n_cols = h.owned_cols.size();
 }
 
-HostRows host_rows(const ValidatedSupport& support, int head_dim) {
+HostRows host_rows(const ValidatedSupport& support, int chunk) {
   HostRows h;
   std::visit(
       [&](const auto& v) {
         using V = std::decay_t<decltype(v)>;
         const SupportDims& d = v;
         const int64_t rows = int64_t(d.n_groups) * d.n_rows();
-        if (d.k_block != 1 && walk_for(d.k_block, head_dim) == KeyWalk::kTokens) {
+        if (d.k_block != 1 && walk_for(d.k_block, chunk) == KeyWalk::kTokens) {
           expand_to_tokens(h, d, [&](int g, int64_t r) { return v.row(g, r); });
           return;
         }
@@ -196,19 +195,24 @@ struct HostStatsCall {
 
 }  // namespace
 
-CudaExecutor::CudaExecutor() {
+CudaExecutor::CudaExecutor(CudaExecutorOptions options) : options_(options) {
   (void)cuda_device_present();
 }
 
-int CudaExecutor::key_chunk(int head_dim) {
-  return cuda_detail::flash_key_chunk(head_dim);
+int CudaExecutor::m_tiles(int head_dim) const {
+  return options_.m_tiles > 0 ? options_.m_tiles : cuda_detail::flash_default_m_tiles(head_dim);
+}
+
+int CudaExecutor::key_chunk(int head_dim) const {
+  return cuda_detail::flash_key_chunk(head_dim, m_tiles(head_dim));
 }
 
 void CudaExecutor::dense(const AttentionCall& call) {
   check_call(call, "dense");
   FlashParams p = base_params(call);
+  p.m_tiles = m_tiles(call.shape.head_dim);
   p.pack = call.shape.group_size();
-  p.q_tile = cuda_detail::kFlashRows / p.pack;
+  p.q_tile = cuda_detail::flash_rows(call.shape.head_dim, p.m_tiles) / p.pack;
   p.n_tiles = (call.shape.n_q + p.q_tile - 1) / p.q_tile;
   p.walk = KeyWalk::kDense;
   cuda_detail::launch_flash_attention(p, call.stream);
@@ -216,7 +220,7 @@ void CudaExecutor::dense(const AttentionCall& call) {
 
 void CudaExecutor::sparse(const AttentionCall& call, const ValidatedSupport& support) {
   check_call(call, "sparse");
-  const HostRows h = host_rows(support, call.shape.head_dim);
+  const HostRows h = host_rows(support, key_chunk(call.shape.head_dim));
   const size_t bytes = (h.row_ptr.size() * 8 + 255) / 256 * 256 + (h.n_cols * 4 + 255) / 256 * 256 +
                        (h.n_counts * 4 + 255) / 256 * 256 + 256;
   if (support_scratch_.bytes() < bytes) support_scratch_ = Buffer(Device::cuda, bytes * 5 / 4);
@@ -258,8 +262,10 @@ void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportV
                 (support.row_ptr != nullptr || (support.counts != nullptr && support.k >= 0)),
             "cuda executor sparse: the device support has no rows (cols, row_ptr or counts + k)");
   FlashParams p = base_params(call);
-  set_support_tiling(p, call.shape, support);
-  p.walk = walk_for(support.k_block, call.shape.head_dim);
+  p.m_tiles = m_tiles(call.shape.head_dim);
+  set_support_tiling(p, call.shape, support,
+                     cuda_detail::flash_rows(call.shape.head_dim, p.m_tiles));
+  p.walk = walk_for(support.k_block, chunk);
   p.cols = support.cols;
   p.row_ptr = support.row_ptr;
   p.counts = support.counts;

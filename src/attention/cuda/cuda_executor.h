@@ -41,17 +41,23 @@ struct DeviceSupportView : SupportDims {
   int k = 0;
 };
 
+struct CudaExecutorOptions {
+  // m16 tiles per warp of the flash kernel (1: 64 packed rows per CTA, 2: 128); 0 picks the
+  // measured default per head_dim. head_dim 256 has only 1.
+  int m_tiles = 0;
+};
+
 class CudaExecutor final : public AttentionExecutor {
  public:
-  CudaExecutor();
+  explicit CudaExecutor(CudaExecutorOptions options = {});
   const char* name() const override { return "cuda"; }
   Device device() const override { return Device::cuda; }
   void dense(const AttentionCall& call) override;
   void sparse(const AttentionCall& call, const ValidatedSupport& support) override;
   // A device-resident support (see DeviceSupportView); k_block 1 or a multiple of key_chunk().
   void sparse_device(const AttentionCall& call, const DeviceSupportView& support);
-  // The kernel's key chunk for a head_dim (64, or 32 for head_dim 256).
-  static int key_chunk(int head_dim);
+  // The kernel's key chunk for a head_dim (32 or 64) under this executor's options.
+  int key_chunk(int head_dim) const;
 
   RowStats row_stats(const AttentionCall& call, const MassOptions& tiles) override;
   void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbVisitor& visitor,
@@ -63,6 +69,8 @@ class CudaExecutor final : public AttentionExecutor {
                            BlockMassConsumer& consumer) override;
 
  private:
+  int m_tiles(int head_dim) const;
+  CudaExecutorOptions options_;
   Buffer support_scratch_;  // device copy of the last host support
 };
 

@@ -1,12 +1,12 @@
 // The flash-attention forward kernel (FlashAttention-2 style, hand-written mma.sync): bf16 inputs,
 // fp32 accumulation and online-softmax statistics, one template over the head dim D.
 //
-// CTA = 4 warps = 64 packed rows (query, head) of one KV head (flash_params.h). Per key chunk of BN
-// keys: cp.async brings K/V (double-buffered, 16-byte XOR-swizzled rows so ldmatrix is
+// CTA = 4 warps = 64 * MT packed rows (query, head) of one KV head (flash_params.h). Per key chunk
+// of BN keys: cp.async brings K/V (double-buffered, 16-byte XOR-swizzled rows so ldmatrix is
 // conflict-free) while the previous chunk computes S = Q K^T with m16n8k16 bf16 MMAs (ldmatrix
 // operands), masks it, updates the running max / sum in registers (base-2 exponentials), and
-// accumulates O += P V with P reused from the S registers as the A operand. Each warp owns 16 rows,
-// so softmax statistics never leave the warp's quad of lanes.
+// accumulates O += P V with P reused from the S registers as the A operand. Each warp owns
+// 16 * MT rows, so softmax statistics never leave the warp's quad of lanes.
 //
 // The reference beside it is attention/cpu/reference.cpp (and the CPU executor); the tests are in
 // tests/cuda/.
@@ -20,14 +20,17 @@
 
 namespace spf::cuda_detail {
 
-template <int D>
+// MT = m16 tiles per warp (16 or 32 rows each): two tiles share every K and V fragment a warp
+// reads from shared memory, halving that traffic per MMA, at the cost of registers.
+template <int D, int MT>
 struct FlashTile {
-  static constexpr int kRows = kFlashRows;
-  // D = 256 keeps its 128 accumulator registers per thread next to a 32-key S tile.
-  static constexpr int kKeys = D == 256 ? 32 : 64;
+  static constexpr int kMTiles = MT;
+  static constexpr int kRows = 64 * MT;  // 4 warps x 16 x MT packed rows
+  // Keys per chunk: what fits the accumulators (MT * D / 8 * 4 f32 per thread) next to S.
+  static constexpr int kKeys = (D == 256 || (MT == 2 && D == 128)) ? 32 : 64;
   static constexpr int kThreads = 128;
-  // Q fragments live in registers for D <= 128; D = 256 re-reads them from shared memory.
-  static constexpr bool kQInRegs = D <= 128;
+  // Q fragments live in registers when they fit; otherwise they are re-read from shared memory.
+  static constexpr bool kQInRegs = MT == 1 && D <= 128;
   static constexpr int kChunks = D / 8;  // 16-byte chunks per row
   static constexpr size_t kSmemBytes =
       size_t(kRows * D + 4 * kKeys * D) * 2 + size_t(2 * kKeys) * sizeof(int);
@@ -100,12 +103,12 @@ __device__ __forceinline__ int key_of(const FlashParams& p, const int32_t* list,
   return (key >= 0 && key < p.n_kv) ? int(key) : -1;
 }
 
-template <int D>
+template <int D, int MT>
 __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p) {
-  using Tile = FlashTile<D>;
+  using Tile = FlashTile<D, MT>;
   constexpr int BM = Tile::kRows, BN = Tile::kKeys, CH = Tile::kChunks;
-  constexpr int NT = BN / 8;  // S n-tiles per warp
-  constexpr int DT = D / 8;   // O n-tiles per warp
+  constexpr int NT = BN / 8;  // S n-tiles per m-tile
+  constexpr int DT = D / 8;   // O n-tiles per m-tile
   extern __shared__ __align__(128) unsigned char smem[];
   __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* sK = sQ + BM * D;
@@ -175,20 +178,32 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
     if (tid < BN) sIdx[buf * BN + tid] = key_of(p, list, count, sub, BN, it, tid);
   };
 
-  // This thread's two rows (lane / 4 and lane / 4 + 8 of its warp's 16) and their positions; a row
-  // past the tile sees no key.
-  const int r_lo = warp * 16 + (lane >> 2);
-  int64_t pos[2];
-  for (int h = 0; h < 2; ++h) {
-    const int r = r_lo + 8 * h;
-    pos[h] = r < rows_used ? p.q_pos0 + q0 + r / p.pack : -1;
+  // Rows of this thread: m-tile mt of the warp holds rows warp * 16 * MT + mt * 16 + lane / 4
+  // (+ 8 for the second half, index h); a row past the tile sees no key.
+  auto row_of = [&](int mt, int h) { return (warp * MT + mt) * 16 + (lane >> 2) + 8 * h; };
+  int64_t pos[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = row_of(mt, h);
+      pos[mt][h] = r < rows_used ? p.q_pos0 + q0 + r / p.pack : -1;
+    }
   }
 
-  float o[DT][4];
-  for (int t = 0; t < DT; ++t)
-    for (int e = 0; e < 4; ++e) o[t][e] = 0.0f;
-  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  float o[MT][DT][4];
+  float m_run[MT][2], l_run[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int t = 0; t < DT; ++t)
+      for (int e = 0; e < 4; ++e) o[mt][t][e] = 0.0f;
+    for (int h = 0; h < 2; ++h) m_run[mt][h] = -INFINITY, l_run[mt][h] = 0.0f;
+  }
   uint32_t qf[Tile::kQInRegs ? D / 16 : 1][4];
+  auto q_frag_addr = [&](int mt, int kk) {
+    return sQ + swz<D>((warp * MT + mt) * 16 + (lane & 15), kk * 2 + (lane >> 4));
+  };
 
   if (n_iters > 0) load_chunk(0, 0);
   cp_async_commit();
@@ -208,97 +223,114 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
     if constexpr (Tile::kQInRegs) {
       if (it == 0) {
 #pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk)
-          ldmatrix_x4(qf[kk], sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+        for (int kk = 0; kk < D / 16; ++kk) ldmatrix_x4(qf[kk], q_frag_addr(0, kk));
       }
     }
 
-    // S = Q K^T
-    float s[NT][4];
+    // S = Q K^T: each K fragment serves all MT m-tiles.
+    float s[MT][NT][4];
 #pragma unroll
-    for (int t = 0; t < NT; ++t)
-      for (int e = 0; e < 4; ++e) s[t][e] = 0.0f;
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int t = 0; t < NT; ++t)
+        for (int e = 0; e < 4; ++e) s[mt][t][e] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
-      uint32_t a[4];
-      if constexpr (Tile::kQInRegs) {
-        for (int e = 0; e < 4; ++e) a[e] = qf[kk][e];
-      } else {
-        ldmatrix_x4(a, sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        if constexpr (Tile::kQInRegs) {
+          for (int e = 0; e < 4; ++e) a[mt][e] = qf[kk][e];
+        } else {
+          ldmatrix_x4(a[mt], q_frag_addr(mt, kk));
+        }
       }
 #pragma unroll
       for (int np = 0; np < NT / 2; ++np) {
         uint32_t b[4];
         ldmatrix_x4(
             b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1)));
-        mma_bf16(s[2 * np], a, b[0], b[1]);
-        mma_bf16(s[2 * np + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma_bf16(s[mt][2 * np], a[mt], b[0], b[1]);
+          mma_bf16(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+        }
       }
     }
 
-    // Mask (only chunks that can hold an invalid, future or missing key), scale to base 2.
+    // Mask (only chunks that can hold an invalid, future or missing key), scale to base 2, and
+    // the online-softmax update.
     const int first_key = ib[0];
     const bool need_mask = p.walk == KeyWalk::kTokens || first_key < 0 ||
                            int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
-    float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int t = 0; t < NT; ++t) {
+    for (int mt = 0; mt < MT; ++mt) {
+      float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float x = s[t][e] * p.scale_log2;
-        if (need_mask) {
-          const int key = ib[t * 8 + 2 * (lane & 3) + (e & 1)];
-          if (key < 0 || key > pos[e >> 1]) x = -INFINITY;
+      for (int t = 0; t < NT; ++t) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          float x = s[mt][t][e] * p.scale_log2;
+          if (need_mask) {
+            const int key = ib[t * 8 + 2 * (lane & 3) + (e & 1)];
+            if (key < 0 || key > pos[mt][e >> 1]) x = -INFINITY;
+          }
+          s[mt][t][e] = x;
+          mx[e >> 1] = fmaxf(mx[e >> 1], x);
         }
-        s[t][e] = x;
-        mx[e >> 1] = fmaxf(mx[e >> 1], x);
       }
-    }
-    float corr[2], m_use[2];
+      float corr[2], m_use[2];
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      const float m_new = fmaxf(m_run[h], mx[h]);
-      m_use[h] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
-      corr[h] = exp2f(m_run[h] - m_use[h]);
-      m_run[h] = m_new;
-    }
-    float rs[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float pe = exp2f(s[t][e] - m_use[e >> 1]);
-        s[t][e] = pe;
-        rs[e >> 1] += pe;
+      for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+        const float m_new = fmaxf(m_run[mt][h], mx[h]);
+        m_use[h] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
+        corr[h] = exp2f(m_run[mt][h] - m_use[h]);
+        m_run[mt][h] = m_new;
       }
-    }
+      float rs[2] = {0.0f, 0.0f};
 #pragma unroll
-    for (int h = 0; h < 2; ++h) l_run[h] = l_run[h] * corr[h] + rs[h];
+      for (int t = 0; t < NT; ++t) {
 #pragma unroll
-    for (int t = 0; t < DT; ++t) {
-      o[t][0] *= corr[0];
-      o[t][1] *= corr[0];
-      o[t][2] *= corr[1];
-      o[t][3] *= corr[1];
+        for (int e = 0; e < 4; ++e) {
+          const float pe = exp2f(s[mt][t][e] - m_use[e >> 1]);
+          s[mt][t][e] = pe;
+          rs[e >> 1] += pe;
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) l_run[mt][h] = l_run[mt][h] * corr[h] + rs[h];
+#pragma unroll
+      for (int t = 0; t < DT; ++t) {
+        o[mt][t][0] *= corr[0];
+        o[mt][t][1] *= corr[0];
+        o[mt][t][2] *= corr[1];
+        o[mt][t][3] *= corr[1];
+      }
     }
 
-    // O += P V, P straight from the S registers.
+    // O += P V, P straight from the S registers; each V fragment serves all MT m-tiles.
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
-      uint32_t a[4];
-      a[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
-      a[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
-      a[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      a[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        a[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        a[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        a[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        a[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
         ldmatrix_x4_trans(
             b, vb + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3), dp * 2 + (lane >> 4)));
-        mma_bf16(o[2 * dp], a, b[0], b[1]);
-        mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          mma_bf16(o[mt][2 * dp], a[mt], b[0], b[1]);
+          mma_bf16(o[mt][2 * dp + 1], a[mt], b[2], b[3]);
+        }
       }
     }
     __syncthreads();  // this buffer is refilled by the next iteration's prefetch
@@ -308,24 +340,27 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
   // Epilogue: O / l (0 for a row that saw no key), lse = ln 2 * (m + log2 l) (-inf when none).
   __nv_bfloat16* og = static_cast<__nv_bfloat16*>(p.out);
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    float l = l_run[h];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int r = r_lo + 8 * h;
-    if (r >= rows_used) continue;
-    const int64_t qi = q0 + r / p.pack;
-    const int head = head0 + r % p.pack;
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    __nv_bfloat16* orow = og + qi * p.o_row + int64_t(head) * D + 2 * (lane & 3);
+  for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
-    for (int t = 0; t < DT; ++t) {
-      *reinterpret_cast<__nv_bfloat162*>(orow + t * 8) =
-          __floats2bfloat162_rn(o[t][2 * h] * inv, o[t][2 * h + 1] * inv);
-    }
-    if (p.lse != nullptr && (lane & 3) == 0) {
-      p.lse[qi * p.n_heads + head] =
-          l > 0.0f ? (m_run[h] + log2f(l)) * 0.6931471805599453f : -INFINITY;
+    for (int h = 0; h < 2; ++h) {
+      float l = l_run[mt][h];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int r = row_of(mt, h);
+      if (r >= rows_used) continue;
+      const int64_t qi = q0 + r / p.pack;
+      const int head = head0 + r % p.pack;
+      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      __nv_bfloat16* orow = og + qi * p.o_row + int64_t(head) * D + 2 * (lane & 3);
+#pragma unroll
+      for (int t = 0; t < DT; ++t) {
+        *reinterpret_cast<__nv_bfloat162*>(orow + t * 8) =
+            __floats2bfloat162_rn(o[mt][t][2 * h] * inv, o[mt][t][2 * h + 1] * inv);
+      }
+      if (p.lse != nullptr && (lane & 3) == 0) {
+        p.lse[qi * p.n_heads + head] =
+            l > 0.0f ? (m_run[mt][h] + log2f(l)) * 0.6931471805599453f : -INFINITY;
+      }
     }
   }
 }

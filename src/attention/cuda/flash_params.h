@@ -28,8 +28,9 @@ struct FlashParams {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale_log2 = 0.0f;  // scale * log2(e): scores are exponentiated base 2
 
+  int m_tiles = 1;      // m16 tiles per warp (1 or 2): the CTA holds 64 * m_tiles packed rows
   int pack = 1;         // heads per CTA (divides the GQA group)
-  int q_tile = 1;       // queries per CTA; pack * q_tile <= the kernel's 64 rows
+  int q_tile = 1;       // queries per CTA; pack * q_tile <= the CTA's rows
   int64_t n_tiles = 0;  // ceil(n_q / q_tile)
 
   KeyWalk walk = KeyWalk::kDense;
@@ -45,11 +46,13 @@ struct FlashParams {
   int group_div = 1;  // support group of a CTA = (first head) / group_div
 };
 
-// Launches the kernel for p.head_dim (64, 128 or 256) on a cudaStream_t; throws spf::Error for
-// any other head_dim or a launch failure.
+// Launches the kernel for p.head_dim (64, 128 or 256) and p.m_tiles on a cudaStream_t; throws
+// spf::Error for any other head_dim, an m_tiles without a kernel, or a launch failure.
 void launch_flash_attention(const FlashParams& p, void* stream);
-// Key chunk width of the kernel for a head_dim (block supports need k_block % width == 0).
-int flash_key_chunk(int head_dim);
-constexpr int kFlashRows = 64;  // packed (query, head) rows per CTA
+// The m_tiles used when none is asked for, and the tile geometry of a (head_dim, m_tiles) kernel:
+// packed rows per CTA and keys per chunk (block supports need k_block % chunk == 0).
+int flash_default_m_tiles(int head_dim);
+int flash_rows(int head_dim, int m_tiles);
+int flash_key_chunk(int head_dim, int m_tiles);
 
 }  // namespace spf::cuda_detail
