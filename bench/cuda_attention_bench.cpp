@@ -21,6 +21,7 @@
 
 #include "attention/cuda/cuda_executor.h"
 #include "attention/cuda/fill.h"
+#include "attention/cuda/indexer_topk.h"
 #include "core/buffer.h"
 
 namespace {
@@ -159,6 +160,8 @@ int main(int argc, char** argv) try {
   const auto lengths_s = split(arg(argc, argv, "--lengths", "8192,32768,131072"), ',');
   const auto dens_s = split(arg(argc, argv, "--densities", "0.032,0.102"), ',');
   const int topk = std::atoi(arg(argc, argv, "--topk", "2048").c_str());
+  // Indexer scoring + streaming top-k (one indexer head of this dim, top-`topk` per 64 queries).
+  const int indexer_dim = std::atoi(arg(argc, argv, "--indexer-dim", "64").c_str());
   const int repeats = std::atoi(arg(argc, argv, "--repeats", "5").c_str());
   const std::string mask_dir = arg(argc, argv, "--mask-dir", "");
   const std::string json_path = arg(argc, argv, "--json", "");
@@ -245,6 +248,29 @@ int main(int argc, char** argv) try {
           write_raw(std::string(base) + ".row_ptr.i32", m.row_ptr);
           write_raw(std::string(base) + ".cols.i32", m.cols);
         }
+      }
+
+      // Indexer scores + streaming top-k per block of 64 queries (its own q/k of indexer_dim).
+      if (topk > 0 && indexer_dim > 0 && n > topk) {
+        Buffer iq(Device::cuda, size_t(n * indexer_dim) * 2),
+            ik(Device::cuda, size_t(n * indexer_dim) * 2);
+        spf::cuda_fill_uniform_bf16(iq.data(), n * indexer_dim, 4, -1.0f, 1.0f);
+        spf::cuda_fill_uniform_bf16(ik.data(), n * indexer_dim, 5, -1.0f, 1.0f);
+        const spf::IndexerTopKShape is{n, n, 0, indexer_dim, 64, topk};
+        Buffer tc(Device::cuda, size_t(is.n_rows() * topk) * 4),
+            tn(Device::cuda, size_t(is.n_rows()) * 4);
+        const TensorView qv(iq.data(), DType::bf16, {n, indexer_dim}, Device::cuda);
+        const TensorView kv(ik.data(), DType::bf16, {n, indexer_dim}, Device::cuda);
+        const double ms = time_ms(
+            [&] {
+              spf::cuda_indexer_topk(is, qv, kv, static_cast<int32_t*>(tc.data()),
+                                     static_cast<int32_t*>(tn.data()));
+            },
+            repeats);
+        // FLOPs of one scoring pass over the causal pairs (the kernel makes four).
+        report(ss, n,
+               "indexer d" + std::to_string(indexer_dim) + " top" + std::to_string(topk) + "/q64",
+               1.0, ms, 2.0 * indexer_dim * causal);
       }
 
       // Gathered token-sparse: top-k keys per block of 64 queries, shared by all heads; and the

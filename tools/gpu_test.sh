@@ -45,8 +45,17 @@ if has test; then
   # Three processes, so that a crash in one family does not hide the others' results.
   rc=0
   : >"$out/test.log"
-  for f in 'Shapes/CudaDense.*:CudaDense.*' 'Supports/CudaSparse.*' '-Shapes/*:Supports/*:CudaDense.*'; do
-    $build/tests/spf_test_cuda --gtest_filter="$f" >>"$out/test.log" 2>&1 || rc=$?
+  for f in 'Shapes/CudaDense.*:CudaDense.*' 'Supports/CudaSparse.*' 'Shapes/CudaIndexerTopK.*' '-Shapes/*:Supports/*:CudaDense.*'; do
+    r=0
+    $build/tests/spf_test_cuda --gtest_filter="$f" >>"$out/test.log" 2>&1 || r=$?
+    [ $r -ne 0 ] && rc=$r
+    if [ $r -ge 128 ]; then
+      # A crash: the case that was running, its backtrace (cuda-gdb debugs host code there too).
+      last=$(grep '^\[ RUN' "$out/test.log" | tail -1 | awk '{print $NF}')
+      echo "crashed in $last; backtrace:" >>"$out/test.log"
+      timeout 120 cuda-gdb -batch -ex run -ex bt --args $build/tests/spf_test_cuda \
+        --gtest_filter="$last" 2>&1 | grep -E '^#|signal|SIG' | head -30 >>"$out/test.log"
+    fi
   done
   summary+=("test: rc $rc in $(( $(date +%s) - start )) s; $(grep -E '^\[  (PASSED|FAILED)' "$out/test.log" | tr '\n' ' ')")
   grep -E '^\[  FAILED|Failure|Expected|Which is' "$out/test.log" | head -40
@@ -57,7 +66,7 @@ fi
 if has sanitize; then
   start=$(date +%s)
   compute-sanitizer --tool memcheck --error-exitcode 3 $build/tests/spf_test_cuda \
-    --gtest_filter='CudaBadInput.*:Shapes/CudaDense.MatchesCpuExecutor/1:Shapes/CudaDense.MatchesCpuExecutor/7:Supports/CudaSparse.MatchesCpuExecutor/0:Supports/CudaSparse.MatchesCpuExecutor/2:Supports/CudaSparse.MatchesCpuExecutor/3' \
+    --gtest_filter='CudaBadInput.*:Shapes/CudaDense.MatchesCpuExecutor/1:Shapes/CudaDense.MatchesCpuExecutor/7:Supports/CudaSparse.MatchesCpuExecutor/0:Supports/CudaSparse.MatchesCpuExecutor/2:Supports/CudaSparse.MatchesCpuExecutor/3:Shapes/CudaIndexerTopK.*/1:Shapes/CudaIndexerTopK.*/8:CudaIndexerTopK.DeviceSupportFeedsGatheredAttention' \
     >"$out/sanitize.log" 2>&1
   rc=$?
   summary+=("sanitize: rc $rc in $(( $(date +%s) - start )) s; $(grep -E 'ERROR SUMMARY' "$out/sanitize.log" | tail -1)")
@@ -75,7 +84,7 @@ fi
 if has peers; then
   start=$(date +%s)
   # shellcheck disable=SC2086
-  PYTHONUNBUFFERED=1 python3 tools/bench_attention_peers.py --mask-dir "$out/masks" \
+  PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-330}" python3 tools/bench_attention_peers.py --mask-dir "$out/masks" \
     --json "$out/peers.json" ${PEER_ARGS:-} 2>&1 | tee "$out/peers.log"
   summary+=("peers: rc ${PIPESTATUS[0]} in $(( $(date +%s) - start )) s")
 fi

@@ -1,0 +1,286 @@
+// The streaming indexer top-k kernel (indexer_topk.h says what and why); its CPU reference is
+// indexer_topk_reference.cpp, its test tests/cuda/indexer_topk_test.cpp.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "attention/cuda/cuda_check.h"
+#include "attention/cuda/flash_kernel.cuh"
+#include "attention/cuda/indexer_topk.h"
+
+namespace spf {
+
+namespace {
+
+using cuda_detail::cp_async16;
+using cuda_detail::cp_async_commit;
+using cuda_detail::cp_async_wait;
+using cuda_detail::ldmatrix_x4;
+using cuda_detail::mma_bf16;
+using cuda_detail::swz;
+
+constexpr int kRowsMax = 64;  // queries per row (4 warps x 16)
+constexpr int kKeys = 64;     // keys per chunk
+constexpr int kThreads = 128;
+constexpr int kBins = 4096;
+
+struct TopKParams {
+  const __nv_bfloat16* qs;
+  const __nv_bfloat16* ks;
+  int64_t q_row, k_row;
+  int64_t n_q, n_kv, q_pos0, n_rows;
+  int q_block, k;
+  int32_t* cols;
+  int32_t* counts;
+};
+
+// Order-preserving map of an f32 to uint32 (larger float -> larger integer).
+__device__ __forceinline__ uint32_t ordered(float f) {
+  const uint32_t u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+template <int D>
+size_t topk_smem_bytes() {
+  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 4 * kKeys + 16) * 4;
+}
+
+// Finds, among bins [0, n_bins) counted from the highest, the bin holding the need-th key; warp 0
+// only. Writes the bin and the count strictly above it to out[0], out[1].
+__device__ void find_bin(const uint32_t* hist, int n_bins, uint32_t need, uint32_t* out) {
+  const int lane = threadIdx.x & 31;
+  const int per = n_bins / 32;
+  uint32_t mine = 0;
+  for (int b = 0; b < per; ++b) mine += hist[lane * per + b];
+  // suffix[lane] = sum over lanes >= lane.
+  uint32_t suffix = mine;
+  for (int off = 1; off < 32; off <<= 1) {
+    const uint32_t other = __shfl_down_sync(0xffffffffu, suffix, off);
+    if (lane + off < 32) suffix += other;
+  }
+  const uint32_t above_lane = suffix - mine;  // keys in higher lanes
+  if (above_lane < need && suffix >= need) {
+    uint32_t run = above_lane;
+    for (int b = lane * per + per - 1; b >= lane * per; --b) {
+      if (run + hist[b] >= need) {
+        out[0] = uint32_t(b);
+        out[1] = run;
+        break;
+      }
+      run += hist[b];
+    }
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams p) {
+  constexpr int CH = D / 8;
+  constexpr int NT = kKeys / 8;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
+  __nv_bfloat16* sK = sQ + kRowsMax * D;
+  uint32_t* hist = reinterpret_cast<uint32_t*>(sK + 2 * kKeys * D);
+  float* sMax = reinterpret_cast<float*>(hist + kBins);  // [4 warps][kKeys]
+  uint32_t* sState = reinterpret_cast<uint32_t*>(sMax + 4 * kKeys);
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int64_t r = p.n_rows - 1 - int64_t(blockIdx.x);  // longest rows first
+  const int64_t i0 = r * p.q_block;
+  const int rows = int(min(int64_t(p.q_block), p.n_q - i0));
+  const int64_t visible = min(p.n_kv, p.q_pos0 + i0 + rows);  // keys the row's last query sees
+  const int64_t n_chunks = (visible + kKeys - 1) / kKeys;
+  const bool take_all = visible <= p.k;
+
+  for (int id = tid; id < kRowsMax * CH; id += kThreads) {
+    const int m = id / CH, c = id % CH;
+    const bool ok = m < rows;
+    cp_async16(sQ + swz<D>(m, c), ok ? p.qs + (i0 + m) * p.q_row + c * 8 : p.qs, ok);
+  }
+  cp_async_commit();
+  auto load_chunk = [&](int64_t ch, int buf) {
+    for (int id = tid; id < kKeys * CH; id += kThreads) {
+      const int n = id / CH, c = id % CH;
+      const int64_t j = ch * kKeys + n;
+      const bool ok = j < p.n_kv;
+      cp_async16(sK + buf * kKeys * D + swz<D>(n, c), p.ks + (ok ? j : 0) * p.k_row + c * 8, ok);
+    }
+  };
+  int64_t pos[2];
+  for (int h = 0; h < 2; ++h) {
+    const int m = warp * 16 + (lane >> 2) + 8 * h;
+    pos[h] = m < rows ? p.q_pos0 + i0 + m : -1;
+  }
+  uint32_t qf[D / 16][4];
+  cp_async_wait<0>();
+  __syncthreads();
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+    ldmatrix_x4(qf[kk], sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+
+  // One streaming pass over the row's keys: fn(j, u) for each valid key j (threads 0..63, one key
+  // each per chunk, keys ascending across chunks), between barriers.
+  auto stream = [&](auto&& fn, auto&& after_chunk) {
+    if (n_chunks > 0) load_chunk(0, 0);
+    cp_async_commit();
+    for (int64_t ch = 0; ch < n_chunks; ++ch) {
+      const int buf = int(ch & 1);
+      if (ch + 1 < n_chunks) {
+        load_chunk(ch + 1, buf ^ 1);
+        cp_async_commit();
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
+      }
+      __syncthreads();
+      const __nv_bfloat16* kb = sK + buf * kKeys * D;
+      float s[NT][4];
+#pragma unroll
+      for (int t = 0; t < NT; ++t)
+        for (int e = 0; e < 4; ++e) s[t][e] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+#pragma unroll
+        for (int np = 0; np < NT / 2; ++np) {
+          uint32_t b[4];
+          ldmatrix_x4(b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                     kk * 2 + ((lane >> 3) & 1)));
+          mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
+          mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
+        }
+      }
+      // Max over this warp's 16 queries that see each key, then over the 4 warps.
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int64_t j = ch * kKeys + t * 8 + 2 * (lane & 3) + e;
+          float v = j <= pos[0] ? s[t][e] : -INFINITY;
+          v = fmaxf(v, j <= pos[1] ? s[t][e + 2] : -INFINITY);
+          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 4));
+          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 8));
+          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 16));
+          if (lane < 4) sMax[warp * kKeys + t * 8 + 2 * lane + e] = v;
+        }
+      }
+      __syncthreads();
+      if (tid < kKeys) {
+        const int64_t j = ch * kKeys + tid;
+        const float v = fmaxf(fmaxf(sMax[tid], sMax[kKeys + tid]),
+                              fmaxf(sMax[2 * kKeys + tid], sMax[3 * kKeys + tid]));
+        fn(j, j < visible, ordered(v));
+      }
+      after_chunk();
+      __syncthreads();  // the K buffer and sMax are reused next chunk
+    }
+  };
+  auto nothing = [] {};
+
+  // Radix passes: 12 + 12 + 8 bits of the k-th largest ordered score.
+  uint32_t threshold = 0, n_above = 0;  // keys strictly above threshold (uniform after each pass)
+  if (!take_all) {
+    uint32_t need = uint32_t(p.k);
+    constexpr int shifts[3] = {20, 8, 0};
+    constexpr int widths[3] = {12, 12, 8};
+    uint32_t prefix = 0;
+#pragma unroll
+    for (int pass = 0; pass < 3; ++pass) {
+      const int sh = shifts[pass];
+      const int n_bins = 1 << widths[pass];
+      const int high = sh + widths[pass];  // bits above `high` must equal prefix
+      for (int b = tid; b < n_bins; b += kThreads) hist[b] = 0;
+      __syncthreads();
+      stream(
+          [&](int64_t, bool valid, uint32_t u) {
+            if (!valid) return;
+            if (high < 32 && (u >> high) != prefix) return;
+            atomicAdd(&hist[(u >> sh) & uint32_t(n_bins - 1)], 1u);
+          },
+          nothing);
+      if (warp == 0) find_bin(hist, n_bins, need, sState);
+      __syncthreads();
+      const uint32_t bin = sState[0], above = sState[1];
+      prefix = (prefix << widths[pass]) | bin;
+      need -= above;
+      n_above += above;
+      __syncthreads();
+    }
+    threshold = prefix;
+  }
+
+  // Emission: keys above the threshold, and the first (k - n_above) keys equal to it, ascending.
+  const uint32_t need_eq = uint32_t(p.k) - n_above;
+  if (tid == 0) sState[4] = 0, sState[5] = 0;  // keys equal so far, keys written so far
+  __syncthreads();
+  int32_t* out = p.cols + r * int64_t(p.k);
+  uint32_t* bal = sState + 8;  // [0..1] eq ballots, [2..3] selected ballots per warp
+  stream(
+      [&](int64_t j, bool valid, uint32_t u) {
+        const bool gt = valid && (take_all || u > threshold);
+        const bool eq = valid && !take_all && u == threshold;
+        const uint32_t lt_mask = (1u << lane) - 1u;
+        const uint32_t eq_b = __ballot_sync(0xffffffffu, eq);
+        // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
+        if (lane == 0) bal[warp] = eq_b;
+        __syncwarp();
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t eq_rank =
+            sState[4] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(eq_b & lt_mask);
+        const bool sel = gt || (eq && eq_rank < need_eq);
+        const uint32_t sel_b = __ballot_sync(0xffffffffu, sel);
+        if (lane == 0) bal[2 + warp] = sel_b;
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t slot =
+            sState[5] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(sel_b & lt_mask);
+        if (sel && slot < uint32_t(p.k)) out[slot] = int32_t(j);
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        if (tid == 0) {
+          sState[4] += __popc(bal[0]) + __popc(bal[1]);
+          sState[5] += __popc(bal[2]) + __popc(bal[3]);
+        }
+      },
+      nothing);
+  __syncthreads();
+  const int64_t count = min(int64_t(p.k), visible);
+  for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
+  if (tid == 0) p.counts[r] = int32_t(count);
+}
+
+}  // namespace
+
+void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
+                       const TensorView& k_idx, int32_t* cols, int32_t* counts, void* stream) {
+  shape.validate();
+  SPF_CHECK(shape.dim == 64 || shape.dim == 128, "indexer top-k: dim ", shape.dim,
+            " has no GPU kernel (64, 128)");
+  q_idx.expect("indexer q", DType::bf16, Device::cuda, {shape.n_q, shape.dim});
+  k_idx.expect("indexer k", DType::bf16, Device::cuda, {-1, shape.dim});
+  SPF_CHECK(k_idx.dim(0) >= shape.n_kv, "indexer top-k: k holds ", k_idx.dim(0),
+            " rows, fewer than n_kv = ", shape.n_kv);
+  SPF_CHECK(cols != nullptr && counts != nullptr, "indexer top-k: no output arrays");
+  TopKParams p;
+  p.qs = static_cast<const __nv_bfloat16*>(q_idx.ptr);
+  p.ks = static_cast<const __nv_bfloat16*>(k_idx.ptr);
+  p.q_row = q_idx.stride[0];
+  p.k_row = k_idx.stride[0];
+  p.n_q = shape.n_q;
+  p.n_kv = shape.n_kv;
+  p.q_pos0 = shape.q_pos0;
+  p.n_rows = shape.n_rows();
+  p.q_block = shape.q_block;
+  p.k = shape.k;
+  p.cols = cols;
+  p.counts = counts;
+  SPF_CHECK(p.n_rows < (int64_t(1) << 31), "indexer top-k: too many rows");
+  auto launch = [&](auto kernel, size_t smem) {
+    SPF_CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+    kernel<<<unsigned(p.n_rows), kThreads, smem, static_cast<cudaStream_t>(stream)>>>(p);
+    SPF_CUDA_CHECK(cudaGetLastError());
+  };
+  if (shape.dim == 64) {
+    launch(indexer_topk_kernel<64>, topk_smem_bytes<64>());
+  } else {
+    launch(indexer_topk_kernel<128>, topk_smem_bytes<128>());
+  }
+}
+
+}  // namespace spf

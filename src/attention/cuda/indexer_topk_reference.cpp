@@ -1,0 +1,57 @@
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "attention/cuda/indexer_topk.h"
+#include "core/error.h"
+
+namespace spf {
+
+void IndexerTopKShape::validate() const {
+  SPF_CHECK(n_q >= 1 && q_pos0 >= 0 && n_kv >= q_pos0 + n_q, "indexer top-k: n_q ", n_q,
+            ", q_pos0 ", q_pos0, ", n_kv ", n_kv, " are inconsistent");
+  SPF_CHECK(n_kv < (int64_t(1) << 31), "indexer top-k: n_kv ", n_kv, " does not fit int32");
+  SPF_CHECK(q_block >= 1 && q_block <= 64, "indexer top-k: q_block ", q_block, " outside 1..64");
+  SPF_CHECK(k >= 1, "indexer top-k: k = ", k, " must be >= 1");
+  SPF_CHECK(dim >= 1, "indexer top-k: dim = ", dim);
+}
+
+float indexer_row_score(const IndexerTopKShape& s, const float* q, const float* k, int64_t r,
+                        int64_t j) {
+  float best = -INFINITY;
+  const int64_t i_end = std::min(s.n_q, (r + 1) * s.q_block);
+  for (int64_t i = r * s.q_block; i < i_end; ++i) {
+    if (j > s.q_pos0 + i) continue;
+    float acc = 0.0f;
+    for (int c = 0; c < s.dim; ++c) acc += q[i * s.dim + c] * k[j * s.dim + c];
+    best = std::max(best, acc);
+  }
+  return best;
+}
+
+void indexer_topk_reference(const IndexerTopKShape& s, const float* q, const float* k,
+                            std::vector<int32_t>& cols, std::vector<int32_t>& counts) {
+  s.validate();
+  const int64_t rows = s.n_rows();
+  cols.assign(size_t(rows * s.k), -1);
+  counts.assign(size_t(rows), 0);
+  std::vector<float> score;
+  std::vector<int32_t> order;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t visible = std::min(s.n_kv, s.q_pos0 + std::min(s.n_q, (r + 1) * s.q_block));
+    score.resize(size_t(visible));
+    for (int64_t j = 0; j < visible; ++j) score[size_t(j)] = indexer_row_score(s, q, k, r, j);
+    order.resize(size_t(visible));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t keep = std::min<int64_t>(s.k, visible);
+    // Higher score first; equal scores: lower index first.
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int32_t a, int32_t b) {
+      return score[size_t(a)] > score[size_t(b)] || (score[size_t(a)] == score[size_t(b)] && a < b);
+    });
+    std::sort(order.begin(), order.begin() + keep);
+    std::copy_n(order.begin(), keep, cols.begin() + r * s.k);
+    counts[size_t(r)] = int32_t(keep);
+  }
+}
+
+}  // namespace spf

@@ -1,0 +1,179 @@
+// The streaming indexer top-k: the CPU reference's selection rule on a hand case (runs without a
+// GPU), the GPU kernel identical to the reference on exact-product inputs (small integers: every
+// summation order gives the same f32 scores, and the many equal scores exercise the lowest-index
+// tie-break), "identical except near-ties" on general inputs, and the GPU support fed straight to
+// the gathered attention kernel.
+#include "attention/cuda/indexer_topk.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <set>
+
+#include "attention/cpu/cpu_executor.h"
+#include "cuda/cuda_inputs.h"
+
+namespace spf {
+namespace {
+
+TEST(IndexerTopKReference, HigherScoreFirstTiesToLowerIndexOutputAscending) {
+  IndexerTopKShape s{1, 6, 5, 1, 1, 2};
+  const std::vector<float> q{1.0f}, k{1, 3, 3, 2, 3, 0};
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  EXPECT_EQ(cols, (std::vector<int32_t>{1, 2}));
+  s.k = 4;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  EXPECT_EQ(cols, (std::vector<int32_t>{1, 2, 3, 4}));
+  s.k = 9;  // wider than the row: every causal key, -1 padded
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  EXPECT_EQ(cols, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, -1, -1, -1}));
+  EXPECT_EQ(counts, (std::vector<int32_t>{6}));
+  s.q_block = 65;
+  EXPECT_THROW(indexer_topk_reference(s, q.data(), k.data(), cols, counts), Error);
+}
+
+std::vector<float> ints(size_t n, uint32_t seed, int lo, int hi) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> u(lo, hi);
+  std::vector<float> x(n);
+  for (float& e : x) e = float(u(rng));
+  return x;
+}
+
+struct GpuTopK {
+  std::vector<int32_t> cols, counts;
+};
+
+GpuTopK run_gpu(const IndexerTopKShape& s, const std::vector<float>& q,
+                const std::vector<float>& k) {
+  const Buffer dq = test::upload_bf16(q), dk = test::upload_bf16(k);
+  const int64_t rows = s.n_rows();
+  Buffer dcols(Device::cuda, size_t(rows * s.k) * 4), dcounts(Device::cuda, size_t(rows) * 4);
+  // Poison: every slot must be written.
+  const std::vector<int32_t> poison(size_t(rows * s.k), 0x7eadbeef);
+  cuda_copy_to_device(dcols.data(), poison.data(), poison.size() * 4);
+  cuda_indexer_topk(s, TensorView(dq.data(), DType::bf16, {s.n_q, s.dim}, Device::cuda),
+                    TensorView(dk.data(), DType::bf16, {s.n_kv, s.dim}, Device::cuda),
+                    static_cast<int32_t*>(dcols.data()), static_cast<int32_t*>(dcounts.data()));
+  cuda_synchronize();
+  GpuTopK g;
+  g.cols.resize(size_t(rows * s.k));
+  g.counts.resize(size_t(rows));
+  cuda_copy_to_host(g.cols.data(), dcols.data(), g.cols.size() * 4);
+  cuda_copy_to_host(g.counts.data(), dcounts.data(), g.counts.size() * 4);
+  return g;
+}
+
+struct TopKCase {
+  int64_t n_q, n_kv;
+  int dim, q_block, k;
+};
+
+class CudaIndexerTopK : public ::testing::TestWithParam<TopKCase> {};
+
+TEST_P(CudaIndexerTopK, IdenticalToReferenceOnExactInputs) {
+  SPF_REQUIRE_CUDA_DEVICE();
+  const TopKCase c = GetParam();
+  const IndexerTopKShape s{c.n_q, c.n_kv, c.n_kv - c.n_q, c.dim, c.q_block, c.k};
+  const std::vector<float> q = ints(size_t(c.n_q * c.dim), 1, -3, 3);
+  const std::vector<float> k = ints(size_t(c.n_kv * c.dim), 2, -3, 3);
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  const GpuTopK g = run_gpu(s, q, k);
+  EXPECT_EQ(g.counts, counts);
+  int64_t differing = 0;
+  for (size_t i = 0; i < cols.size(); ++i) differing += g.cols[i] != cols[i];
+  EXPECT_EQ(differing, 0) << "slots differing from the reference";
+}
+
+// General inputs: scores may differ in the last bits, so a key may swap with another whose
+// reference score is within that rounding of the row's k-th score; nothing else may differ.
+TEST_P(CudaIndexerTopK, IdenticalExceptNearTiesOnRandomInputs) {
+  SPF_REQUIRE_CUDA_DEVICE();
+  const TopKCase c = GetParam();
+  const IndexerTopKShape s{c.n_q, c.n_kv, c.n_kv - c.n_q, c.dim, c.q_block, c.k};
+  std::vector<float> q = test::random_floats(size_t(c.n_q * c.dim), 3);
+  std::vector<float> k = test::random_floats(size_t(c.n_kv * c.dim), 4);
+  test::round_to_bf16(q);
+  test::round_to_bf16(k);
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  const GpuTopK g = run_gpu(s, q, k);
+  ASSERT_EQ(g.counts, counts);
+  int64_t rows_differing = 0;
+  for (int64_t r = 0; r < s.n_rows(); ++r) {
+    const auto row = [&](const std::vector<int32_t>& x) {
+      return std::set<int32_t>(x.begin() + r * s.k, x.begin() + r * s.k + counts[size_t(r)]);
+    };
+    const std::set<int32_t> a = row(g.cols), b = row(cols);
+    if (a == b) continue;
+    ++rows_differing;
+    float kth = INFINITY;  // the reference's smallest kept score
+    for (const int32_t j : b) kth = std::min(kth, indexer_row_score(s, q.data(), k.data(), r, j));
+    const float eps = 1e-5f * float(s.dim);
+    for (const std::set<int32_t>* side : {&a, &b}) {
+      for (const int32_t j : *side) {
+        if (a.count(j) && b.count(j)) continue;
+        const float sc = indexer_row_score(s, q.data(), k.data(), r, j);
+        EXPECT_LE(std::abs(sc - kth), eps) << "row " << r << " key " << j << " score " << sc
+                                           << " is not a near-tie of the k-th score " << kth;
+      }
+    }
+  }
+  std::printf("indexer top-k n_q %lld d %d qb %d k %d: %lld of %lld rows differ (near-ties)\n",
+              (long long)c.n_q, c.dim, c.q_block, c.k, (long long)rows_differing,
+              (long long)s.n_rows());
+}
+
+std::vector<TopKCase> topk_cases() {
+  std::vector<TopKCase> v;
+  for (const int d : {64, 128}) {
+    for (const int qb : {1, 64}) {
+      v.push_back({1, 1, d, qb, 4});
+      v.push_back({17, 17, d, qb, 5});
+      v.push_back({64, 64, d, qb, 16});
+      v.push_back({1000, 1000, d, qb, 100});
+      v.push_back({100, 1000, d, qb, 37});  // queries at an offset
+    }
+    v.push_back({1000, 1000, d, 17, 64});
+    v.push_back({4097, 4097, d, 64, 2048});
+  }
+  v.push_back({4097, 4097, 64, 1, 256});
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaIndexerTopK, ::testing::ValuesIn(topk_cases()));
+
+// The GPU support goes to the gathered attention kernel without leaving the device and gives what
+// the CPU executor gives on the reference support.
+TEST(CudaIndexerTopK, DeviceSupportFeedsGatheredAttention) {
+  SPF_REQUIRE_CUDA_DEVICE();
+  const int64_t n = 1000;
+  const IndexerTopKShape s{n, n, 0, 64, 64, 96};
+  const std::vector<float> q = ints(size_t(n * 64), 5, -3, 3), k = ints(size_t(n * 64), 6, -3, 3);
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  const Buffer dq = test::upload_bf16(q), dk = test::upload_bf16(k);
+  Buffer dcols(Device::cuda, cols.size() * 4), dcounts(Device::cuda, counts.size() * 4);
+  cuda_indexer_topk(s, TensorView(dq.data(), DType::bf16, {n, 64}, Device::cuda),
+                    TensorView(dk.data(), DType::bf16, {n, 64}, Device::cuda),
+                    static_cast<int32_t*>(dcols.data()), static_cast<int32_t*>(dcounts.data()));
+  test::DeviceAttn in(n, n, 8, 2, 128, 9);
+  DeviceSupportView dv;
+  static_cast<SupportDims&>(dv) = SupportDims{n, n, 0, 64, 1, 1};
+  dv.cols = static_cast<const int32_t*>(dcols.data());
+  dv.counts = static_cast<const int32_t*>(dcounts.data());
+  dv.k = s.k;
+  cuda_executor().sparse_device(in.device_call(), dv);
+  cuda_synchronize();
+  const TopKSupportView hv{SupportDims{n, n, 0, 64, 1, 1}, s.k, cols.data(), counts.data()};
+  cpu_executor().sparse(in.host_call(), validate_support(hv));
+  const test::Diff o = test::compare(in.device_out(), in.host.out);
+  EXPECT_EQ(o.not_finite, 0);
+  EXPECT_LE(o.max_abs, 1e-2);
+}
+
+}  // namespace
+}  // namespace spf
