@@ -91,6 +91,9 @@ def main():
     ap.add_argument("--mask-dir", default="")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
+    # One compiled kernel per (shape, length): raise dynamo's recompile limit above that count.
+    torch._dynamo.config.recompile_limit = 64
+    torch._dynamo.config.cache_size_limit = 64
     flex = torch.compile(flex_attention, dynamic=False)
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
           f"cuDNN {torch.backends.cudnn.version()}")

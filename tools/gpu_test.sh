@@ -8,6 +8,7 @@
 #           into the tree, never into /)
 # test      spf_test_cuda (every kernel against the CPU executor / reference) -> OUT/test.log
 # sanitize  compute-sanitizer memcheck on small cases, once -> OUT/sanitize.log
+# profile   Nsight Compute on one dense launch per head_dim (32K) -> OUT/ncu.log
 # bench     bench/cuda_attention_bench (BENCH_ARGS override its flags) -> OUT/bench.{log,json}
 # peers     tools/bench_attention_peers.py: torch SDPA (flash, cuDNN) and FlexAttention on the same
 #           shapes and block masks, in the same run -> OUT/peers.{log,json}
@@ -16,7 +17,7 @@ set -uo pipefail
 out="${1:?out dir}"
 shift
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(build test sanitize bench peers)
+[ ${#stages[@]} -eq 0 ] && stages=(build test sanitize profile bench peers)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 mkdir -p "$out"
@@ -70,6 +71,20 @@ if has sanitize; then
     >"$out/sanitize.log" 2>&1
   rc=$?
   summary+=("sanitize: rc $rc in $(( $(date +%s) - start )) s; $(grep -E 'ERROR SUMMARY' "$out/sanitize.log" | tail -1)")
+fi
+
+if has profile; then
+  start=$(date +%s)
+  : >"$out/ncu.log"
+  for shape in 32/8/128 16/4/256 9/3/64; do
+    echo "==== $shape, N = 32768, dense" >>"$out/ncu.log"
+    timeout 120 ncu --clock-control none --kernel-name regex:flash_forward --launch-count 1 \
+      --section SpeedOfLight --section Occupancy --section ComputeWorkloadAnalysis \
+      --section MemoryWorkloadAnalysis --section LaunchStats \
+      $build/bench/cuda_attention_bench --shapes $shape --lengths 32768 --densities "" --topk 0 \
+      --repeats 1 >>"$out/ncu.log" 2>&1
+  done
+  summary+=("profile: in $(( $(date +%s) - start )) s")
 fi
 
 if has bench; then

@@ -43,6 +43,7 @@ Errors check_against(test::DeviceAttn& in, const std::string& what) {
 struct DenseCase {
   int64_t n_q, n_kv;
   int head_dim, group;
+  bool double_reference = false;  // the double-precision reference instead of the CPU executor
 };
 
 class CudaDense : public ::testing::TestWithParam<DenseCase> {};
@@ -51,7 +52,11 @@ TEST_P(CudaDense, MatchesCpuExecutor) {
   SPF_REQUIRE_CUDA_DEVICE();
   const DenseCase c = GetParam();
   test::DeviceAttn in(c.n_q, c.n_kv, 2 * c.group, 2, c.head_dim, uint32_t(c.n_kv * 7 + c.group));
-  cpu_executor().dense(in.host_call());
+  if (c.double_reference) {
+    reference_attention(in.host_call());
+  } else {
+    cpu_executor().dense(in.host_call());
+  }
   for (const int m_tiles : m_tile_variants(c.head_dim)) {
     test::DeviceAttn::poison(in);
     CudaExecutor(CudaExecutorOptions{m_tiles}).dense(in.device_call());
@@ -76,7 +81,10 @@ std::vector<DenseCase> dense_cases() {
   v.push_back({4097, 4097, 128, 4});
   v.push_back({4097, 4097, 64, 3});
   v.push_back({4097, 4097, 256, 8});
-  v.push_back({129, 4097, 256, 1});
+  // (The CPU executor's key-split path crashed on this shape on the 16-core GPU machine; the
+  // double reference stands in, and is cheap here.)
+  v.push_back({129, 4097, 256, 1, true});
+  v.push_back({129, 4097, 128, 4, true});
   return v;
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaDense, ::testing::ValuesIn(dense_cases()));

@@ -75,6 +75,14 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// 2^x on the SFU, flushing subnormal results to zero (-inf gives 0); softmax weights that small
+// do not matter next to the row's maximum, which is 1.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
@@ -258,8 +266,8 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
       }
     }
 
-    // Mask (only chunks that can hold an invalid, future or missing key), scale to base 2, and
-    // the online-softmax update.
+    // Mask (only chunks that can hold an invalid, future or missing key), then the online-softmax
+    // update in base 2: p = 2^(s * scale * log2 e - m).
     const int first_key = ib[0];
     const bool need_mask = p.walk == KeyWalk::kTokens || first_key < 0 ||
                            int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
@@ -270,13 +278,11 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
       for (int t = 0; t < NT; ++t) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          float x = s[mt][t][e] * p.scale_log2;
           if (need_mask) {
             const int key = ib[t * 8 + 2 * (lane & 3) + (e & 1)];
-            if (key < 0 || key > pos[mt][e >> 1]) x = -INFINITY;
+            if (key < 0 || key > pos[mt][e >> 1]) s[mt][t][e] = -INFINITY;
           }
-          s[mt][t][e] = x;
-          mx[e >> 1] = fmaxf(mx[e >> 1], x);
+          mx[e >> 1] = fmaxf(mx[e >> 1], s[mt][t][e]);
         }
       }
       float corr[2], m_use[2];
@@ -284,9 +290,10 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
       for (int h = 0; h < 2; ++h) {
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-        const float m_new = fmaxf(m_run[mt][h], mx[h]);
+        // Statistics in base-2 units of the scaled score (scale > 0 keeps the max the max).
+        const float m_new = fmaxf(m_run[mt][h], mx[h] * p.scale_log2);
         m_use[h] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
-        corr[h] = exp2f(m_run[mt][h] - m_use[h]);
+        corr[h] = fast_exp2(m_run[mt][h] - m_use[h]);
         m_run[mt][h] = m_new;
       }
       float rs[2] = {0.0f, 0.0f};
@@ -294,7 +301,7 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
       for (int t = 0; t < NT; ++t) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const float pe = exp2f(s[mt][t][e] - m_use[e >> 1]);
+          const float pe = fast_exp2(fmaf(s[mt][t][e], p.scale_log2, -m_use[e >> 1]));
           s[mt][t][e] = pe;
           rs[e >> 1] += pe;
         }
