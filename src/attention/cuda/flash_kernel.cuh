@@ -65,6 +65,37 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
                : "r"(smem_addr(p)));
 }
 
+__device__ __forceinline__ void ldmatrix_x4_at(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans_at(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// Byte offsets of a lane's ldmatrix rows in a swizzled [rows][D] tile, for the four values of
+// (chunk pair index & 3): a fragment at chunk pair c (chunks 2c, 2c + 1) of a row block is at
+// off[c & 3] + 32 * (c & ~3) + row block offset. The lane reads row `row` (row & 7 == lane & 7)
+// and chunk 2c + b, and swz() XORs the chunk with row & 7, so the offset is affine in c except
+// for its low two bits: precomputing those four keeps address arithmetic out of the inner loops.
+template <int D>
+struct LaneOffsets {
+  uint32_t off[4];
+  __device__ __forceinline__ LaneOffsets(uint32_t base, int row, int b, int lane) {
+    const int x_hi = (lane & 7) >> 1, x_lo = lane & 1;
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      off[j] = base + uint32_t(row * D + 16 * (j ^ x_hi) + 8 * (b ^ x_lo)) * 2u;
+  }
+  // Address of chunk pair c, plus a byte offset known at compile time.
+  __device__ __forceinline__ uint32_t at(int c, uint32_t extra) const {
+    return off[c & 3] + uint32_t(32 * (c & ~3)) + extra;
+  }
+};
+
 // c += a (16x16, row) * b (16x8, col), bf16 in, f32 accumulate.
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                                          uint32_t b1) {
@@ -94,19 +125,26 @@ __device__ __forceinline__ int swz(int r, int c) {
   return r * D + ((c ^ (r & 7)) << 3);
 }
 
-// Key index of slot n of chunk `it`, or -1 when the slot holds no valid key.
+// The keys of chunk `it`: contiguous from first_key(it) (dense and block walks; -1 when the
+// chunk's block column is invalid) or gathered from the list (token walk).
+__device__ __forceinline__ int64_t chunk_first_key(const FlashParams& p, const int32_t* list,
+                                                   int sub, int bn, int64_t it) {
+  if (p.walk == KeyWalk::kDense) return it * bn;
+  if (p.walk == KeyWalk::kTokens) return -1;
+  const int64_t c = it / sub;  // one division per chunk, not per key
+  const int32_t col = list[c];
+  return col < 0 ? -1 : int64_t(col) * p.k_block + (it - c * sub) * bn;
+}
+
+// Key index of slot n of a chunk, or -1 when the slot holds no valid key.
 __device__ __forceinline__ int key_of(const FlashParams& p, const int32_t* list, int64_t count,
-                                      int sub, int bn, int64_t it, int n) {
+                                      int bn, int64_t it, int64_t first, int n) {
   int64_t key;
-  if (p.walk == KeyWalk::kDense) {
-    key = it * bn + n;
-  } else if (p.walk == KeyWalk::kBlocks) {
-    const int32_t col = list[it / sub];
-    key = int64_t(col) * p.k_block + (it % sub) * bn + n;
-    if (col < 0) key = -1;
-  } else {
+  if (p.walk == KeyWalk::kTokens) {
     const int64_t slot = it * bn + n;
     key = slot < count ? int64_t(list[slot]) : -1;
+  } else {
+    key = first < 0 ? -1 : first + n;
   }
   return (key >= 0 && key < p.n_kv) ? int(key) : -1;
 }
@@ -175,15 +213,16 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
   auto load_chunk = [&](int64_t it, int buf) {
     __nv_bfloat16* kd = sK + buf * BN * D;
     __nv_bfloat16* vd = sV + buf * BN * D;
+    const int64_t first = chunk_first_key(p, list, sub, BN, it);
     for (int id = tid; id < BN * CH; id += Tile::kThreads) {
       const int n = id / CH, c = id % CH;
-      const int key = key_of(p, list, count, sub, BN, it, n);
+      const int key = key_of(p, list, count, BN, it, first, n);
       const bool ok = key >= 0;
       const int64_t kk = ok ? key : 0;
       cp_async16(kd + swz<D>(n, c), kg + kk * p.k_row + c * 8, ok);
       cp_async16(vd + swz<D>(n, c), vg + kk * p.v_row + c * 8, ok);
     }
-    if (tid < BN) sIdx[buf * BN + tid] = key_of(p, list, count, sub, BN, it, tid);
+    if (tid < BN) sIdx[buf * BN + tid] = key_of(p, list, count, BN, it, first, tid);
   };
 
   // Rows of this thread: m-tile mt of the warp holds rows warp * 16 * MT + mt * 16 + lane / 4
@@ -209,9 +248,14 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
     for (int h = 0; h < 2; ++h) m_run[mt][h] = -INFINITY, l_run[mt][h] = 0.0f;
   }
   uint32_t qf[Tile::kQInRegs ? D / 16 : 1][4];
-  auto q_frag_addr = [&](int mt, int kk) {
-    return sQ + swz<D>((warp * MT + mt) * 16 + (lane & 15), kk * 2 + (lane >> 4));
-  };
+  // ldmatrix lanes: Q (A operand) rows 0..15 of an m-tile, chunk + lane / 16; K (B operand,
+  // non-transposed) keys 0..7 / 8..15 by lane / 16, chunk + (lane / 8) % 2; V (B operand,
+  // transposed) keys 0..7 / 8..15 by (lane / 8) % 2, chunk + lane / 16.
+  const LaneOffsets<D> q_lane(smem_addr(sQ), warp * MT * 16 + (lane & 15), lane >> 4, lane);
+  const LaneOffsets<D> k_lane(smem_addr(sK), (lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1,
+                              lane);
+  const LaneOffsets<D> v_lane(smem_addr(sV), (lane & 7) + (((lane >> 3) & 1) << 3), lane >> 4,
+                              lane);
 
   if (n_iters > 0) load_chunk(0, 0);
   cp_async_commit();
@@ -225,13 +269,12 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
       cp_async_wait<0>();
     }
     __syncthreads();
-    const __nv_bfloat16* kb = sK + buf * BN * D;
-    const __nv_bfloat16* vb = sV + buf * BN * D;
+    const uint32_t buf_bytes = uint32_t(buf * BN * D * 2);
     const int* ib = sIdx + buf * BN;
     if constexpr (Tile::kQInRegs) {
       if (it == 0) {
 #pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) ldmatrix_x4(qf[kk], q_frag_addr(0, kk));
+        for (int kk = 0; kk < D / 16; ++kk) ldmatrix_x4_at(qf[kk], q_lane.at(kk, 0));
       }
     }
 
@@ -250,14 +293,13 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
         if constexpr (Tile::kQInRegs) {
           for (int e = 0; e < 4; ++e) a[mt][e] = qf[kk][e];
         } else {
-          ldmatrix_x4(a[mt], q_frag_addr(mt, kk));
+          ldmatrix_x4_at(a[mt], q_lane.at(kk, uint32_t(mt * 16 * D * 2)));
         }
       }
 #pragma unroll
       for (int np = 0; np < NT / 2; ++np) {
         uint32_t b[4];
-        ldmatrix_x4(
-            b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1)));
+        ldmatrix_x4_at(b, k_lane.at(kk, buf_bytes + uint32_t(np * 16 * D * 2)));
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           mma_bf16(s[mt][2 * np], a[mt], b[0], b[1]);
@@ -331,8 +373,7 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
-        ldmatrix_x4_trans(
-            b, vb + swz<D>(kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3), dp * 2 + (lane >> 4)));
+        ldmatrix_x4_trans_at(b, v_lane.at(dp, buf_bytes + uint32_t(kk * 16 * D * 2)));
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           mma_bf16(o[mt][2 * dp], a[mt], b[0], b[1]);
