@@ -1,6 +1,8 @@
 # Optional CUDA: SPF_CUDA=AUTO enables the language when nvcc is found, ON requires it, OFF skips it.
 # Sets SPF_HAVE_CUDA. spf_cuda is built with explicit -gencode pairs (SASS for each of
 # SPF_CUDA_ARCHS, plus PTX of the newest for later chips), so no other architecture is compiled.
+# (Hopper-only instructions such as wgmma would need the sm_90a target,
+# -gencode=arch=compute_90a,code=sm_90a; the kernels here use mma.sync, which sm_80 and sm_90 share.)
 include(CheckLanguage)
 set(SPF_HAVE_CUDA OFF)
 if(NOT SPF_CUDA STREQUAL "OFF")

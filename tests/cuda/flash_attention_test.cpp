@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <ostream>
 #include <string>
 
 #include "attention/cpu/cpu_executor.h"
@@ -45,6 +46,10 @@ struct DenseCase {
   int head_dim, group;
   bool double_reference = false;  // the double-precision reference instead of the CPU executor
 };
+
+void PrintTo(const DenseCase& c, std::ostream* os) {
+  *os << "n_q " << c.n_q << " n_kv " << c.n_kv << " d " << c.head_dim << " G " << c.group;
+}
 
 class CudaDense : public ::testing::TestWithParam<DenseCase> {};
 
@@ -112,6 +117,11 @@ struct SparseCase {
   bool allow_empty;
   const char* layout;  // "bsr", "topk", "csr"
 };
+
+void PrintTo(const SparseCase& c, std::ostream* os) {
+  *os << c.layout << " n_q " << c.n_q << " n_kv " << c.n_kv << " d " << c.head_dim << " G "
+      << c.group << " qb " << c.q_block << " kb " << c.k_block << " groups " << c.groups_kind;
+}
 
 class CudaSparse : public ::testing::TestWithParam<SparseCase> {};
 

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ostream>
 #include <random>
 #include <set>
 
@@ -71,6 +72,11 @@ struct TopKCase {
   int64_t n_q, n_kv;
   int dim, q_block, k;
 };
+
+void PrintTo(const TopKCase& c, std::ostream* os) {
+  *os << "n_q " << c.n_q << " n_kv " << c.n_kv << " d " << c.dim << " qb " << c.q_block << " k "
+      << c.k;
+}
 
 class CudaIndexerTopK : public ::testing::TestWithParam<TopKCase> {};
 

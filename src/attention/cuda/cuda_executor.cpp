@@ -177,15 +177,23 @@ struct HostStatsCall {
   std::vector<float> q, k;
   AttentionCall call;
   explicit HostStatsCall(const AttentionCall& c) {
-    check_call(c, "statistics");
+    // A statistics call carries q and k only (v, out and lse may be unset).
     const AttentionShape& s = c.shape;
+    s.validate();
+    for (const TensorView* t : {&c.q, &c.k}) {
+      SPF_CHECK(t->device == Device::cuda && t->dtype == DType::bf16,
+                "cuda executor statistics (layer ", c.layer,
+                "): q and k must be bf16 CUDA device memory, got ", t->str());
+    }
+    c.q.expect("q", DType::bf16, Device::cuda, {s.n_q, s.n_heads, s.head_dim});
+    c.k.expect("k", DType::bf16, Device::cuda, {-1, s.n_kv_heads, s.head_dim});
     SPF_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(c.stream)));
     q = download_f32(c.q, s.n_q);
     k = download_f32(c.k, s.n_kv);
     call = c;
     call.q = TensorView::of(q.data(), {s.n_q, s.n_heads, s.head_dim});
     call.k = TensorView::of(k.data(), {s.n_kv, s.n_kv_heads, s.head_dim});
-    call.v = TensorView::of(k.data(), {s.n_kv, s.n_kv_heads, s.head_dim});  // unread
+    call.v = TensorView();
     call.out = TensorView();
     call.lse = TensorView();
     call.hidden = TensorView();
