@@ -1,6 +1,7 @@
-// Kill-and-resume of a real `spf sweep` process on the default model: SIGKILL at pseudo-random
-// moments, several times, then resume; the final results must equal an uninterrupted run's (every
-// key once, same predictions, scores and prompt lengths; timings and timestamps aside).
+// Kill-and-resume of a real `spf sweep` process (and a write error mid-run) on the default model:
+// SIGKILL at pseudo-random moments, several times, then resume; the final results must equal an
+// uninterrupted run's (every key once, same predictions, scores and prompt lengths; timings and
+// timestamps aside).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "cli/cli_checks.h"
 #include "core/atomic_file.h"
 #include "eval/results_log.h"
 #include "test_util.h"
@@ -129,6 +131,46 @@ TEST(SweepKill, ResultsAfterRepeatedSigkillsEqualAnUninterruptedRun) {
     EXPECT_EQ(it->second.score, w.score) << w.id;
     EXPECT_EQ(it->second.prompt_tokens, w.prompt_tokens) << w.id;
   }
+}
+
+// A results line that cannot be appended stops the sweep with one line; the next run (no limit)
+// drops any torn tail and completes, every sample once.
+TEST(WriteErrors, SweepResultsAppendFailureResumes) {
+  SPF_REQUIRE_DEFAULT_MODEL(model);
+  spf::test::TempDir t;
+  std::string tasks;
+  for (int i = 0; i < 12; ++i)
+    tasks += nlohmann::json{{"id", i},
+                            {"input", std::string(60, 'a' + char(i % 26))},
+                            {"outputs", {"zz"}},
+                            {"metric", "part"},
+                            {"max_new_tokens", 1}}
+                 .dump() +
+             "\n";
+  test::write_text(t.file("t.jsonl"), tasks);
+  test::write_text(t.file("s.json"), nlohmann::json{{"models", {model}},
+                                                    {"methods", {"dense"}},
+                                                    {"tasks", {"custom:t.jsonl"}},
+                                                    {"samples", 40},
+                                                    {"results", "r.jsonl"}}
+                                         .dump());
+  const test::CliRun r = test::run_split(
+      t, "--version >/dev/null; (trap '' XFSZ; ulimit -f 2; OMP_NUM_THREADS=1 exec " +
+             std::string(SPF_CLI_PATH) + " sweep --config " + t.file("s.json") + ")");
+  // Progress lines come first; the last line is the one error.
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("r.jsonl: write failed"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1).rfind("spf: error: ", 0), 0u)
+      << r.err;
+  const uintmax_t cut = std::filesystem::file_size(t.file("r.jsonl"));
+  EXPECT_LE(cut, 2u * 1024);
+  const test::CliRun again =
+      test::run_split(t, "--version >/dev/null; OMP_NUM_THREADS=1 " + std::string(SPF_CLI_PATH) +
+                             " sweep --config " + t.file("s.json"));
+  EXPECT_EQ(again.code, 0) << again.err;
+  const std::string all = test::read_text(t.file("r.jsonl"));
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 12) << again.out;
+  EXPECT_EQ(all.back(), '\n');
 }
 
 }  // namespace
