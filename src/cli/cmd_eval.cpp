@@ -30,6 +30,7 @@ struct EvalOptions {
   int64_t samples = 20;
   uint64_t seed = 42;
   int64_t prefill_chunk = 0;
+  std::string chat_template = "auto";
   int threads = 0;
 };
 
@@ -86,19 +87,22 @@ void run_eval(const EvalOptions& o) {
   j["samples"] = o.samples;
   j["seed"] = o.seed;
   j["prefill_chunk"] = o.prefill_chunk;
+  j["chat_template"] = o.chat_template;
   j["results"] = std::filesystem::absolute(o.results).string();
   const eval::SweepConfig cfg =
       eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
   check_before_loading(cfg);
   eval::ModelRunner runner;
-  eval::run_sweep(cfg, runner);
+  const eval::SweepSummary s = eval::run_sweep(cfg, runner);
   print_scores(cfg.results, cfg);
+  if (s.empty_predictions > 0) std::printf("%s\n", eval::empty_prediction_warning(s).c_str());
 }
 
 struct SweepOptions {
   std::string config, shard;
   bool merge_only = false;
   int64_t prefill_chunk = -1;  // -1: as the config says
+  std::string chat_template;   // "": as the config says
   int threads = 0;
 };
 
@@ -106,6 +110,8 @@ void run_sweep_cmd(const SweepOptions& o) {
   apply_threads(o.threads);
   eval::SweepConfig cfg = eval::load_sweep_config(o.config);
   if (o.prefill_chunk >= 0) cfg.prefill_chunk = o.prefill_chunk;
+  if (!o.chat_template.empty())
+    cfg.chat_template = eval::parse_chat_template_mode(o.chat_template, "--chat-template");
   if (o.merge_only) {
     const eval::MergeSummary m = eval::merge_shards(cfg.results);
     std::printf(
@@ -123,6 +129,7 @@ void run_sweep_cmd(const SweepOptions& o) {
       so.shard.whole() ? cfg.results : eval::shard_results_path(cfg.results, so.shard);
   std::printf("sweep: %lld samples, %lld already done, %lld run now -> %s\n", (long long)s.total,
               (long long)s.already_done, (long long)s.ran, out.c_str());
+  if (s.empty_predictions > 0) std::printf("%s\n", eval::empty_prediction_warning(s).c_str());
 }
 
 struct ReportCmdOptions {
@@ -138,6 +145,11 @@ void run_report(const ReportCmdOptions& o) {
   for (const auto& p : s.plots) std::printf(", %s", p.c_str());
   std::printf("\n");
   if (!s.plot_note.empty()) std::printf("plots: %s\n", s.plot_note.c_str());
+  if (s.empty_predictions > 0)
+    std::printf(
+        "report: WARNING: %lld of %lld results generated no text (see the report's first "
+        "lines for the cells)\n",
+        (long long)s.empty_predictions, (long long)s.records);
 }
 
 }  // namespace
@@ -169,6 +181,11 @@ void add_eval(CLI::App& app) {
   sub->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prefill prompts in chunks of N tokens (0: whole prompt)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--chat-template", o->chat_template,
+                  "Custom tasks: auto (wrap inputs in the model's chat template when it has one) "
+                  "or none (verbatim); a task line's \"chat_template\" wins")
+      ->check(CLI::IsMember({"auto", "none"}))
+      ->capture_default_str();
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_eval(*o); });
 
@@ -188,6 +205,9 @@ void add_eval(CLI::App& app) {
                  "Prefill prompts in chunks of N tokens (0: whole prompt; default: the config's "
                  "\"prefill_chunk\")")
       ->check(CLI::NonNegativeNumber);
+  sw->add_option("--chat-template", s->chat_template,
+                 "Custom tasks: auto or none (default: the config's \"chat_template\", else auto)")
+      ->check(CLI::IsMember({"auto", "none"}));
   add_threads_option(*sw, s->threads);
   sw->callback([s] { run_sweep_cmd(*s); });
 

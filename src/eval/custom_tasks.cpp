@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/printable.h"
 #include "formats/json_text.h"
 
 namespace spf::eval {
@@ -53,11 +54,45 @@ Sample parse_line(const std::string& line, const std::string& where) {
               ": \"max_new_tokens\" must be a positive integer");
     s.max_new_tokens = m.get<int64_t>();
   }
+  if (j.contains("chat_template")) {
+    SPF_CHECK(j["chat_template"].is_string(), where,
+              ": \"chat_template\" must be \"auto\" or \"none\"");
+    s.chat_template = parse_chat_template_mode(j["chat_template"].get<std::string>(), where);
+  }
   s.answer_offsets.assign(s.outputs.size(), -1);
   return s;
 }
 
 }  // namespace
+
+ChatTemplateMode parse_chat_template_mode(std::string_view text, std::string_view where) {
+  if (text == "auto") return ChatTemplateMode::automatic;
+  if (text == "none") return ChatTemplateMode::none;
+  fail(where, ": chat template \"", printable(text), "\" is neither \"auto\" nor \"none\"");
+}
+
+std::string_view chat_template_mode_name(ChatTemplateMode m) {
+  switch (m) {
+    case ChatTemplateMode::automatic:
+      return "auto";
+    case ChatTemplateMode::none:
+      return "none";
+    case ChatTemplateMode::inherit:
+      break;
+  }
+  return "inherit";
+}
+
+Sample custom_prompt(const Sample& s, const PromptFormat& format, ChatTemplateMode sweep_mode,
+                     bool* applied) {
+  const ChatTemplateMode mode =
+      s.chat_template == ChatTemplateMode::inherit ? sweep_mode : s.chat_template;
+  const bool wrap = mode == ChatTemplateMode::automatic && format.has_chat_template && format.wrap;
+  if (applied) *applied = wrap;
+  Sample out = s;
+  if (wrap) out.input = format.wrap(s.input);
+  return out;
+}
 
 std::vector<Sample> load_custom_tasks(const std::string& path, const std::string& task) {
   SPF_CHECK(std::filesystem::is_regular_file(path), "custom task file ", path, " not found");

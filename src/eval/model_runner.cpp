@@ -48,6 +48,7 @@ PromptFormat ModelRunner::prompt_format(const std::string& model) {
   const Tokenizer* tok = l.tok.get();
   const std::string system = l.system;
   PromptFormat f;
+  f.has_chat_template = !l.tok->chat_template().empty();
   f.count_tokens = [tok](const std::string& text) {
     return int64_t(tok->encode(text, false, true).size());
   };

@@ -15,6 +15,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "eval/report_table.h"
+#include "eval/sweep.h"
 #include "eval/sweep_config.h"
 
 namespace spf::eval {
@@ -334,9 +335,29 @@ ReportSummary make_report(const std::string& results_jsonl, const std::string& o
   write_file_atomic(s.json_path, write_json(rows, results_jsonl));
   s.plots = draw_plots(options, s.csv_path, out_dir, s.plot_note);
 
+  std::map<std::string, std::pair<int64_t, int64_t>> empty_by_cell;  // cell -> (empty, all)
+  for (const ResultRecord& r : scan.records) {
+    const ResultKey& k = r.key;
+    auto& e = empty_by_cell[cat(k.model, " ", k.task, " @ ", k.length, " ", k.method,
+                                k.budget.empty() ? "" : " ", k.budget)];
+    const bool empty = prediction_is_empty(r.prediction);
+    e.first += empty;
+    e.second += 1;
+    s.empty_predictions += empty;
+  }
+  for (const auto& [cell, e] : empty_by_cell)
+    if (e.first > 0) s.empty_cells.push_back(cat(cell, ": ", e.first, " of ", e.second));
+
   std::ostringstream md;
-  md << "# SparsePrefill evaluation report\n\n"
-     << "Source: `" << md_escape(results_jsonl) << "` — " << s.records << " results.\n\n"
+  md << "# SparsePrefill evaluation report\n\n";
+  if (s.empty_predictions > 0) {
+    md << "> **Warning: " << s.empty_predictions << " of " << s.records
+       << " results generated no text** (scored 0 whatever the method; a chat model given a prompt "
+          "without its chat template often stops at once). Cells affected:\n";
+    for (const std::string& c : s.empty_cells) md << "> - " << md_escape(c) << "\n";
+    md << "\n";
+  }
+  md << "Source: `" << md_escape(results_jsonl) << "` — " << s.records << " results.\n\n"
      << "Scores are RULER's (0–100): per sample the share of references found in the prediction "
         "(string_match_all) or whether any is (string_match_part). Group and overall rows average "
         "the "

@@ -26,6 +26,10 @@ struct ReportSummary {
   std::string plot_note;           // why plots are missing, "" when drawn
   int64_t records = 0, duplicates = 0, skipped_lines = 0;
   bool torn_tail = false;
+  // Results whose prediction is empty (scored 0 whatever the method): the report opens with a
+  // warning naming the cells, since such a score says nothing about the method.
+  int64_t empty_predictions = 0;
+  std::vector<std::string> empty_cells;  // "model task @ length method budget: k of n"
 };
 
 ReportSummary make_report(const std::string& results_jsonl, const std::string& out_dir,

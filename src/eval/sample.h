@@ -25,7 +25,19 @@ using ChatWrapper = std::function<std::string(const std::string& user)>;
 struct PromptFormat {
   TokenCounter count_tokens;  // required for the synthetic tasks
   ChatWrapper wrap;           // empty: no chat template (the user text is the prompt)
+  // The model ships a chat template of its own (a chat model): custom task inputs are wrapped by
+  // default, as RULER and lm-eval-harness do, since a chat model fed a bare prompt often stops at
+  // once. Synthetic tasks always go through `wrap`.
+  bool has_chat_template = false;
 };
+
+// Whether a custom task's input goes through the model's chat template: per sweep (config key
+// "chat_template", `--chat-template`) and per task line (key "chat_template", which wins).
+// automatic: wrapped when the model has a template; none: fed verbatim.
+enum class ChatTemplateMode { inherit, automatic, none };
+// "auto" | "none" (inherit has no spelling), else spf::Error naming `where`.
+ChatTemplateMode parse_chat_template_mode(std::string_view text, std::string_view where);
+std::string_view chat_template_mode_name(ChatTemplateMode m);
 
 struct Sample {
   std::string task;  // "niah_single_1", ..., or "custom:FILE.jsonl" as named in the sweep
@@ -45,6 +57,8 @@ struct Sample {
   // Char offset in `input` of each reference's gold occurrence (the needle, the chain line, the
   // first occurrence in the list), parallel to `outputs`; -1 when unknown (custom samples).
   std::vector<int64_t> answer_offsets;
+  // Custom samples: the line's own choice (inherit: the sweep's).
+  ChatTemplateMode chat_template = ChatTemplateMode::inherit;
 };
 
 }  // namespace spf::eval

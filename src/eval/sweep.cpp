@@ -31,6 +31,26 @@ ResultKey key_of(const CellKey& c, int64_t sample, uint64_t seed) {
 
 }  // namespace
 
+bool prediction_is_empty(const std::string& prediction) {
+  return prediction.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+std::string empty_prediction_warning(const SweepSummary& s) {
+  std::string cells;
+  size_t shown = 0;
+  for (const std::string& c : s.empty_cells) {
+    if (shown++ == 3) {
+      cells += cat(", ... (", s.empty_cells.size(), " cells)");
+      break;
+    }
+    cells += (cells.empty() ? "" : ", ") + c;
+  }
+  return cat("sweep: WARNING: ", s.empty_predictions, " of ", s.ran,
+             " samples run now generated no text and scored 0 (", cells,
+             "); a chat model given a prompt without its chat template often stops at once: "
+             "check the task inputs or the chat template setting");
+}
+
 SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOptions& options) {
   validate_sweep_config(cfg, [&](const std::string& m) { return runner.max_context(m); });
   std::map<std::string, std::vector<Sample>> custom;
@@ -108,7 +128,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
     const TokenCounter& count = formats[slot.model].count_tokens;
     if (!count) continue;
     for (int64_t i = 0; i < slot.samples; ++i) {
-      Sample& x = it->second[size_t(i)];
+      Sample x = custom_prompt(it->second[size_t(i)], formats[slot.model], cfg.chat_template);
       x.prompt_tokens = count(x.input);
       SPF_CHECK(cap <= 0 || x.prompt_tokens + x.max_new_tokens <= cap, "sweep: ", slot.task,
                 " sample \"", x.id, "\": ", x.prompt_tokens, " prompt tokens + ", x.max_new_tokens,
@@ -147,14 +167,18 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
       if (!mine(s, i)) continue;
       Sample sample;
       bool have_sample = false;
+      bool templated = false;  // a custom sample went through the chat template
       for (const CellKey& c : slot.cells) {
         const ResultKey key = key_of(c, i, cfg.seed);
         if (done.count(key)) continue;
         if (!have_sample) {
           const auto it = custom.find(slot.task);
           sample = it != custom.end()
-                       ? it->second[size_t(i)]
+                       ? custom_prompt(it->second[size_t(i)], formats.at(slot.model),
+                                       cfg.chat_template, &templated)
                        : generators.at(slot.model)->generate(slot.task, slot.length, i, cfg.seed);
+          if (it != custom.end() && formats.at(slot.model).count_tokens)
+            sample.prompt_tokens = formats.at(slot.model).count_tokens(sample.input);
           sample.seed = cfg.seed;
           have_sample = true;
         }
@@ -172,6 +196,15 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
         r.prompt_tokens = out.prompt_tokens >= 0 ? out.prompt_tokens : sample.prompt_tokens;
         r.timestamp = utc_timestamp();
         r.extra = out.extra;
+        if (custom.count(slot.task)) {
+          if (!r.extra.is_object()) r.extra = nlohmann::json::object();
+          r.extra["chat_template"] = templated;
+        }
+        if (prediction_is_empty(out.prediction)) {
+          ++summary.empty_predictions;
+          summary.empty_cells.insert(
+              cat(c.task, " @ ", c.length, " ", c.method, c.budget.empty() ? "" : " ", c.budget));
+        }
         // Predictions may hold invalid UTF-8 (a cut multi-byte character): replaced, not fatal.
         append_line_durable(
             out_path,

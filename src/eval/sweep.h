@@ -12,6 +12,7 @@
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "eval/progress.h"
@@ -66,7 +67,16 @@ struct SweepSummary {
   int64_t ran = 0;           // run now
   bool dropped_torn_line = false;
   int64_t merged = 0;  // lines folded in from shard files before running (whole sweeps only)
+  // Samples run now whose prediction is empty or blank (scored 0 whatever the method), and their
+  // cells ("task @ length method budget"); spf eval / sweep print empty_prediction_warning().
+  int64_t empty_predictions = 0;
+  std::set<std::string> empty_cells;
 };
+
+// True for a prediction with no text but whitespace.
+bool prediction_is_empty(const std::string& prediction);
+// The one-line warning about empty predictions (call when s.empty_predictions > 0).
+std::string empty_prediction_warning(const SweepSummary& s);
 
 SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOptions& options = {});
 

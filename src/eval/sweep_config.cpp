@@ -98,18 +98,30 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
                                const std::string& base_dir) {
   SPF_CHECK(j.is_object(), where, ": the sweep config must be a JSON object");
   static const std::set<std::string> known = {
-      "models",  "methods", "budgets", "lengths",          "tasks",
-      "samples", "seed",    "results", "stop_when_scored", "prefill_chunk"};
+      "models", "methods", "budgets",          "lengths",       "tasks",        "samples",
+      "seed",   "results", "stop_when_scored", "prefill_chunk", "chat_template"};
   for (const auto& [k, v] : j.items())
     SPF_CHECK(known.count(k), where, ": unknown key \"", k,
               "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results, "
-              "stop_when_scored, prefill_chunk)");
+              "stop_when_scored, prefill_chunk, chat_template)");
   SweepConfig c;
   c.base_dir = base_dir;
   c.models = string_list(j, "models", where, true);
   c.methods = method_list(j, where);
   c.budgets = string_list(j, "budgets", where, false);
   c.tasks = string_list(j, "tasks", where, true);
+  // A custom task is named by its path in normal form, so "./t.jsonl" and "t.jsonl" key the same
+  // results (and resume each other).
+  std::set<std::string> normal_tasks;
+  for (std::string& t : c.tasks) {
+    if (t.rfind(kCustomPrefix, 0) == 0) {
+      const std::string file = t.substr(std::string(kCustomPrefix).size());
+      if (!file.empty())
+        t = kCustomPrefix + std::filesystem::path(file).lexically_normal().string();
+    }
+    SPF_CHECK(normal_tasks.insert(t).second, where, ": \"tasks\" lists ", t,
+              " twice (as different spellings of one path)");
+  }
 
   bool sparse = false;
   for (const std::string& m : c.methods) sparse |= !is_dense_method(m);
@@ -177,6 +189,11 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
     SPF_CHECK(j["prefill_chunk"].is_number_integer() && j["prefill_chunk"].get<int64_t>() >= 0,
               where, ": \"prefill_chunk\" must be a non-negative integer (0: whole prompt)");
     c.prefill_chunk = j["prefill_chunk"].get<int64_t>();
+  }
+  if (j.contains("chat_template")) {
+    SPF_CHECK(j["chat_template"].is_string(), where,
+              ": \"chat_template\" must be \"auto\" or \"none\"");
+    c.chat_template = parse_chat_template_mode(j["chat_template"].get<std::string>(), where);
   }
   return c;
 }

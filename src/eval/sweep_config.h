@@ -5,13 +5,17 @@
 // ("custom:FILE.jsonl") ignore lengths (length 0: their prompts are used as written). JSON form:
 //   {"models": ["m.gguf"], "methods": ["dense", "oracle:block64"], "budgets": ["5%", "10%"],
 //    "lengths": [4096, 8192], "tasks": ["niah_single_1", "custom:my.jsonl"], "samples": 20,
-//    "seed": 42, "results": "results.jsonl", "stop_when_scored": false, "prefill_chunk": 0}
+//    "seed": 42, "results": "results.jsonl", "stop_when_scored": false, "prefill_chunk": 0,
+//    "chat_template": "auto"}
 // stop_when_scored: decoding of a sample stops as soon as its score reaches the maximum. RULER's
 // string-match scores can only grow as text is appended, so the score is exactly that of decoding
 // to the task's token limit; only the stored prediction is shorter and decoding is faster.
 // prefill_chunk: prompts are prefilled in chunks of this many tokens (0: whole prompt), each
 // chunk's queries attending to the whole cache; dense results equal one-shot prefill, a sparse
 // producer chooses each chunk's support from that chunk's statistics.
+// chat_template: "auto" (default) wraps custom task inputs in the model's chat template when the
+// model has one; "none" feeds them verbatim; a task line's own "chat_template" wins. Custom tasks
+// are named by their path in normal form ("custom:./t.jsonl" is "custom:t.jsonl").
 // Relative paths (results, custom task files) are resolved against the config file's directory.
 #pragma once
 
@@ -20,6 +24,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
+
+#include "eval/sample.h"
 
 namespace spf::eval {
 
@@ -36,6 +42,7 @@ struct SweepConfig {
   std::string results;  // the results JSONL (resolved)
   bool stop_when_scored = false;
   int64_t prefill_chunk = 0;
+  ChatTemplateMode chat_template = ChatTemplateMode::automatic;
   std::string base_dir;  // where relative paths in the config resolve from
 };
 

@@ -33,6 +33,34 @@ TEST(EvalCustomTasks, LoadsSamplesInFileOrder) {
   EXPECT_EQ(s[1].answer_offsets, (std::vector<int64_t>{-1, -1}));
 }
 
+TEST(EvalCustomTasks, ChatTemplatePerLine) {
+  spf::test::TempDir dir;
+  const std::string path = dir.file("t.jsonl");
+  write_file_atomic(path,
+                    "{\"id\":1,\"input\":\"A\",\"outputs\":[\"x\"],\"metric\":\"all\"}\n"
+                    "{\"id\":2,\"input\":\"B\",\"outputs\":[\"x\"],\"metric\":\"all\","
+                    "\"chat_template\":\"none\"}\n"
+                    "{\"id\":3,\"input\":\"C\",\"outputs\":[\"x\"],\"metric\":\"all\","
+                    "\"chat_template\":\"auto\"}\n");
+  const auto s = load_custom_tasks(path, "custom:t.jsonl");
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].chat_template, ChatTemplateMode::inherit);
+  EXPECT_EQ(s[1].chat_template, ChatTemplateMode::none);
+  EXPECT_EQ(s[2].chat_template, ChatTemplateMode::automatic);
+
+  PromptFormat chat{nullptr, [](const std::string& u) { return "<" + u + ">"; }, true};
+  bool applied = false;
+  EXPECT_EQ(custom_prompt(s[0], chat, ChatTemplateMode::automatic, &applied).input, "<A>");
+  EXPECT_TRUE(applied);
+  EXPECT_EQ(custom_prompt(s[0], chat, ChatTemplateMode::none, &applied).input, "A");
+  EXPECT_FALSE(applied);
+  EXPECT_EQ(custom_prompt(s[1], chat, ChatTemplateMode::automatic).input, "B");
+  EXPECT_EQ(custom_prompt(s[2], chat, ChatTemplateMode::none).input, "<C>");
+  PromptFormat base = chat;
+  base.has_chat_template = false;
+  EXPECT_EQ(custom_prompt(s[2], base, ChatTemplateMode::automatic).input, "C");
+}
+
 // The error for a file whose third line is `bad` (two good lines before it).
 std::string error_for(const std::string& bad) {
   spf::test::TempDir dir;
@@ -54,6 +82,14 @@ std::string error_for(const std::string& bad) {
 }
 
 TEST(EvalCustomTasks, MalformedLinesNameFileLineAndProblem) {
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\","
+                      "\"chat_template\":\"chatml\"}")
+                .find("neither \"auto\" nor \"none\""),
+            std::string::npos);
+  EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"outputs\":[\"o\"],\"metric\":\"all\","
+                      "\"chat_template\":false}")
+                .find("\"chat_template\" must be"),
+            std::string::npos);
   EXPECT_NE(error_for("{\"id\": \"3\", \"input\": ").find("invalid JSON"), std::string::npos);
   EXPECT_NE(error_for("[1, 2]").find("expected a JSON object"), std::string::npos);
   EXPECT_NE(error_for("{\"id\":\"3\",\"input\":\"i\",\"metric\":\"all\"}")

@@ -178,6 +178,33 @@ TEST(EvalReport, PartialCellsSayHowManyTasksTheyAverage) {
   EXPECT_EQ(read_file(full.markdown_path).find("of 3 tasks"), std::string::npos);
 }
 
+// Results that generated nothing say nothing about a method: the report opens with a warning.
+TEST(EvalReport, WarnsAboutEmptyPredictions) {
+  spf::test::TempDir dir;
+  auto records = fixture_records();
+  int64_t emptied = 0;
+  for (ResultRecord& r : records)
+    if (r.key.method == "xattn" && r.key.budget == "5%" && r.key.task == "vt" && r.key.sample < 3) {
+      r.prediction = " \n";
+      r.score = 0;
+      ++emptied;
+    }
+  ReportOptions opt;
+  opt.plots = false;
+  const ReportSummary s = make_report(write_results(dir, records, ""), dir.file("out"), opt);
+  EXPECT_EQ(s.empty_predictions, emptied);
+  ASSERT_EQ(s.empty_cells.size(), 2u);  // vt at 4096 and 8192
+  EXPECT_EQ(s.empty_cells[0], "model-a vt @ 4096 xattn 5%: 3 of 10");
+  const std::string md = read_file(s.markdown_path);
+  EXPECT_NE(md.find("**Warning: 6 of "), std::string::npos) << md;
+  EXPECT_NE(md.find("> - model-a vt @ 8192 xattn 5%: 3 of 10"), std::string::npos) << md;
+
+  const ReportSummary clean =
+      make_report(write_results(dir, fixture_records(), ""), dir.file("out2"), opt);
+  EXPECT_EQ(clean.empty_predictions, 0);
+  EXPECT_EQ(read_file(clean.markdown_path).find("Warning"), std::string::npos);
+}
+
 TEST(EvalReport, DrawsPlotsWhenPythonAndMatplotlibArePresent) {
   const std::string script = std::string(SPF_SOURCE_DIR) + "/tools/plot_report.py";
   if (std::system("python3 -c 'import matplotlib' >/dev/null 2>&1") != 0)

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -29,7 +30,14 @@ class FakeRunner : public Runner {
   bool prompt_mismatch = false;
   bool saw_stop_when_scored = false;
 
-  PromptFormat prompt_format(const std::string&) override { return test::bytes_format(); }
+  bool chat_model = false;    // the model ships a chat template
+  bool answer_empty = false;  // generate nothing (a chat model fed a bare prompt)
+
+  PromptFormat prompt_format(const std::string&) override {
+    PromptFormat f = test::bytes_format();
+    f.has_chat_template = chat_model;
+    return f;
+  }
   int64_t max_context(const std::string&) override { return max_ctx; }
   RunResult run(const Sample& s, const CellKey& c, const RunOptions& o) override {
     saw_stop_when_scored |= o.stop_when_scored;
@@ -40,6 +48,7 @@ class FakeRunner : public Runner {
       prompt_mismatch = true;
     prompts[key] = s.input;
     RunResult r;
+    if (answer_empty) return r;
     for (size_t i = 0; i < s.outputs.size(); ++i)
       if (c.method == "dense" || i % 2 == 0) r.prediction += s.outputs[i] + " ";
     if (c.method != "dense") r.prediction += "\xc3";  // a cut UTF-8 sequence must not break the log
@@ -128,6 +137,78 @@ TEST_F(SweepFixture, RunsEveryCellAndScores) {
       << progress;
   EXPECT_NE(progress.find("42/42"), std::string::npos);
   EXPECT_NE(progress.find("ETA"), std::string::npos);
+}
+
+// Custom task inputs go through a chat model's template unless the sweep or the line says none.
+TEST_F(SweepFixture, CustomTasksUseTheChatTemplateOfAChatModel) {
+  write_file_atomic(
+      dir.file("d.jsonl"),
+      "{\"id\":\"a\",\"input\":\"Say apple.\",\"outputs\":[\"apple\"],\"metric\":\"part\"}\n"
+      "{\"id\":\"b\",\"input\":\"<raw>\",\"outputs\":[\"x\"],\"metric\":\"part\","
+      "\"chat_template\":\"none\"}\n");
+  const json only_custom = {{"methods", {"dense"}}, {"tasks", {"custom:d.jsonl"}}};
+  const std::string wrapped = test::chatml("Say apple.");
+  const auto key = [](int64_t i) { return std::make_tuple(std::string("custom:d.jsonl"), 0, i); };
+
+  FakeRunner chat;
+  chat.chat_model = true;
+  run_sweep(config(only_custom), chat, opts);
+  EXPECT_EQ(chat.prompts.at(key(0)), wrapped);
+  EXPECT_EQ(chat.prompts.at(key(1)), "<raw>") << "the line's \"none\" must win";
+  for (const ResultRecord& r : scan_results(results(), true).records) {
+    EXPECT_EQ(r.extra.at("chat_template").get<bool>(), r.id == "a") << r.id;
+    EXPECT_EQ(r.prompt_tokens, test::bytes_over_4(r.id == "a" ? wrapped : "<raw>"));
+  }
+
+  std::filesystem::remove(results());
+  FakeRunner verbatim;
+  verbatim.chat_model = true;
+  run_sweep(config(json{
+                {"methods", {"dense"}}, {"tasks", {"custom:d.jsonl"}}, {"chat_template", "none"}}),
+            verbatim, opts);
+  EXPECT_EQ(verbatim.prompts.at(key(0)), "Say apple.");
+
+  std::filesystem::remove(results());
+  FakeRunner base;  // a model without a template: auto leaves the input alone
+  run_sweep(config(only_custom), base, opts);
+  EXPECT_EQ(base.prompts.at(key(0)), "Say apple.");
+
+  EXPECT_THROW(config(json{{"chat_template", "chatml"}}), Error);
+  EXPECT_THROW(config(json{{"chat_template", true}}), Error);
+}
+
+TEST_F(SweepFixture, EmptyPredictionsAreCountedAndWarnedAbout) {
+  FakeRunner mute;
+  mute.answer_empty = true;
+  const SweepSummary s =
+      run_sweep(config(json{{"methods", {"dense"}}, {"tasks", {"custom:c.jsonl"}}}), mute, opts);
+  EXPECT_EQ(s.ran, 2);
+  EXPECT_EQ(s.empty_predictions, 2);
+  ASSERT_EQ(s.empty_cells.size(), 1u);
+  EXPECT_EQ(*s.empty_cells.begin(), "custom:c.jsonl @ 0 dense");
+  const std::string w = empty_prediction_warning(s);
+  EXPECT_NE(w.find("WARNING: 2 of 2 samples"), std::string::npos) << w;
+  EXPECT_NE(w.find("custom:c.jsonl @ 0 dense"), std::string::npos) << w;
+  EXPECT_EQ(w.find('\n'), std::string::npos);
+
+  FakeRunner talker;
+  std::filesystem::remove(results());
+  EXPECT_EQ(run_sweep(config(), talker, opts).empty_predictions, 0);
+  EXPECT_TRUE(prediction_is_empty(" \n\t"));
+  EXPECT_FALSE(prediction_is_empty(" a"));
+}
+
+// "./c.jsonl" and "c.jsonl" are one task: each resumes the other.
+TEST_F(SweepFixture, CustomTaskSpellingsOfOnePathResumeEachOther) {
+  FakeRunner first;
+  const SweepConfig dotted = config(json{{"tasks", {"custom:./c.jsonl"}}});
+  EXPECT_EQ(dotted.tasks, (std::vector<std::string>{"custom:c.jsonl"}));
+  run_sweep(dotted, first, opts);
+  FakeRunner second;
+  const SweepSummary s = run_sweep(config(json{{"tasks", {"custom:c.jsonl"}}}), second, opts);
+  EXPECT_EQ(s.ran, 0);
+  EXPECT_EQ(s.already_done, s.total);
+  EXPECT_THROW(config(json{{"tasks", {"custom:c.jsonl", "custom:./c.jsonl"}}}), Error);
 }
 
 TEST_F(SweepFixture, ResumesAfterAKillAndATornLine) {

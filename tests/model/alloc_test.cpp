@@ -27,6 +27,12 @@ void* counted_alloc(std::size_t n, std::size_t align = 0) {
   return p;
 }
 
+// Not inlined: GCC's -Wmismatched-new-delete (seen in the -O2 sanitizer build) flags a free() that
+// it sees inlined into a replaced operator delete as freeing memory from operator new.
+[[gnu::noinline]] void counted_free(void* p) noexcept {
+  std::free(p);
+}
+
 }  // namespace
 
 void* operator new(std::size_t n) {
@@ -52,28 +58,28 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
   return counted_alloc(n);
 }
 void operator delete(void* p) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete[](void* p) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  counted_free(p);
 }
 
 namespace spf {
