@@ -6,6 +6,7 @@
 #include "attention/cpu/reference.h"
 #include "attention_inputs.h"
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace spf {
 namespace {
@@ -55,6 +56,22 @@ TEST(DenseAttention, KeySplitsMatchReference) {
       dense_attention(in.call(), o);
       EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6) << "n_q " << n_q << " splits " << splits;
     }
+  }
+}
+
+// The shape whose key-split path crashed at 16 threads on a host with the pthreads OpenBLAS:
+// 129 queries over 4097 keys, 2 heads of 256, with as many OpenMP threads as that host has (and
+// the automatic split count they imply), against the double-precision reference.
+TEST(DenseAttention, KeySplitsAtSixteenThreadsMatchReference) {
+  const int saved = num_threads();
+  for (const int kv_heads : {1, 2}) {
+    test::AttnInputs in = test::make_inputs(129, 4097, 2, kv_heads, 256, 17);
+    test::AttnInputs ref = in;
+    reference_attention(ref.call());
+    set_num_threads(16);
+    dense_attention(in.call(), DenseOptions{});
+    set_num_threads(saved);
+    EXPECT_LT(test::rel_max_diff(in.out, ref.out), 2e-6) << "kv_heads " << kv_heads;
   }
 }
 
