@@ -136,6 +136,9 @@ void dense_attention(const AttentionCall& attention_call, const DenseOptions& op
   // Kept by the calling thread between calls: decode steps (the usual split case) allocate nothing.
   thread_local std::vector<float> partial;
   partial.resize(size_t(items * splits * rows_max * width));
+  // Inside the parallel regions below, `partial` would name each worker's own (empty) thread_local
+  // vector: the workers write and read the calling thread's through this pointer.
+  float* const parts = partial.data();
   parallel_for(items * splits, [&](int64_t x) {
     detail::OnlineSoftmax& osm = t_scratch.osm;
     const Item it = item_at(x / splits);
@@ -143,7 +146,7 @@ void dense_attention(const AttentionCall& attention_call, const DenseOptions& op
     const int64_t chunk = (span + splits - 1) / splits;
     const int64_t k_begin = (x % splits) * chunk;
     stream(call, options, it, k_begin, k_begin + chunk, osm, t_scratch.qp, t_scratch.valid);
-    float* p = partial.data() + x * rows_max * width;
+    float* p = parts + x * rows_max * width;
     for (int r = 0; r < it.nq * g; ++r, p += width) {
       p[0] = osm.row_sum(r) > 0.0f ? osm.row_max(r) : -INFINITY;
       p[1] = osm.row_sum(r);
@@ -153,9 +156,7 @@ void dense_attention(const AttentionCall& attention_call, const DenseOptions& op
   parallel_for(items, [&](int64_t x) {
     const Item it = item_at(x);
     for (int r = 0; r < it.nq * g; ++r) {
-      auto part = [&](int64_t sp) {
-        return partial.data() + ((x * splits + sp) * rows_max + r) * width;
-      };
+      auto part = [&](int64_t sp) { return parts + ((x * splits + sp) * rows_max + r) * width; };
       float m = -INFINITY;
       for (int64_t sp = 0; sp < splits; ++sp) m = std::max(m, part(sp)[0]);
       float* out = out_row(it, r);
