@@ -33,7 +33,7 @@ decode() {  # label binary
   t=$(mktemp)
   /usr/bin/time -f "cpu %U %S" -o "$t" "$2" generate --model "$model" --raw \
     -p "Once upon a time" -n 64 2>&1 >/dev/null |
-    grep -oE "decode [0-9]+ tokens, [0-9.]+ s" | awk -v l="$1" '{print "decode", l, $5}'
+    grep -oE "decode [0-9]+ tokens, [0-9.]+ s" | awk -v l="$1" '{print "decode", l, $4}'
   echo "cpu decode $1 64 $(cpu_of "$t")"
   rm -f "$t"
 }
