@@ -7,6 +7,7 @@
 #include "core/threads.h"
 #include "core/timer.h"
 #include "eval/scoring.h"
+#include "indexer/producer.h"
 #include "model/generate.h"
 #include "support/budget.h"
 #include "support/support_attention.h"
@@ -15,6 +16,7 @@ namespace spf::eval {
 
 std::unique_ptr<SupportProducer> make_cell_producer(const std::string& method,
                                                     const std::string& budget) {
+  install_indexer_method();
   const MethodSpec spec = parse_method_spec(method);
   Budget b;
   if (!budget.empty()) {
