@@ -90,7 +90,8 @@ void run_train(const TrainOptions& o) {
   hooks.on_step = [&](int64_t step, int64_t steps, double loss, int64_t tokens, double secs) {
     if (first_step < 0) first_step = step - 1;
     const double per = secs / double(step - first_step);
-    std::fprintf(stderr, "\r[train-indexer] step %lld/%lld  loss %.4f  %lld tokens  %.1f s/step  "
+    std::fprintf(stderr,
+                 "\r[train-indexer] step %lld/%lld  loss %.4f  %lld tokens  %.1f s/step  "
                  "ETA %s   ",
                  (long long)step, (long long)steps, loss, (long long)tokens, per,
                  duration(per * double(steps - step)).c_str());
@@ -120,8 +121,7 @@ void run_train(const TrainOptions& o) {
     }
   };
   const TrainResult r = train_indexer(*model, id, train_ids, tc, ckpt, hooks);
-  if (r.resumed)
-    std::fprintf(stderr, "[spf] resumed from %s\n", ckpt.c_str());
+  if (r.resumed) std::fprintf(stderr, "[spf] resumed from %s\n", ckpt.c_str());
   if (!r.finished) {
     std::fprintf(stderr, "[spf] stopped at step %lld of %lld (checkpoint %s)\n",
                  (long long)r.file.meta.step, (long long)tc.steps, ckpt.c_str());
@@ -203,8 +203,8 @@ void run_indexer_eval(const EvalOptions& o) {
   std::vector<double> fractions;
   for (const std::string& b : o.budgets) {
     const Budget bb = parse_budget(b);
-    SPF_CHECK(bb.kind == BudgetKind::fraction && bb.sink == 0 && bb.window == 0, "--budgets: ",
-              b, " (fractions only, e.g. 5%)");
+    SPF_CHECK(bb.kind == BudgetKind::fraction && bb.sink == 0 && bb.window == 0, "--budgets: ", b,
+              " (fractions only, e.g. 5%)");
     fractions.push_back(bb.value);
   }
   const IndexerFile f = load_indexer(o.indexer);
@@ -215,8 +215,7 @@ void run_indexer_eval(const EvalOptions& o) {
     run_cost(o, *model, f);
     return;
   }
-  SPF_CHECK(o.split == "heldout" || o.split == "train", "--split ", o.split,
-            " (heldout or train)");
+  SPF_CHECK(o.split == "heldout" || o.split == "train", "--split ", o.split, " (heldout or train)");
   CorpusOptions co;
   co.roots = o.text;
   co.excludes = o.exclude;
@@ -229,15 +228,15 @@ void run_indexer_eval(const EvalOptions& o) {
             ids.size(), " tokens, fewer than --tokens ", o.tokens);
   ids.resize(size_t(o.tokens));
   Stopwatch sw;
-  const std::vector<LayerMetrics> layers = indexer_metrics(*model, f.weights, ids, fractions,
-                                                           o.block);
+  const std::vector<LayerMetrics> layers =
+      indexer_metrics(*model, f.weights, ids, fractions, o.block);
   const LayerMetrics mean = mean_metrics(layers);
   std::printf("indexer %s (%s, step %lld, %lld tokens seen) on %lld %s tokens (%.0f s)\n",
               o.indexer.c_str(), f.weights.config.variant().c_str(), (long long)f.meta.step,
               (long long)f.meta.tokens_seen, (long long)o.tokens, o.split.c_str(), sw.seconds());
   std::printf("| layer | KL |");
-  for (const double fr : fractions) std::printf(" recall@%g%% | mass@%g%% (oracle) |", fr * 100,
-                                                fr * 100);
+  for (const double fr : fractions)
+    std::printf(" recall@%g%% | mass@%g%% (oracle) |", fr * 100, fr * 100);
   std::printf(" block%d mass@5%%-ish (block oracle) |\n|---|---|", o.block);
   for (size_t i = 0; i < fractions.size(); ++i) std::printf("---|---|");
   std::printf("---|\n");
@@ -286,7 +285,8 @@ void add_train_indexer(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "train-indexer",
       "Distil a head-collapsed indexer (KL to dense head-averaged attention, backbone frozen)");
-  sub->add_option("-m,--model", o->model, "GGUF file or HF checkpoint directory (default: SmolLM2)");
+  sub->add_option("-m,--model", o->model,
+                  "GGUF file or HF checkpoint directory (default: SmolLM2)");
   sub->add_option("-o,--out", o->out, "Output indexer .safetensors")->required();
   sub->add_option("--checkpoint", o->checkpoint,
                   "Training checkpoint (default OUT.train): resumed from when present");

@@ -162,17 +162,15 @@ void save_indexer(const std::string& path, const IndexerFile& file) {
   uint64_t offset = 0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, const float* data) {
     const int64_t n = numel(shape);
-    header[name] = {{"dtype", "F32"},
-                    {"shape", shape},
-                    {"data_offsets", {offset, offset + uint64_t(n) * 4}}};
+    header[name] = {
+        {"dtype", "F32"}, {"shape", shape}, {"data_offsets", {offset, offset + uint64_t(n) * 4}}};
     pieces.push_back({data, n});
     offset += uint64_t(n) * 4;
   };
   for (int l = 0; l < c.n_layers; ++l)
     for (int g = 0; g < c.n_groups; ++g)
       for (const IndexerMatrix m : matrices(c))
-        add(tensor_name(l, g, m), matrix_shape(c, m),
-            w.params.data() + param_offset(c, l, g, m));
+        add(tensor_name(l, g, m), matrix_shape(c, m), w.params.data() + param_offset(c, l, g, m));
   if (!file.adam_m.empty()) {
     SPF_CHECK(file.adam_m.size() == w.params.size() && file.adam_v.size() == w.params.size(),
               "save_indexer: optimizer state of the wrong size");
@@ -243,8 +241,7 @@ IndexerFile load_indexer(const std::string& path) {
     SPF_CHECK(info.dtype == DType::f32, path, ": tensor ", name, " is not F32");
     st->read_f32(name, std::span<float>(out, size_t(numel(shape))));
     for (int64_t i = 0; i < numel(shape); ++i)
-      SPF_CHECK(std::isfinite(out[i]), path, ": tensor ", name, " holds a non-finite value at ",
-                i);
+      SPF_CHECK(std::isfinite(out[i]), path, ": tensor ", name, " holds a non-finite value at ", i);
   };
   for (int l = 0; l < c.n_layers; ++l)
     for (int g = 0; g < c.n_groups; ++g)

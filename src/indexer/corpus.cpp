@@ -48,8 +48,8 @@ bool looks_like_text(const std::string& s) {
 
 std::string Corpus::describe() const {
   return cat("train ", train_files.size(), " files ", train_text.size(), " bytes hash ",
-             fnv1a(train_text), "; heldout ", heldout_files.size(), " files ",
-             heldout_text.size(), " bytes hash ", fnv1a(heldout_text));
+             fnv1a(train_text), "; heldout ", heldout_files.size(), " files ", heldout_text.size(),
+             " bytes hash ", fnv1a(heldout_text));
 }
 
 Corpus load_corpus(const CorpusOptions& o) {

@@ -14,9 +14,9 @@ namespace spf {
 class Tokenizer;
 
 struct CorpusOptions {
-  std::vector<std::string> roots;     // files or folders
-  std::vector<std::string> excludes;  // paths containing any of these substrings are skipped
-  int heldout_every = 10;             // path hash % heldout_every == 0 -> held-out
+  std::vector<std::string> roots;        // files or folders
+  std::vector<std::string> excludes;     // paths containing any of these substrings are skipped
+  int heldout_every = 10;                // path hash % heldout_every == 0 -> held-out
   int64_t max_bytes = int64_t(4) << 20;  // per split: files are taken in sorted order until this
 };
 

@@ -41,8 +41,7 @@ void head_averaged_targets(AttentionExecutor& executor, const AttentionCall& cal
                            std::vector<float>& out) {
   const AttentionShape& s = call.shape;
   SPF_CHECK(n_groups == 1 || n_groups == s.n_kv_heads, "indexer targets: ", n_groups,
-            " groups for a layer of ", s.n_kv_heads, " KV heads (must be 1 or ", s.n_kv_heads,
-            ")");
+            " groups for a layer of ", s.n_kv_heads, " KV heads (must be 1 or ", s.n_kv_heads, ")");
   out.assign(size_t(n_groups) * size_t(s.n_q) * size_t(s.n_kv), 0.0f);
   const RowStats stats = executor.row_stats(call, {});
   TargetVisitor visitor(s, n_groups, out.data());
@@ -78,8 +77,7 @@ void forward_qk(const IndexerWeights& w, const std::vector<float>& inv_freq, int
     s.mix.resize(size_t(n * c.n_heads));
   }
   indexer_queries(w, inv_freq, layer, group, x, n, 0, s.q.data(),
-                  c.n_heads > 1 ? s.heads.data() : nullptr,
-                  c.n_heads > 1 ? s.mix.data() : nullptr);
+                  c.n_heads > 1 ? s.heads.data() : nullptr, c.n_heads > 1 ? s.mix.data() : nullptr);
   indexer_keys(w, inv_freq, layer, group, x, n, 0, s.k.data());
   s.z.resize(size_t(n * n));
   log_softmax_rows(s.q.data(), s.k.data(), n, c.d_idx, s.z.data());

@@ -21,8 +21,8 @@ void IndexerConfig::validate() const {
   SPF_CHECK(n_layers >= 1 && n_layers <= 4096, "indexer: layers = ", n_layers,
             " (must be in [1, 4096])");
   SPF_CHECK(d_idx >= 2 && d_idx <= 1024, "indexer: d_idx = ", d_idx, " (must be in [2, 1024])");
-  SPF_CHECK(rope_dims >= 0 && rope_dims <= d_idx && rope_dims % 2 == 0, "indexer: rope_dims = ",
-            rope_dims, " (must be even and in [0, d_idx = ", d_idx, "])");
+  SPF_CHECK(rope_dims >= 0 && rope_dims <= d_idx && rope_dims % 2 == 0,
+            "indexer: rope_dims = ", rope_dims, " (must be even and in [0, d_idx = ", d_idx, "])");
   SPF_CHECK(n_heads >= 1 && n_heads <= 64, "indexer: heads = ", n_heads, " (must be in [1, 64])");
   SPF_CHECK(n_groups >= 1 && n_groups <= 256, "indexer: groups = ", n_groups,
             " (must be in [1, 256])");
@@ -98,8 +98,7 @@ IndexerWeights random_indexer(const IndexerConfig& config, uint64_t seed) {
 std::vector<float> indexer_inv_freq(const IndexerConfig& c) {
   std::vector<float> f(size_t(c.rope_dims / 2));
   for (int i = 0; i < c.rope_dims / 2; ++i)
-    f[size_t(i)] =
-        float(1.0 / std::pow(double(c.rope_theta), double(2 * i) / double(c.rope_dims)));
+    f[size_t(i)] = float(1.0 / std::pow(double(c.rope_theta), double(2 * i) / double(c.rope_dims)));
   return f;
 }
 

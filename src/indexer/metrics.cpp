@@ -28,7 +28,9 @@ void top_indices(const float* v, int64_t n, int64_t k, std::vector<int32_t>& idx
 class MetricsBackend : public AttentionBackend {
  public:
   MetricsBackend(const IndexerWeights& w, std::vector<double> fractions, int block)
-      : w_(w), fractions_(std::move(fractions)), block_(block),
+      : w_(w),
+        fractions_(std::move(fractions)),
+        block_(block),
         inv_freq_(indexer_inv_freq(w.config)) {
     out_.resize(size_t(w.config.n_layers));
   }

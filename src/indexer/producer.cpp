@@ -21,9 +21,9 @@ IndexerProducer::IndexerProducer(std::shared_ptr<const IndexerFile> file, std::s
   SPF_CHECK(options_.groups != GroupMode::per_head, "indexer ", path_,
             ": groups=head is not an indexer mode (the scorers are shared or per KV group)");
   SPF_CHECK((options_.groups == GroupMode::per_kv_group) == (c.n_groups > 1), "indexer ", path_,
-            " has ", c.n_groups == 1 ? "one scorer per layer" : "per-KV-group scorers",
-            ": use ", c.n_groups == 1 ? "groups=shared" : "groups=kv", " (the spec says groups=",
-            group_mode_spelling(options_.groups), ")");
+            " has ", c.n_groups == 1 ? "one scorer per layer" : "per-KV-group scorers", ": use ",
+            c.n_groups == 1 ? "groups=shared" : "groups=kv",
+            " (the spec says groups=", group_mode_spelling(options_.groups), ")");
   inv_freq_ = indexer_inv_freq(c);
 }
 
@@ -61,8 +61,7 @@ void IndexerProducer::observe(const AttentionCall& call) {
   for (int g = 0; g < G; ++g) {
     indexer_keys(file_->weights, inv_freq_, call.attention_layer, g, x, n, call.shape.q_pos0,
                  k.data());
-    for (int64_t t = 0; t < n; ++t)
-      std::copy_n(k.data() + t * d, d, rows + (t * G + g) * d);
+    for (int64_t t = 0; t < n; ++t) std::copy_n(k.data() + t * d, d, rows + (t * G + g) * d);
   }
 }
 

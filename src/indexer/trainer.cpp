@@ -15,8 +15,8 @@ void TrainConfig::validate() const {
   SPF_CHECK(steps >= 1, "train-indexer: steps = ", steps, " (must be >= 1)");
   SPF_CHECK(std::isfinite(lr) && lr > 0, "train-indexer: lr = ", lr, " (must be > 0)");
   SPF_CHECK(warmup >= 0, "train-indexer: warmup = ", warmup, " (must be >= 0)");
-  SPF_CHECK(final_lr_frac >= 0 && final_lr_frac <= 1, "train-indexer: final_lr_frac = ",
-            final_lr_frac, " (must be in [0, 1])");
+  SPF_CHECK(final_lr_frac >= 0 && final_lr_frac <= 1,
+            "train-indexer: final_lr_frac = ", final_lr_frac, " (must be in [0, 1])");
   SPF_CHECK(clip > 0, "train-indexer: clip = ", clip, " (must be > 0)");
   SPF_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && adam_eps > 0,
             "train-indexer: Adam betas must be in [0, 1) and eps > 0");
@@ -154,8 +154,8 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
               ": checkpoint of another model (", f.meta.model.text, ", hash ", f.meta.model.hash,
               ")");
     SPF_CHECK(f.weights.config == ic, ckpt_path, ": checkpoint of indexer ",
-              f.weights.config.variant(), " d_idx=", f.weights.config.d_idx, ", not ",
-              ic.variant(), " d_idx=", ic.d_idx);
+              f.weights.config.variant(), " d_idx=", f.weights.config.d_idx, ", not ", ic.variant(),
+              " d_idx=", ic.d_idx);
     SPF_CHECK(f.meta.train_config == config.json(), ckpt_path,
               ": checkpoint of another training config (", f.meta.train_config,
               "); delete it or train with the same options");
@@ -195,14 +195,15 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
     f.meta.step = s + 1;
     f.meta.tokens_seen += config.seq_len;
     ++r.steps_run;
-    if (hooks.on_step) hooks.on_step(f.meta.step, config.steps, loss, f.meta.tokens_seen,
-                                     clock.seconds());
+    if (hooks.on_step)
+      hooks.on_step(f.meta.step, config.steps, loss, f.meta.tokens_seen, clock.seconds());
     const bool last = f.meta.step == config.steps;
     const bool stop = hooks.stop_after > 0 && f.meta.step >= hooks.stop_after;
     if (!ckpt_path.empty() &&
         (last || stop || (hooks.checkpoint_every > 0 && f.meta.step % hooks.checkpoint_every == 0)))
       save_indexer(ckpt_path, f);
-    if (hooks.eval_every > 0 && (f.meta.step % hooks.eval_every == 0 || last)) evaluate(f.meta.step);
+    if (hooks.eval_every > 0 && (f.meta.step % hooks.eval_every == 0 || last))
+      evaluate(f.meta.step);
     if (stop && !last) break;
   }
   r.finished = f.meta.step == config.steps;

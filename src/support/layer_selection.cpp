@@ -41,8 +41,8 @@ LayerSelection LayerSelection::parse(std::string_view text) {
     int v = 0;
     SPF_CHECK(parse_index(item, v), "--sparse-layers '", text, "': '", item,
               "' is not an attention-layer index (", kForms, ")");
-    SPF_CHECK(std::find(s.layers.begin(), s.layers.end(), v) == s.layers.end(),
-              "--sparse-layers '", text, "': layer ", v, " listed twice");
+    SPF_CHECK(std::find(s.layers.begin(), s.layers.end(), v) == s.layers.end(), "--sparse-layers '",
+              text, "': layer ", v, " listed twice");
     s.layers.push_back(v);
     if (end == std::string_view::npos) break;
     start = end + 1;

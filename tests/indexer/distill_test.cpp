@@ -1,11 +1,12 @@
 // The indexer's hand-derived gradients against central finite differences, the RoPE transpose,
 // and the targets' normalisation.
+#include "indexer/distill.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "indexer/distill.h"
 #include "indexer/indexer_model.h"
 #include "test_util.h"
 
@@ -79,8 +80,12 @@ void check_gradient(int heads, int rope_dims) {
   EXPECT_LT(worst, 5e-2) << "heads=" << heads << " rope=" << rope_dims;
 }
 
-TEST(IndexerDistill, GradientMatchesFiniteDifferencesSingleHeadRope) { check_gradient(1, 4); }
-TEST(IndexerDistill, GradientMatchesFiniteDifferencesNoRope) { check_gradient(1, 0); }
+TEST(IndexerDistill, GradientMatchesFiniteDifferencesSingleHeadRope) {
+  check_gradient(1, 4);
+}
+TEST(IndexerDistill, GradientMatchesFiniteDifferencesNoRope) {
+  check_gradient(1, 0);
+}
 TEST(IndexerDistill, GradientMatchesFiniteDifferencesLightningHeadsAllRope) {
   check_gradient(3, 8);
 }
@@ -97,7 +102,8 @@ TEST(IndexerDistill, LossIsZeroWhenTheTargetIsTheIndexersOwnDistribution) {
   std::vector<float> P(size_t(n * n), 0.0f);
   for (int64_t i = 0; i < n; ++i) {
     double sum = 0;
-    for (int64_t j = 0; j <= i; ++j) sum += (P[size_t(i * n + j)] = std::exp(logs[size_t(i * n + j)]));
+    for (int64_t j = 0; j <= i; ++j)
+      sum += (P[size_t(i * n + j)] = std::exp(logs[size_t(i * n + j)]));
     EXPECT_NEAR(sum, 1.0, 1e-5);
   }
   EXPECT_NEAR(distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, nullptr, s), 0.0, 1e-5);
@@ -112,8 +118,8 @@ TEST(IndexerDistill, RopeInverseUndoesRopeAndPositionsShiftScoresOnlyRelatively)
   indexer_rope(c, inv, v.data(), 5, 17, true);
   for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], orig[i], 1e-5);
   // q at position p against k at position p' depends on p - p' only.
-  std::vector<float> q(orig.begin(), orig.begin() + c.d_idx), k(orig.begin() + c.d_idx,
-                                                                  orig.begin() + 2 * c.d_idx);
+  std::vector<float> q(orig.begin(), orig.begin() + c.d_idx),
+      k(orig.begin() + c.d_idx, orig.begin() + 2 * c.d_idx);
   auto score = [&](int64_t pq, int64_t pk) {
     std::vector<float> a = q, b = k;
     indexer_rope(c, inv, a.data(), 1, pq, false);

@@ -105,8 +105,7 @@ TEST(IndexerTrain, ResumeAfterAStopEqualsAnUninterruptedRunBitForBit) {
     train_indexer(*model, id, train, other, t.file("b.train"), hooks);
     ADD_FAILURE() << "resumed with another config";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("another training config"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("another training config"), std::string::npos) << e.what();
   }
 }
 
