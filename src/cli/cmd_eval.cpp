@@ -17,6 +17,7 @@
 #include "eval/results_log.h"
 #include "eval/sweep.h"
 #include "eval/sweep_config.h"
+#include "support/layer_selection.h"
 #include "support/producer.h"
 
 namespace spf::cli {
@@ -30,6 +31,7 @@ struct EvalOptions {
   int64_t samples = 20;
   uint64_t seed = 42;
   int64_t prefill_chunk = 0;
+  std::string sparse_layers = "all";
   int threads = 0;
 };
 
@@ -86,6 +88,7 @@ void run_eval(const EvalOptions& o) {
   j["samples"] = o.samples;
   j["seed"] = o.seed;
   j["prefill_chunk"] = o.prefill_chunk;
+  j["sparse_layers"] = o.sparse_layers;
   j["results"] = std::filesystem::absolute(o.results).string();
   const eval::SweepConfig cfg =
       eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
@@ -99,6 +102,7 @@ struct SweepOptions {
   std::string config, shard;
   bool merge_only = false;
   int64_t prefill_chunk = -1;  // -1: as the config says
+  std::string sparse_layers;   // empty: as the config says
   int threads = 0;
 };
 
@@ -106,6 +110,7 @@ void run_sweep_cmd(const SweepOptions& o) {
   apply_threads(o.threads);
   eval::SweepConfig cfg = eval::load_sweep_config(o.config);
   if (o.prefill_chunk >= 0) cfg.prefill_chunk = o.prefill_chunk;
+  if (!o.sparse_layers.empty()) cfg.sparse_layers = LayerSelection::parse(o.sparse_layers).str();
   if (o.merge_only) {
     const eval::MergeSummary m = eval::merge_shards(cfg.results);
     std::printf(
@@ -169,6 +174,9 @@ void add_eval(CLI::App& app) {
   sub->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prefill prompts in chunks of N tokens (0: whole prompt)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_option("--sparse-layers", o->sparse_layers,
+                  "Attention layers that run the method: all, every:K (K-1, 2K-1, ...) or a list "
+                  "3,7,11; the others run dense (one results file per selection)");
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_eval(*o); });
 
@@ -188,6 +196,9 @@ void add_eval(CLI::App& app) {
                  "Prefill prompts in chunks of N tokens (0: whole prompt; default: the config's "
                  "\"prefill_chunk\")")
       ->check(CLI::NonNegativeNumber);
+  sw->add_option("--sparse-layers", s->sparse_layers,
+                 "Attention layers that run each method (default: the config's \"sparse_layers\", "
+                 "else all)");
   add_threads_option(*sw, s->threads);
   sw->callback([s] { run_sweep_cmd(*s); });
 
