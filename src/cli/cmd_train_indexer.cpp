@@ -137,7 +137,7 @@ void run_train(const TrainOptions& o) {
 }
 
 struct EvalOptions {
-  std::string model, indexer, json_out;
+  std::string model, indexer, json_out, write_text;
   std::vector<std::string> text, exclude;
   int heldout_every = 10;
   std::string split = "heldout";
@@ -227,6 +227,12 @@ void run_indexer_eval(const EvalOptions& o) {
   SPF_CHECK(int64_t(ids.size()) >= o.tokens, "indexer-eval: the ", o.split, " split has ",
             ids.size(), " tokens, fewer than --tokens ", o.tokens);
   ids.resize(size_t(o.tokens));
+  if (!o.write_text.empty()) {  // the measured text, for spf oracle --prompt-file
+    write_file_atomic(o.write_text, tok.decode(ids));
+    std::fprintf(stderr, "[spf] wrote the %lld %s tokens as text to %s\n", (long long)o.tokens,
+                 o.split.c_str(), o.write_text.c_str());
+    return;
+  }
   Stopwatch sw;
   const std::vector<LayerMetrics> layers =
       indexer_metrics(*model, f.weights, ids, fractions, o.block);
@@ -333,6 +339,8 @@ void add_train_indexer(CLI::App& app) {
   ev->add_option("--budgets", e->budgets, "Fractions (default 2%,5%,10%,20%)")->delimiter(',');
   ev->add_option("--block", e->block, "Block of the block-shared form (default 64)");
   ev->add_option("--json", e->json_out, "Write the metrics as JSON");
+  ev->add_option("--write-text", e->write_text,
+                 "Instead: write the --tokens tokens of the split as text (for spf oracle)");
   ev->add_option("--cost", e->cost_lengths,
                  "Instead: time indexer scoring + top-k vs dense attention at these lengths")
       ->delimiter(',');
