@@ -1,6 +1,7 @@
 #include "indexer/checkpoint.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -74,8 +75,8 @@ int64_t numel(const std::vector<int64_t>& s) {
   return n;
 }
 
-int meta_int(const std::map<std::string, std::string>& m, const std::string& path,
-             const char* key) {
+int64_t meta_i64(const std::map<std::string, std::string>& m, const std::string& path,
+                 const char* key) {
   const auto it = m.find(key);
   SPF_CHECK(it != m.end(), path, ": indexer file has no metadata '", key, "'");
   size_t used = 0;
@@ -87,8 +88,16 @@ int meta_int(const std::map<std::string, std::string>& m, const std::string& pat
   }
   SPF_CHECK(used == it->second.size() && used > 0, path, ": indexer metadata ", key, " = '",
             it->second, "' is not an integer");
-  SPF_CHECK(v >= -(1ll << 40) && v <= (1ll << 40), path, ": indexer metadata ", key, " = ", v,
+  SPF_CHECK(v >= 0 && v <= (1ll << 50), path, ": indexer metadata ", key, " = ", v,
             " is out of range");
+  return int64_t(v);
+}
+
+// Geometry fields: small non-negative integers (validate() checks their ranges).
+int meta_int(const std::map<std::string, std::string>& m, const std::string& path,
+             const char* key) {
+  const int64_t v = meta_i64(m, path, key);
+  SPF_CHECK(v <= (1 << 20), path, ": indexer metadata ", key, " = ", v, " is out of range");
   return int(v);
 }
 
@@ -222,9 +231,15 @@ IndexerFile load_indexer(const std::string& path) {
   f.meta.model.text = meta_str(m, path, "model_identity");
   f.meta.model.hash = meta_str(m, path, "model_hash");
   f.meta.train_config = meta_str(m, path, "train_config");
-  f.meta.step = meta_int(m, path, "step");
-  f.meta.tokens_seen = meta_int(m, path, "tokens_seen");
-  f.meta.init_seed = uint64_t(meta_int(m, path, "init_seed"));
+  f.meta.step = meta_i64(m, path, "step");
+  f.meta.tokens_seen = meta_i64(m, path, "tokens_seen");
+  {
+    const std::string seed = meta_str(m, path, "init_seed");
+    const auto [end, ec] =
+        std::from_chars(seed.data(), seed.data() + seed.size(), f.meta.init_seed);
+    SPF_CHECK(!seed.empty() && ec == std::errc() && end == seed.data() + seed.size(), path,
+              ": indexer metadata init_seed = '", seed, "' is not an unsigned 64-bit integer");
+  }
   for (const auto& [k, v] : m)
     if (k.starts_with("extra.")) f.meta.extra[k.substr(6)] = v;
 
