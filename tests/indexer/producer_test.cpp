@@ -143,6 +143,37 @@ TEST(IndexerProducer, BlockSharedAndPerGroupFormsRunAndGroupsMustMatchTheFile) {
   }
 }
 
+// Decode steps (dense) and a second turn (sparse, at an offset) keep every layer's side cache in
+// step with the KV cache, so the second turn's queries score every earlier position.
+TEST(IndexerProducer, DecodeAndASecondTurnKeepTheSideCacheInStep) {
+  install_indexer_method();
+  Fixture fx;
+  const std::string path = fx.write(1, false);
+  SupportAttention b(make_producer(parse_method_spec("indexer:" + path), parse_budget("30%")),
+                     cpu_executor());
+  int64_t second_turn_calls = 0;
+  b.set_observer([&](const AttentionCall& c, const Support& s) {
+    if (c.shape.q_pos0 == 0) return;
+    ++second_turn_calls;
+    EXPECT_EQ(c.shape.q_pos0, 45);
+    EXPECT_EQ(c.side_cache->rows(), 65);
+    bool reaches_decoded = false;  // some query keeps a key written by a decode step
+    for (int64_t r = 0; r < s.n_rows(); ++r)
+      for (const int32_t col : s.row(0, r)) reaches_decoded |= col >= 40 && col < 45;
+    EXPECT_TRUE(reaches_decoded) << "layer " << c.attention_layer;
+  });
+  auto st = fx.model->new_state(80);
+  std::vector<float> logits(size_t(fx.model->config().vocab_size));
+  const std::vector<int32_t> ids = fx.ids(65);
+  fx.model->forward(std::span(ids).first(40), *st, b, LogitsMode::last, logits);
+  for (int t = 40; t < 45; ++t)
+    fx.model->forward(std::span(ids).subspan(size_t(t), 1), *st, b, LogitsMode::last, logits);
+  for (int l = 0; l < st->n_attention_layers(); ++l) EXPECT_EQ(st->side_cache(l).rows(), 45);
+  fx.model->forward(std::span(ids).subspan(45), *st, b, LogitsMode::last, logits);
+  EXPECT_EQ(second_turn_calls, 3);
+  for (int l = 0; l < st->n_attention_layers(); ++l) EXPECT_EQ(st->side_cache(l).rows(), 65);
+}
+
 TEST(IndexerProducer, SparseLayersSelectWhichLayersRunSparse) {
   install_indexer_method();
   Fixture fx;
