@@ -17,6 +17,7 @@
 #include "eval/results_log.h"
 #include "eval/sweep.h"
 #include "eval/sweep_config.h"
+#include "support/layer_selection.h"
 #include "support/producer.h"
 
 namespace spf::cli {
@@ -31,6 +32,7 @@ struct EvalOptions {
   uint64_t seed = 42;
   int64_t prefill_chunk = 0;
   std::string chat_template = "auto";
+  std::string sparse_layers = "all";
   int threads = 0;
 };
 
@@ -88,6 +90,7 @@ void run_eval(const EvalOptions& o) {
   j["seed"] = o.seed;
   j["prefill_chunk"] = o.prefill_chunk;
   j["chat_template"] = o.chat_template;
+  j["sparse_layers"] = o.sparse_layers;
   j["results"] = std::filesystem::absolute(o.results).string();
   const eval::SweepConfig cfg =
       eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
@@ -103,6 +106,7 @@ struct SweepOptions {
   bool merge_only = false;
   int64_t prefill_chunk = -1;  // -1: as the config says
   std::string chat_template;   // "": as the config says
+  std::string sparse_layers;   // empty: as the config says
   int threads = 0;
 };
 
@@ -112,6 +116,7 @@ void run_sweep_cmd(const SweepOptions& o) {
   if (o.prefill_chunk >= 0) cfg.prefill_chunk = o.prefill_chunk;
   if (!o.chat_template.empty())
     cfg.chat_template = eval::parse_chat_template_mode(o.chat_template, "--chat-template");
+  if (!o.sparse_layers.empty()) cfg.sparse_layers = LayerSelection::parse(o.sparse_layers).str();
   if (o.merge_only) {
     const eval::MergeSummary m = eval::merge_shards(cfg.results);
     std::printf(
@@ -186,6 +191,9 @@ void add_eval(CLI::App& app) {
                   "or none (verbatim); a task line's \"chat_template\" wins")
       ->check(CLI::IsMember({"auto", "none"}))
       ->capture_default_str();
+  sub->add_option("--sparse-layers", o->sparse_layers,
+                  "Attention layers that run the method: all, every:K (K-1, 2K-1, ...) or a list "
+                  "3,7,11; the others run dense (one results file per selection)");
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_eval(*o); });
 
@@ -208,6 +216,9 @@ void add_eval(CLI::App& app) {
   sw->add_option("--chat-template", s->chat_template,
                  "Custom tasks: auto or none (default: the config's \"chat_template\", else auto)")
       ->check(CLI::IsMember({"auto", "none"}));
+  sw->add_option("--sparse-layers", s->sparse_layers,
+                 "Attention layers that run each method (default: the config's \"sparse_layers\", "
+                 "else all)");
   add_threads_option(*sw, s->threads);
   sw->callback([s] { run_sweep_cmd(*s); });
 

@@ -13,6 +13,7 @@
 #include "core/npy.h"
 #include "model/model.h"
 #include "model/trace.h"
+#include "support/layer_selection.h"
 #include "support/producer.h"
 #include "support/support_attention.h"
 
@@ -22,6 +23,7 @@ namespace {
 struct LogitsOptions {
   std::string model, ids, ids_file, out, method = "dense", budget = "100%";
   int dense_layers = 0;
+  std::string sparse_layers = "all";
   int threads = 0;
   std::string dump_dir, dump_layers;
   int64_t prefill_chunk = 0;
@@ -36,8 +38,9 @@ void run_logits(const LogitsOptions& o) {
   check_output_path(o.out, "--out");
   // The method is checked before the model loads. Plain dense runs the dense backend; any other
   // spec (dense:block64 included) goes through SupportAttention.
-  std::unique_ptr<AttentionBackend> sparse;
+  std::unique_ptr<SupportAttention> sparse;
   const MethodSpec spec = parse_method_spec(o.method);
+  const LayerSelection sparse_layers = LayerSelection::parse(o.sparse_layers);
   if (to_string(spec) != "dense") {
     SupportAttentionOptions ao;
     ao.dense_layers = o.dense_layers;
@@ -51,6 +54,14 @@ void run_logits(const LogitsOptions& o) {
   auto model = load_model(resolve_model(o.model));
   const ModelConfig& cfg = model->config();
   check_dense_layers(o.dense_layers, cfg);
+  const std::vector<uint8_t> mask = sparse_layers.mask(cfg.n_attention_layers());
+  check_indexer_specs({o.method}, cfg, resolve_model(o.model));
+  if (sparse) {
+    SupportAttentionOptions ao = sparse->options();
+    ao.sparse_layers = mask;
+    sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
+                                                cpu_executor(), ao);
+  }
   for (size_t i = 0; i < ids.size(); ++i)
     SPF_CHECK(ids[i] < cfg.vocab_size, where, ": token id ", ids[i], " at index ", i,
               " is outside the model's vocabulary of ", cfg.vocab_size);
@@ -92,6 +103,9 @@ void add_logits(CLI::App& app) {
   sub->add_option("--budget", o->budget,
                   "Support budget: 5% or 0.05, k=256, p=0.9 (+,sink=N,window=N)");
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
+  sub->add_option("--sparse-layers", o->sparse_layers,
+                  "Attention layers that run sparse: all, every:K (K-1, 2K-1, ...) or a list "
+                  "3,7,11 (with --dense-layers: both must allow a layer)");
   sub->add_option("--dump", o->dump_dir,
                   "Also write per-layer intermediates as DIR/L<layer>.<name>.npy (created if "
                   "missing; names in src/model/trace.h)");

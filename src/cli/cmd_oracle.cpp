@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "eval/oracle_study.h"
+#include "support/layer_selection.h"
 #include "tokenizer/tokenizer.h"
 
 namespace spf::cli {
@@ -25,6 +26,7 @@ struct OracleOptions {
   std::vector<std::string> methods{"oracle"}, budgets{"5%"};
   int64_t max_tokens = 0, sink = 0, window = 0;
   int dense_layers = 0;
+  std::string sparse_layers = "all";
   bool chat = false, per_layer = false;
   int threads = 0;
 };
@@ -50,6 +52,7 @@ void run_oracle(const OracleOptions& o) {
       c.spec = spec;
       c.budget = b;
       c.dense_layers = o.dense_layers;
+      c.sparse_layers = LayerSelection::parse(o.sparse_layers).str();
       make_producer(spec, parse_budget(b));  // throws for options the producer cannot use
       SPF_CHECK(labels.insert(c.label()).second, "--method: ", c.label(),
                 " is listed twice (two spellings of one spec?)");
@@ -63,6 +66,8 @@ void run_oracle(const OracleOptions& o) {
   const std::string path = resolve_model(o.model);
   auto model = load_model(path);
   check_dense_layers(o.dense_layers, model->config());
+  (void)LayerSelection::parse(o.sparse_layers).mask(model->config().n_attention_layers());
+  check_indexer_specs(o.methods, model->config(), path);
   Tokenizer tok = Tokenizer::load_for_model(path);
   std::string text = read_file(o.prompt_file);
   if (o.chat) text = apply_chatml({{"user", text}}, "", true);
@@ -146,6 +151,9 @@ void add_oracle(CLI::App& app) {
                   "Always keep the last N keys of each query (inside the budget)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
+  sub->add_option("--sparse-layers", o->sparse_layers,
+                  "Attention layers that run sparse: all, every:K (K-1, 2K-1, ...) or a list "
+                  "3,7,11 (with --dense-layers: both must allow a layer)");
   sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens")
       ->check(CLI::PositiveNumber);
   sub->add_flag("--chat", o->chat, "Wrap the prompt as a user message in the chat template");

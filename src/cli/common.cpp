@@ -10,7 +10,9 @@
 
 #include "core/error.h"
 #include "core/threads.h"
+#include "indexer/checkpoint.h"
 #include "model/config.h"
+#include "support/method_spec.h"
 
 namespace spf::cli {
 
@@ -96,6 +98,15 @@ void check_dense_layers(int dense_layers, const ModelConfig& cfg) {
   SPF_CHECK(dense_layers >= 0 && dense_layers <= cfg.n_attention_layers(), "--dense-layers ",
             dense_layers, " is outside [0, ", cfg.n_attention_layers(), "] (the model has ",
             cfg.n_attention_layers(), " attention layers)");
+}
+
+void check_indexer_specs(const std::vector<std::string>& methods, const ModelConfig& cfg,
+                         const std::string& model_path) {
+  for (const std::string& m : methods) {
+    const MethodSpec spec = parse_method_spec(m);
+    if (spec.method != "indexer") continue;
+    check_indexer_for_model(load_indexer(spec.path), spec.path, cfg, model_path);
+  }
 }
 
 void apply_threads(int threads) {

@@ -34,6 +34,11 @@ void apply_threads(int threads);
 // --dense-layers L: 0 <= L <= the model's attention layers (more would silently mean "all").
 void check_dense_layers(int dense_layers, const ModelConfig& cfg);
 
+// For every indexer:FILE spec among `methods`: the file was made for this model (layers, hidden
+// size, identity and hash); throws one line otherwise. Other methods pass.
+void check_indexer_specs(const std::vector<std::string>& methods, const ModelConfig& cfg,
+                         const std::string& model_path);
+
 // Subcommand registration, one per file.
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);
@@ -43,5 +48,6 @@ void add_bench(CLI::App& app);
 void add_oracle(CLI::App& app);
 void add_eval(CLI::App& app);  // eval, sweep, report
 void add_methods(CLI::App& app);
+void add_train_indexer(CLI::App& app);  // train-indexer, indexer-eval
 
 }  // namespace spf::cli

@@ -10,6 +10,7 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/printable.h"
+#include "indexer/producer.h"
 
 namespace {
 
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
   spf::cli::add_eval(app);
   spf::cli::add_methods(app);
   spf::cli::add_bench(app);
+  spf::cli::add_train_indexer(app);
+  spf::install_indexer_method();
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --help-all, --version

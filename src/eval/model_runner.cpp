@@ -7,14 +7,17 @@
 #include "core/threads.h"
 #include "core/timer.h"
 #include "eval/scoring.h"
+#include "indexer/producer.h"
 #include "model/generate.h"
 #include "support/budget.h"
+#include "support/layer_selection.h"
 #include "support/support_attention.h"
 
 namespace spf::eval {
 
 std::unique_ptr<SupportProducer> make_cell_producer(const std::string& method,
                                                     const std::string& budget) {
+  install_indexer_method();
   const MethodSpec spec = parse_method_spec(method);
   Budget b;
   if (!budget.empty()) {
@@ -86,8 +89,11 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   // Plain dense runs the dense backend; "dense:block64" exercises the sparse path on the full
   // support.
   if (canonical_method(cell.method) != "dense") {
+    SupportAttentionOptions ao;
+    ao.sparse_layers =
+        LayerSelection::parse(options.sparse_layers).mask(l.model->config().n_attention_layers());
     auto backend = std::make_unique<SupportAttention>(make_cell_producer(cell.method, cell.budget),
-                                                      cpu_executor());
+                                                      cpu_executor(), ao);
     backend->set_observer([&](const AttentionCall& call, const Support& s) {
       const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
       admitted += double(s.admitted_pairs()) / double(s.n_groups);

@@ -7,12 +7,15 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "indexer/producer.h"
+#include "support/layer_selection.h"
 
 namespace spf {
 
 std::string SparseConfig::label() const {
   std::string s = cat(to_string(spec), " @ ", budget);
   if (dense_layers > 0) s += cat(" (first ", dense_layers, " layers dense)");
+  if (sparse_layers != "all") s += cat(" (sparse layers ", sparse_layers, ")");
   return s;
 }
 
@@ -29,7 +32,10 @@ SparseRunResult run_sparse_config(const Model& model, std::span<const int32_t> i
                                   std::span<const float> dense_logits, const SparseConfig& config) {
   SupportAttentionOptions ao;
   ao.dense_layers = config.dense_layers;
+  ao.sparse_layers =
+      LayerSelection::parse(config.sparse_layers).mask(model.config().n_attention_layers());
   ao.diagnostics = true;
+  install_indexer_method();
   SupportAttention backend(make_producer(config.spec, parse_budget(config.budget)), cpu_executor(),
                            ao);
 
@@ -86,6 +92,7 @@ nlohmann::json run_json(const SparseRunResult& r) {
           {"block", r.config.spec.block},
           {"groups", group_mode_name(r.config.spec.groups)},
           {"dense_layers", r.config.dense_layers},
+          {"sparse_layers", r.config.sparse_layers},
           {"producer", r.producer_name},
           {"kl_mean", r.logits.kl_mean},
           {"kl_max", r.logits.kl_max},
@@ -129,6 +136,7 @@ OracleStudy read_oracle_json(const std::string& path) {
       r.config.spec = run_spec(rj, path);
       r.config.budget = rj.at("budget").get<std::string>();
       r.config.dense_layers = rj.at("dense_layers").get<int>();
+      r.config.sparse_layers = rj.value("sparse_layers", std::string("all"));
       r.producer_name = rj.at("producer").get<std::string>();
       r.logits.positions = s.n_tokens;
       r.logits.kl_mean = rj.at("kl_mean").get<double>();

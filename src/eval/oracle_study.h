@@ -1,5 +1,6 @@
 // The oracle study: one dense forward over a prompt, then one forward per sparse configuration
-// (method spec x budget; the spec carries granularity, head grouping and options) through
+// (method spec x budget; the spec carries granularity, head grouping and options; the layers
+// that run sparse: --dense-layers and --sparse-layers) through
 // SupportAttention with diagnostics, each
 // compared with dense at the layer level (retained mass, output error, density, head-critical keys
 // dropped) and at the model level (logit KL, top-1 agreement). Reports go out as JSON and Markdown.
@@ -21,6 +22,7 @@ struct SparseConfig {
   MethodSpec spec = default_method_spec("oracle");
   std::string budget = "5%";  // parse_budget text
   int dense_layers = 0;
+  std::string sparse_layers = "all";  // support/layer_selection.h (--sparse-layers)
   // The canonical spec @ budget, e.g. "oracle:block64:groups=head @ 5%": names and resumes runs.
   std::string label() const;
 };

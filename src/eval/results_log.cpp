@@ -33,6 +33,7 @@ json record_to_json(const ResultRecord& r) {
       {"prompt_tokens", r.prompt_tokens},
       {"timestamp", r.timestamp}};
   if (r.prefill_chunk > 0) j["prefill_chunk"] = r.prefill_chunk;
+  if (r.sparse_layers != "all") j["sparse_layers"] = r.sparse_layers;
   if (!r.extra.is_null()) j["extra"] = r.extra;
   return j;
 }
@@ -99,6 +100,9 @@ ResultRecord record_from_json(const json& j, const std::string& where) {
   r.prefill_chunk = j.contains("prefill_chunk") && j["prefill_chunk"].is_number_integer()
                         ? j["prefill_chunk"].get<int64_t>()
                         : 0;
+  r.sparse_layers = j.contains("sparse_layers") && j["sparse_layers"].is_string()
+                        ? j["sparse_layers"].get<std::string>()
+                        : "all";
   r.prompt_tokens = j.contains("prompt_tokens") && j["prompt_tokens"].is_number_integer()
                         ? j["prompt_tokens"].get<int64_t>()
                         : -1;

@@ -35,8 +35,9 @@ struct ResultRecord {
   std::vector<std::string> outputs;
   std::string metric;
   double prefill_seconds = 0;
-  int64_t prefill_chunk = 0;   // tokens per prefill chunk (0: whole prompt); written when > 0
-  double support_density = 0;  // NaN when the runner did not say (written as null)
+  int64_t prefill_chunk = 0;  // tokens per prefill chunk (0: whole prompt); written when > 0
+  std::string sparse_layers = "all";  // --sparse-layers of the run; written when not "all"
+  double support_density = 0;         // NaN when the runner did not say (written as null)
   int64_t prompt_tokens = -1;
   std::string timestamp;
   nlohmann::json extra;  // null: omitted

@@ -66,7 +66,13 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
   check_appendable(out_path);  // fail now, not after the first sample has been computed
   const ResultsScan scan = scan_results(out_path, /*strict=*/true);
   std::set<ResultKey> done;
-  for (const ResultRecord& r : scan.records) done.insert(r.key);
+  for (const ResultRecord& r : scan.records) {
+    // Layer selections are not part of a cell's key: one results file holds one selection.
+    SPF_CHECK(r.sparse_layers == cfg.sparse_layers, "sweep: ", out_path,
+              " holds runs with sparse_layers=", r.sparse_layers, " and this sweep runs ",
+              cfg.sparse_layers, ": use another results file");
+    done.insert(r.key);
+  }
   std::vector<std::string> others = find_shard_files(cfg.results);
   if (!shard.whole()) others.push_back(cfg.results);
   for (const std::string& f : others)
@@ -157,7 +163,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
                         << out_path << " (an interrupted write); that sample runs again\n";
   }
 
-  const RunOptions run_options{cfg.stop_when_scored, cfg.prefill_chunk};
+  const RunOptions run_options{cfg.stop_when_scored, cfg.prefill_chunk, cfg.sparse_layers};
   Progress progress(options.progress, options.progress_style, summary.total, summary.already_done,
                     options.progress_interval_s);
   for (size_t s = 0; s < slots.size(); ++s) {
@@ -192,6 +198,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, Runner& runner, const SweepOption
         r.metric = std::string(metric_name(sample.metric));
         r.prefill_seconds = out.prefill_seconds;
         r.prefill_chunk = cfg.prefill_chunk;
+        r.sparse_layers = cfg.sparse_layers;
         r.support_density = out.support_density;
         r.prompt_tokens = out.prompt_tokens >= 0 ? out.prompt_tokens : sample.prompt_tokens;
         r.timestamp = utc_timestamp();

@@ -37,6 +37,8 @@ struct RunOptions {
   bool stop_when_scored = false;
   // Prefill in chunks of this many tokens (0: the whole prompt at once).
   int64_t prefill_chunk = 0;
+  // Attention layers that run the cell's method (support/layer_selection.h); others run dense.
+  std::string sparse_layers = "all";
 };
 
 class Runner {

@@ -14,6 +14,7 @@
 #include "eval/tasks/registry.h"
 #include "formats/json_text.h"
 #include "support/budget.h"
+#include "support/layer_selection.h"
 #include "support/method_spec.h"
 
 namespace spf::eval {
@@ -98,12 +99,12 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
                                const std::string& base_dir) {
   SPF_CHECK(j.is_object(), where, ": the sweep config must be a JSON object");
   static const std::set<std::string> known = {
-      "models", "methods", "budgets",          "lengths",       "tasks",        "samples",
-      "seed",   "results", "stop_when_scored", "prefill_chunk", "chat_template"};
+      "models", "methods", "budgets",          "lengths",       "tasks",         "samples",
+      "seed",   "results", "stop_when_scored", "prefill_chunk", "chat_template", "sparse_layers"};
   for (const auto& [k, v] : j.items())
     SPF_CHECK(known.count(k), where, ": unknown key \"", k,
               "\" (known: models, methods, budgets, lengths, tasks, samples, seed, results, "
-              "stop_when_scored, prefill_chunk, chat_template)");
+              "stop_when_scored, prefill_chunk, chat_template, sparse_layers)");
   SweepConfig c;
   c.base_dir = base_dir;
   c.models = string_list(j, "models", where, true);
@@ -194,6 +195,15 @@ SweepConfig parse_sweep_config(const json& j, const std::string& where,
     SPF_CHECK(j["chat_template"].is_string(), where,
               ": \"chat_template\" must be \"auto\" or \"none\"");
     c.chat_template = parse_chat_template_mode(j["chat_template"].get<std::string>(), where);
+  }
+  if (j.contains("sparse_layers")) {
+    SPF_CHECK(j["sparse_layers"].is_string(), where,
+              ": \"sparse_layers\" must be a string (all, every:K or 3,7,11)");
+    try {
+      c.sparse_layers = LayerSelection::parse(j["sparse_layers"].get<std::string>()).str();
+    } catch (const Error& e) {
+      fail(where, ": ", e.what());
+    }
   }
   return c;
 }

@@ -43,6 +43,9 @@ struct SweepConfig {
   bool stop_when_scored = false;
   int64_t prefill_chunk = 0;
   ChatTemplateMode chat_template = ChatTemplateMode::automatic;
+  // "sparse_layers": "all" | "every:K" | "3,7,11" (support/layer_selection.h): the attention
+  // layers that run each cell's method; the others run dense. One results file per selection.
+  std::string sparse_layers = "all";
   std::string base_dir;  // where relative paths in the config resolve from
 };
 

@@ -73,13 +73,14 @@ std::vector<MethodInfo> build_catalog() {
               kWindow,
               {"seed", 0, 0, std::numeric_limits<int64_t>::max(), "seed of the random columns"}}));
 
-  // Reserved for the learned indexer (a later milestone): the grammar takes it, make_producer
-  // refuses it.
+  // The learned indexer lives above this library: src/indexer registers its factory
+  // (register_producer_factory in producer.h); make_producer refuses it until then.
   c.push_back(method("indexer",
-                     "key blocks scored by a learned indexer checkpoint FILE (reserved: not "
-                     "available in this build yet)"));
-  c.back().available = false;
+                     "keys (token) or key blocks (blockN: pooled queries per block) by a learned "
+                     "indexer file FILE (spf train-indexer); groups=kv for per-KV-group scorers",
+                     {kSink, kWindow}));
   c.back().takes_path = true;
+  c.back().grouped = true;
   return c;
 }
 

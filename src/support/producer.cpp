@@ -1,5 +1,7 @@
 #include "support/producer.h"
 
+#include <mutex>
+
 #include "core/error.h"
 #include "support/producers/antidiagonal.h"
 #include "support/producers/dense.h"
@@ -85,10 +87,51 @@ ProducerOptions producer_options(const MethodSpec& spec, const Budget& budget) {
   return po;
 }
 
+namespace {
+
+struct Registered {
+  std::string method;
+  ProducerFactory factory;
+};
+
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::vector<Registered>& registry() {
+  static std::vector<Registered> r;
+  return r;
+}
+
+ProducerFactory registered_factory(std::string_view method) {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  for (const Registered& r : registry())
+    if (r.method == method) return r.factory;
+  return nullptr;
+}
+
+}  // namespace
+
+void register_producer_factory(std::string_view method, ProducerFactory factory) {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  for (Registered& r : registry())
+    if (r.method == method) {
+      r.factory = factory;
+      return;
+    }
+  registry().push_back({std::string(method), factory});
+}
+
 std::unique_ptr<SupportProducer> make_producer(const MethodSpec& spec, const Budget& budget) {
   const MethodInfo& m = spec.info();
   SPF_CHECK(m.available, "support method ", to_string(spec), ": ", m.name,
             " is not available in this build yet (reserved for a later release; see spf methods)");
+  if (m.takes_path) {
+    const ProducerFactory f = registered_factory(m.name);
+    SPF_CHECK(f != nullptr, "support method ", to_string(spec), ": ", m.name,
+              " is not available in this build (its library did not register it)");
+    return f(spec, producer_options(spec, budget));
+  }
   return make_producer(spec.method, producer_options(spec, budget));
 }
 
@@ -96,6 +139,8 @@ std::unique_ptr<SupportProducer> make_producer(std::string_view method,
                                                const ProducerOptions& options) {
   check_producer_method(method);
   options.validate();
+  SPF_CHECK(!find_method_info(method)->takes_path, "support method ", method,
+            " needs a file: build it from a method spec (", method, ":FILE)");
   if (method == "dense") return std::make_unique<DenseProducer>(options);
   if (method == "oracle") return std::make_unique<OracleProducer>(options);
   if (method == "streaming") return std::make_unique<StreamingProducer>(options);

@@ -11,7 +11,7 @@
 //   antidiagonal    key blocks ranked by strided antidiagonal q.k sums, softmax-normalized per row
 //                   (alias: xattention)
 //   random          random columns at the same budget (seeded; a floor)
-//   indexer         reserved (indexer:FILE): refused until the learned indexer lands
+//   indexer         indexer:FILE, a learned indexer (src/indexer registers it: a higher layer)
 //
 // Head-independent methods (dense, streaming, random) always emit one shared group.
 #pragma once
@@ -80,6 +80,13 @@ std::vector<std::string> producer_methods();
 // only, so it also serves before options are known (make_producer may reject options, e.g. an
 // antidiagonal block that is not a multiple of its stride).
 void check_producer_method(std::string_view method);
+
+// Producers of methods implemented above this library (the learned indexer, src/indexer): the
+// factory make_producer(spec, budget) calls for `method`. Registering again replaces it. Until
+// one is registered, make_producer refuses the method with a line saying so.
+using ProducerFactory = std::unique_ptr<SupportProducer> (*)(const MethodSpec& spec,
+                                                             const ProducerOptions& options);
+void register_producer_factory(std::string_view method, ProducerFactory factory);
 
 // "method(budget,block=B,groups)" for name() implementations.
 std::string describe_producer(std::string_view method, const ProducerOptions& options);

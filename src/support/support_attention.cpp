@@ -33,7 +33,10 @@ void SupportAttention::run_dense(const AttentionCall& call, bool record) {
 void SupportAttention::attend(const AttentionCall& call) {
   call.validate();
   producer_->observe(call);
-  if (call.attention_layer < options_.dense_layers ||
+  const bool deselected = !options_.sparse_layers.empty() &&
+                          (size_t(call.attention_layer) >= options_.sparse_layers.size() ||
+                           options_.sparse_layers[size_t(call.attention_layer)] == 0);
+  if (call.attention_layer < options_.dense_layers || deselected ||
       (options_.dense_decode && call.shape.n_q == 1)) {
     run_dense(call, options_.diagnostics);
     return;

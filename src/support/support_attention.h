@@ -3,6 +3,8 @@
 // executor's sparse attention on it; the executor is injected (CPU now, CUDA later), and the
 // producer reads dense statistics from the same executor. Options:
 //   dense_layers       attention layers [0, dense_layers) run dense (attention_layer index)
+//   sparse_layers      one flag per attention layer (layer_selection.h, --sparse-layers): layers
+//                      whose flag is 0, or beyond the vector, run dense; empty = every layer
 //   dense_decode       calls with a single query (decode steps) run dense
 //   diagnostics        after each sparse call, also compare with dense (support/diagnostics.h) and
 //                      record one LayerDiagnostics per call (costs a dense pass plus two mass
@@ -12,6 +14,7 @@
 // Not thread-safe: one call at a time (as the model makes them).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +29,7 @@ namespace spf {
 
 struct SupportAttentionOptions {
   int dense_layers = 0;
+  std::vector<uint8_t> sparse_layers;
   bool dense_decode = true;
   bool diagnostics = false;
   bool full_support_dense = true;

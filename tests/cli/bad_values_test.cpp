@@ -130,8 +130,7 @@ TEST(CliBadValues, OracleBudgetsMethodsGranularity) {
   expect_oracle_error("--method oracle:token,oracle", {"oracle @ 5%", "listed twice"});
   expect_oracle_error("--method oracle:sink=2 --sink 3", {"sink=2", "sink=3"});
   expect_oracle_error("--method streaming --sink 8", {"streaming:sink=8"});
-  expect_oracle_error("--method indexer:idx.bin:block64",
-                      {"indexer:idx.bin:block64", "not available in this build yet"});
+  expect_oracle_error("--method indexer:idx.bin:block64", {"idx.bin", "no such indexer file"});
   // The grid axes of old are spec arguments now.
   expect_oracle_error("--granularity block:64", {"--granularity"});
 }
@@ -153,10 +152,10 @@ TEST(CliBadValues, ProducerOptionsCheckedBeforeLoading) {
                         {"oracle:rows", "unknown argument 'rows'"});
   expect_one_line_error(run_split(t, "eval --model " + absent + " --task vt --results " + results +
                                          " --method indexer:idx.bin:block64"),
-                        {"indexer:idx.bin:block64", "not available in this build yet"});
+                        {"indexer:idx.bin:block64", "no such indexer file"});
   expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1,2 --out " +
                                          t.file("x.npy") + " --method indexer:idx.bin"),
-                        {"indexer:idx.bin", "not available in this build yet"});
+                        {"idx.bin", "no such indexer file"});
   expect_one_line_error(run_split(t, "logits --model " + absent + " --ids 1,2 --out " +
                                          t.file("x.npy") + " --method oracle:per_head:per_head"),
                         {"method spec 'oracle:per_head:per_head'", "duplicate group mode"});

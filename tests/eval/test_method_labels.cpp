@@ -202,7 +202,7 @@ TEST(EvalMethodLabels, CellProducersComeFromTheSpec) {
     return "(no error)";
   };
   std::string e = error_of("indexer:idx.bin:block64", "5%");
-  EXPECT_NE(e.find("not available in this build yet"), std::string::npos) << e;
+  EXPECT_NE(e.find("no such indexer file"), std::string::npos) << e;
   e = error_of("oracle", "lots");
   EXPECT_NE(e.find("method oracle: budget 'lots'"), std::string::npos) << e;
   e = error_of("random", "p=0.9");

@@ -95,6 +95,11 @@ TEST(EvalSweepConfig, ErrorsSayWhatIsWrong) {
     EXPECT_NE(error_of(with("prefill_chunk", bad)).find("\"prefill_chunk\" must be a non-negative"),
               std::string::npos)
         << bad.dump();
+  EXPECT_EQ(parse_sweep_config(with("sparse_layers", "11,3,7"), "s", "").sparse_layers, "3,7,11");
+  EXPECT_EQ(parse_sweep_config(base_config(), "s", "").sparse_layers, "all");
+  EXPECT_NE(error_of(with("sparse_layers", "every:0")).find("every:K"), std::string::npos);
+  EXPECT_NE(error_of(with("sparse_layers", 4)).find("\"sparse_layers\" must be a string"),
+            std::string::npos);
   EXPECT_NE(error_of(with("tasks", {"custom:"})).find("names no file"), std::string::npos);
   EXPECT_EQ(error_of(with("budgets", {"2048"})), "(no error)");  // token counts are budgets too
   // Exponent notation is no token count: the run used to read 1e9 as k = 1 under a "1e9" label.

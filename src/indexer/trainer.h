@@ -1,0 +1,103 @@
+// The indexer trainer: KL distillation with the backbone frozen. One step = one window of
+// seq_len tokens through the model with dense attention; at every attention layer the backend
+// (DistillBackend) computes the head-averaged dense targets in tiles and the scorers' loss and
+// hand-derived gradients (distill.h), so all layers train in one pass over the data. Loss = mean
+// over layers, groups and queries of KL(target || indexer). Adam with linear warm-up, cosine decay
+// to final_lr_frac * lr and global-norm gradient clipping.
+//
+// Exact resume: the window of step s is a pure function of (seed, s), the update is deterministic
+// for a given thread count, and a checkpoint (every checkpoint_every steps, atomic) holds weights,
+// both Adam moments, the step and the tokens seen, so a run killed after a checkpoint and resumed
+// ends with the same bits as an uninterrupted run.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "attention/executor.h"
+#include "indexer/checkpoint.h"
+#include "indexer/distill.h"
+#include "model/model.h"
+
+namespace spf {
+
+struct TrainConfig {
+  int d_idx = 64;
+  int rope_dims = 32;
+  int heads = 1;
+  bool per_kv_group = false;
+  int64_t seq_len = 1024;
+  int64_t steps = 100;
+  double lr = 1e-3;
+  int64_t warmup = 10;
+  double final_lr_frac = 0.1;
+  double clip = 1.0;
+  double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  uint64_t seed = 1;
+  std::string data;  // description of the training data (files, hash), recorded and checked
+
+  void validate() const;
+  // JSON of every field: saved in checkpoints; a resume must match it exactly.
+  std::string json() const;
+};
+
+// Learning rate of (0-based) step s.
+double lr_at(const TrainConfig& c, int64_t step);
+// First token of step s's window in a stream of n tokens.
+int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens);
+
+// Backend that runs every call densely and, on the way, scores the indexer against the dense
+// targets of that layer: loss per layer (mean KL per query, averaged over groups) and, when
+// grad is set, the gradient of the mean loss over layers.
+class DistillBackend : public AttentionBackend {
+ public:
+  DistillBackend(const IndexerWeights& weights, AttentionExecutor& executor, float* grad);
+  void attend(const AttentionCall& call) override;
+  // Mean KL per query of each attention layer in the last forward.
+  const std::vector<double>& layer_kl() const { return layer_kl_; }
+
+ private:
+  const IndexerWeights& w_;
+  AttentionExecutor& executor_;
+  float* grad_;
+  std::vector<float> inv_freq_, targets_;
+  std::vector<double> layer_kl_;
+  DistillScratch scratch_;
+};
+
+// Mean KL per query of each attention layer over ids (one forward from position 0).
+std::vector<double> heldout_kl(const Model& model, const IndexerWeights& w,
+                               std::span<const int32_t> ids);
+
+struct TrainHooks {
+  // After every step: (step done, steps, train loss, tokens seen, seconds of this run).
+  std::function<void(int64_t, int64_t, double, int64_t, double)> on_step;
+  // When eval_every > 0: after step s % eval_every == 0 (and before the first step of a fresh
+  // run): held-out layer KLs.
+  std::function<void(int64_t step, int64_t tokens, const std::vector<double>&)> on_eval;
+  int64_t eval_every = 0;
+  std::span<const int32_t> heldout;
+  int64_t checkpoint_every = 50;
+  int64_t stop_after = 0;  // > 0: stop (as a kill would) once this many steps are done
+};
+
+struct TrainResult {
+  IndexerFile file;
+  int64_t steps_run = 0;  // in this process
+  bool resumed = false;
+  bool finished = false;  // all steps done
+  double seconds = 0;
+};
+
+// Trains from `ckpt_path` when it holds a checkpoint of this config and model (else from a random
+// init of seed), writes the checkpoint every checkpoint_every steps and at the end, and returns
+// the final weights (the caller saves them without optimizer state). Throws spf::Error on a
+// checkpoint of another config or model.
+TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
+                          std::span<const int32_t> train_ids, const TrainConfig& config,
+                          const std::string& ckpt_path, const TrainHooks& hooks);
+
+}  // namespace spf

@@ -1,0 +1,61 @@
+// The indexer through the command line: a random-init file for the tiny Llama fixture serves
+// indexer:FILE in spf logits (with --sparse-layers); bad files and another model's file fail with
+// one "spf: error:" line and exit 1.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/atomic_file.h"
+#include "indexer/checkpoint.h"
+#include "test_util.h"
+
+namespace spf {
+namespace {
+
+void expect_one_line_error(const test::CommandResult& r, const std::vector<std::string>& parts) {
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("spf: error: ", 0), 0u) << r.output;
+  EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << r.output;
+  for (const std::string& p : parts) EXPECT_NE(r.output.find(p), std::string::npos) << r.output;
+}
+
+TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
+  test::TempDir t;
+  const std::string llama = test::fixture("hf/llama"), qwen = test::fixture("hf/qwen3");
+  const std::string idx = t.file("idx.safetensors");
+  test::CommandResult r = test::run_cli("train-indexer -m " + llama + " --random-init --d-idx 16 " +
+                                        "--rope-dims 8 --out " + idx);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const IndexerFile f = load_indexer(idx);
+  EXPECT_EQ(f.weights.config.d_idx, 16);
+  EXPECT_EQ(f.weights.config.n_layers, 3);
+  EXPECT_EQ(f.meta.step, 0);
+
+  const std::string args = "logits -m " + llama + " --ids 1,5,9,2,7,3,8,4 --budget 50% --out ";
+  r = test::run_cli(args + t.file("a.npy") + " --method indexer:" + idx);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = test::run_cli(args + t.file("b.npy") + " --method indexer:" + idx +
+                    ":block4 --sparse-layers every:2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  expect_one_line_error(
+      test::run_cli(args + t.file("c.npy") + " --method indexer:" + idx + " --sparse-layers 3"),
+      {"--sparse-layers", "outside [0, 3)"});
+
+  // Truncated file.
+  const std::string bytes = read_file(idx);
+  const std::string trunc = t.file("trunc.safetensors");
+  write_file_atomic(trunc, bytes.substr(0, bytes.size() / 2));
+  expect_one_line_error(test::run_cli(args + t.file("d.npy") + " --method indexer:" + trunc),
+                        {"trunc.safetensors"});
+  // Another model (same shapes, other weights): the hash says so.
+  expect_one_line_error(test::run_cli("logits -m " + qwen + " --ids 1,2,3 --out " +
+                                      t.file("e.npy") + " --method indexer:" + idx),
+                        {"idx.safetensors", "trained for"});
+  // indexer-eval refuses it too.
+  expect_one_line_error(test::run_cli("indexer-eval -m " + qwen + " --indexer " + idx + " --text " +
+                                      test::fixture("text")),
+                        {"idx.safetensors", "trained for"});
+}
+
+}  // namespace
+}  // namespace spf

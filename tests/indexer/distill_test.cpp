@@ -1,0 +1,149 @@
+// The indexer's hand-derived gradients against central finite differences, the RoPE transpose,
+// and the targets' normalisation.
+#include "indexer/distill.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "indexer/indexer_model.h"
+#include "test_util.h"
+
+namespace spf {
+namespace {
+
+IndexerConfig tiny_config(int heads, int rope_dims, int groups = 1) {
+  IndexerConfig c;
+  c.d_model = 12;
+  c.n_layers = 2;
+  c.d_idx = 8;
+  c.rope_dims = rope_dims;
+  c.n_heads = heads;
+  c.n_groups = groups;
+  c.rope_theta = 100.0f;
+  return c;
+}
+
+// Random causal target rows (softmax of random logits; some exact zeros).
+std::vector<float> random_targets(int64_t n, uint32_t seed) {
+  std::vector<float> p(size_t(n * n), 0.0f);
+  const std::vector<float> r = test::random_floats(size_t(n * n), seed, -2.0f, 2.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int64_t j = 0; j <= i; ++j) s += std::exp(double(r[size_t(i * n + j)]));
+    for (int64_t j = 0; j <= i; ++j)
+      p[size_t(i * n + j)] = float(std::exp(double(r[size_t(i * n + j)])) / s);
+    if (i >= 3) {  // a zero target entry (0 log 0 = 0), renormalised
+      const float z = p[size_t(i * n + 1)];
+      p[size_t(i * n + 1)] = 0.0f;
+      for (int64_t j = 0; j <= i; ++j) p[size_t(i * n + j)] /= (1.0f - z);
+    }
+  }
+  return p;
+}
+
+void check_gradient(int heads, int rope_dims) {
+  const IndexerConfig c = tiny_config(heads, rope_dims);
+  IndexerWeights w = random_indexer(c, 7);
+  const int64_t n = 9;
+  const std::vector<float> x = test::random_floats(size_t(n * c.d_model), 3);
+  const std::vector<float> P = random_targets(n, 5);
+  const std::vector<float> inv = indexer_inv_freq(c);
+  DistillScratch s;
+  const int layer = 1;
+  std::vector<float> grad(w.params.size(), 0.0f);
+  const double loss = distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, grad.data(), s);
+  EXPECT_GT(loss, 0.0);
+  // Layer 0 is not touched by layer 1's loss.
+  for (int64_t i = 0; i < c.scorer_size(); ++i) ASSERT_EQ(grad[size_t(i)], 0.0f);
+
+  const int64_t begin = param_offset(c, layer, 0, IndexerMatrix::wq);
+  const int64_t end = begin + c.scorer_size();
+  double num = 0, den = 0, worst = 0;
+  for (int64_t i = begin; i < end; ++i) {
+    const float keep = w.params[size_t(i)];
+    const float h = 1e-2f;
+    w.params[size_t(i)] = keep + h;
+    const double lp = distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, nullptr, s);
+    w.params[size_t(i)] = keep - h;
+    const double lm = distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, nullptr, s);
+    w.params[size_t(i)] = keep;
+    const double fd = (lp - lm) / (2.0 * double(h));
+    const double an = grad[size_t(i)];
+    num += (fd - an) * (fd - an);
+    den += an * an;
+    worst = std::max(worst, std::abs(fd - an) / std::max(1e-1, std::abs(an)));
+  }
+  EXPECT_GT(den, 1e-4) << "gradient vanishes";
+  EXPECT_LT(std::sqrt(num / den), 5e-3) << "heads=" << heads << " rope=" << rope_dims;
+  EXPECT_LT(worst, 5e-2) << "heads=" << heads << " rope=" << rope_dims;
+}
+
+TEST(IndexerDistill, GradientMatchesFiniteDifferencesSingleHeadRope) {
+  check_gradient(1, 4);
+}
+TEST(IndexerDistill, GradientMatchesFiniteDifferencesNoRope) {
+  check_gradient(1, 0);
+}
+TEST(IndexerDistill, GradientMatchesFiniteDifferencesLightningHeadsAllRope) {
+  check_gradient(3, 8);
+}
+
+TEST(IndexerDistill, LossIsZeroWhenTheTargetIsTheIndexersOwnDistribution) {
+  const IndexerConfig c = tiny_config(2, 4);
+  const IndexerWeights w = random_indexer(c, 11);
+  const int64_t n = 7;
+  const std::vector<float> x = test::random_floats(size_t(n * c.d_model), 4);
+  const std::vector<float> inv = indexer_inv_freq(c);
+  DistillScratch s;
+  std::vector<float> logs;
+  scorer_log_probs(w, inv, 0, 0, x.data(), n, logs, s);
+  std::vector<float> P(size_t(n * n), 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    double sum = 0;
+    for (int64_t j = 0; j <= i; ++j)
+      sum += (P[size_t(i * n + j)] = std::exp(logs[size_t(i * n + j)]));
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+  EXPECT_NEAR(distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, nullptr, s), 0.0, 1e-5);
+}
+
+TEST(IndexerDistill, RopeInverseUndoesRopeAndPositionsShiftScoresOnlyRelatively) {
+  const IndexerConfig c = tiny_config(1, 6);
+  const std::vector<float> inv = indexer_inv_freq(c);
+  std::vector<float> v = test::random_floats(size_t(5 * c.d_idx), 9);
+  const std::vector<float> orig = v;
+  indexer_rope(c, inv, v.data(), 5, 17, false);
+  indexer_rope(c, inv, v.data(), 5, 17, true);
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], orig[i], 1e-5);
+  // q at position p against k at position p' depends on p - p' only.
+  std::vector<float> q(orig.begin(), orig.begin() + c.d_idx),
+      k(orig.begin() + c.d_idx, orig.begin() + 2 * c.d_idx);
+  auto score = [&](int64_t pq, int64_t pk) {
+    std::vector<float> a = q, b = k;
+    indexer_rope(c, inv, a.data(), 1, pq, false);
+    indexer_rope(c, inv, b.data(), 1, pk, false);
+    float s = 0;
+    for (int e = 0; e < c.d_idx; ++e) s += a[size_t(e)] * b[size_t(e)];
+    return s;
+  };
+  EXPECT_NEAR(score(10, 3), score(107, 100), 1e-4);
+  EXPECT_GT(std::abs(score(10, 3) - score(10, 9)), 1e-4);
+}
+
+TEST(IndexerModel, ConfigValidationNamesTheField) {
+  IndexerConfig c = tiny_config(1, 5);
+  try {
+    c.validate();
+    ADD_FAILURE() << "odd rope dims accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rope_dims"), std::string::npos);
+  }
+  c = tiny_config(1, 4);
+  c.d_idx = 1;
+  EXPECT_THROW(c.validate(), Error);
+}
+
+}  // namespace
+}  // namespace spf
