@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for SECONDS: tools/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
-# TARGET: gguf safetensors safetensors_index config_json tokenizer_json tasks_jsonl sweep_config.
+# TARGET: gguf safetensors safetensors_index config_json tokenizer_json tasks_jsonl sweep_config
+# indexer_checkpoint.
 # Builds build-fuzz/ with clang (ASan + UBSan + fuzzer coverage) on first use. The committed seeds
 # in fuzz/corpus/TARGET are copied into build-fuzz/corpus/TARGET, which keeps what the run finds;
 # crashes land in build-fuzz/crashes/TARGET. Exit status: libFuzzer's (0 = nothing found).
