@@ -118,10 +118,19 @@ bool get_bool_or(const json& j, const char* key, bool dflt, const std::string& w
   return j[key].get<bool>();
 }
 
+// A string field, `dflt` when absent or null (config.json writers emit null for unset keys).
+std::string get_string_or(const json& j, const char* key, const std::string& dflt,
+                          const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) return dflt;
+  SPF_CHECK(j[key].is_string(), where, ": \"", key, "\" must be a string");
+  return j[key].get<std::string>();
+}
+
 void read_rope_scaling(const json& rs, RopeConfig& rope, const std::string& where) {
   if (rs.is_null()) return;
   SPF_CHECK(rs.is_object(), where, ": rope scaling must be an object");
-  std::string type = rs.value("rope_type", rs.value("type", std::string("default")));
+  std::string type =
+      get_string_or(rs, "rope_type", get_string_or(rs, "type", "default", where), where);
   SPF_CHECK(type == "default" || type == "linear" || type == "llama3", where,
             ": unsupported rope type '", type, "' (supported: default, linear, llama3)");
   rope.type = type;
@@ -136,7 +145,7 @@ void read_rope_scaling(const json& rs, RopeConfig& rope, const std::string& wher
 ModelConfig config_from_hf_json(const json& root, const std::string& where) {
   SPF_CHECK(root.is_object(), where, ": config must be a JSON object");
   ModelConfig c;
-  std::string model_type = root.value("model_type", std::string());
+  std::string model_type = get_string_or(root, "model_type", "", where);
   if (root.contains("architectures") && root["architectures"].is_array() &&
       !root["architectures"].empty() && root["architectures"][0].is_string()) {
     c.hf_architecture = root["architectures"][0].get<std::string>();
@@ -152,7 +161,7 @@ ModelConfig config_from_hf_json(const json& root, const std::string& where) {
     if (model_type == "qwen3_5")
       model_type = "qwen3_5_text";
     else
-      model_type = jp->value("model_type", model_type);
+      model_type = get_string_or(*jp, "model_type", model_type, where);
   }
   const json& j = *jp;
   if (model_type == "llama" || model_type == "mistral")
@@ -264,7 +273,13 @@ ModelConfig config_from_hf_file(const std::string& path) {
   SPF_CHECK(in.good(), path, ": cannot open");
   std::ostringstream text;
   text << in.rdbuf();
-  return config_from_hf_json(parse_json_text<json>(text.str(), path), path);
+  const json root = parse_json_text<json>(text.str(), path);
+  try {
+    return config_from_hf_json(root, path);
+  } catch (const json::exception& e) {
+    // A field of an unexpected JSON type that no check above names: still one line, no abort.
+    fail(path, ": unexpected value in config.json (", e.what(), ")");
+  }
 }
 
 ModelConfig config_from_gguf(const GgufFile& g) {

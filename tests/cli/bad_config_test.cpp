@@ -83,6 +83,20 @@ TEST(CliBadConfig, UnknownArchitecture) {
   expect_logits_fails(t, d, "1,2", {"config.json", "unknown model_type 'gpt_neox'"});
 }
 
+// Found by the fuzz smoke: a non-string model_type or rope type escaped as a JSON library
+// exception (an abort in the fuzz target) instead of one line naming the key.
+TEST(CliBadConfig, NonStringTypeFields) {
+  TempDir t;
+  const std::string null_type = copy_checkpoint(t, "llama", [](json& c) { c["model_type"] = 7; });
+  expect_one_line_error(run_split(t, "info " + null_type),
+                        {"config.json", "\"model_type\" must be a string"});
+  TempDir t2;
+  const std::string rope = copy_checkpoint(t2, "llama", [](json& c) {
+    c["rope_scaling"] = {{"rope_type", {1, 2}}, {"factor", 2.0}};
+  });
+  expect_logits_fails(t2, rope, "1,2", {"config.json", "\"rope_type\" must be a string"});
+}
+
 TEST(CliBadConfig, UnknownLayerType) {
   TempDir t;
   const std::string d = copy_checkpoint(t, "qwen3_5_text",
