@@ -4,6 +4,7 @@
 // for a fixed time. It finds what breaks near the seeds; the coverage-guided search is
 // tools/fuzz.sh's job. Usage: fuzz_smoke_TARGET CORPUS_DIR SECONDS [SEED]. Exit 0 unless a
 // sanitizer or a crash stops the process.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -22,10 +23,13 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 
 std::vector<Bytes> load_seeds(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());  // directory order differs between file systems
   std::vector<Bytes> seeds;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
     seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   return seeds;
@@ -81,7 +85,7 @@ void mutate(Bytes& b, const std::vector<Bytes>& seeds, std::mt19937_64& rng) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s CORPUS_DIR SECONDS [SEED]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CORPUS_DIR RUNS [SEED] [MAX_SECONDS]\n", argv[0]);
     return 2;
   }
   const std::vector<Bytes> seeds = load_seeds(argv[1]);
@@ -89,18 +93,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: no seeds in %s\n", argv[0], argv[1]);
     return 2;
   }
-  const double seconds = std::atof(argv[2]);
+  const int64_t runs = std::atoll(argv[2]);
   std::mt19937_64 rng(argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 1);
-  int64_t runs = 0;
-  for (const Bytes& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size()), ++runs;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
+  const double max_seconds = argc > 4 ? std::atof(argv[4]) : 600;
+  const auto start = std::chrono::steady_clock::now();
+  for (const Bytes& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
+  int64_t done = 0;
+  for (; done < runs; ++done) {
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+        max_seconds) {
+      std::printf("%s: stopped at the %.0f s guard\n", argv[0], max_seconds);
+      break;
+    }
     Bytes b = seeds[size_t(rng() % seeds.size())];
     for (int k = 1 + int(rng() % 4); k > 0; --k) mutate(b, seeds, rng);
     LLVMFuzzerTestOneInput(b.data(), b.size());
-    ++runs;
   }
-  std::printf("%s: %zu seeds, %lld inputs in %.0f s, no crash\n", argv[0], seeds.size(),
-              (long long)runs, seconds);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("%s: %zu seeds, %lld mutated inputs in %.1f s, no crash\n", argv[0], seeds.size(),
+              (long long)done, took);
   return 0;
 }

@@ -327,8 +327,11 @@ ModelConfig config_from_gguf(const GgufFile& g) {
             ": llama3 rope_freqs scaling in GGUF is not supported yet");
   if (auto v = g.get_int_opt(p + "vocab_size"))
     c.vocab_size = small("vocab_size", *v);
-  else
-    c.vocab_size = small("token_embd rows", g.info("token_embd.weight").shape[0]);
+  else {
+    const auto& embd = g.info("token_embd.weight").shape;
+    SPF_CHECK(!embd.empty(), g.path(), ": token_embd.weight has no dimensions");
+    c.vocab_size = small("token_embd rows", embd[0]);
+  }
   c.tie_embeddings = !g.has("output.weight");
   c.qkv_bias = g.has("blk.0.attn_q.bias");
   c.o_bias = g.has("blk.0.attn_output.bias");

@@ -76,6 +76,24 @@ TEST(CliBadCheckpoint, GgufAbsurdLayerCountFailsBeforeAllocating) {
   expect_one_line_error(r, {"layers.gguf", "788529152", "beyond the supported maximum"});
 }
 
+// Found by the fuzz smoke (UBSan): a token_embd.weight with no dimensions was indexed for its
+// row count when the metadata names no vocab size.
+TEST(CliBadCheckpoint, GgufEmbeddingWithoutDimensions) {
+  TempDir t;
+  GgufBuilder b;
+  b.kv_string("general.architecture", "llama");
+  b.kv_scalar("llama.block_count", GgufType::u32, uint32_t(1));
+  b.kv_scalar("llama.embedding_length", GgufType::u32, uint32_t(4));
+  b.kv_scalar("llama.feed_forward_length", GgufType::u32, uint32_t(8));
+  b.kv_scalar("llama.attention.head_count", GgufType::u32, uint32_t(2));
+  b.kv_scalar("llama.attention.layer_norm_rms_epsilon", GgufType::f32, 1e-5f);
+  b.tensor("token_embd.weight", {}, ggml_type::F32, test::to_bytes(test::random_floats(1, 1)));
+  const std::string p = t.file("scalar.gguf");
+  test::write_bytes(p, b.build());
+  expect_one_line_error(run_split(t, "info " + p),
+                        {"scalar.gguf", "token_embd.weight has no dimensions"});
+}
+
 TEST(CliBadCheckpoint, GgufWrongMagic) {
   TempDir t;
   GgufBuilder b = small_gguf();
