@@ -69,25 +69,32 @@ double time_ms(Fn&& fn, int repeats) {
 // A random causal block mask: each strictly-below-diagonal block kept with probability p, the
 // diagonal always (FlexAttention's benchmark mask). Rows of n_blocks = N / block.
 struct BlockMask {
+  BlockMask(int64_t n_, int block_) : n(n_), block(block_) {}
+  int64_t n;
+  int block;
   std::vector<int32_t> row_ptr{0}, cols;
   int64_t pairs = 0;  // admitted causal (query, key) pairs
+
+  // Appends block column c to row r (rows are added in order; end_row() closes one).
+  void add(int64_t r, int64_t c) {
+    cols.push_back(int32_t(c));
+    const int64_t q_lo = r * block, q_hi = std::min(n, q_lo + block);
+    const int64_t k_lo = c * block, k_hi = std::min(n, k_lo + block);
+    for (int64_t i = q_lo; i < q_hi; ++i)
+      pairs += std::max<int64_t>(0, std::min(k_hi, i + 1) - k_lo);
+  }
+  void end_row() { row_ptr.push_back(int32_t(cols.size())); }
 };
 
 BlockMask random_block_mask(int64_t n, int block, double p, uint32_t seed) {
-  BlockMask m;
+  BlockMask m(n, block);
   std::mt19937 rng(seed);
   std::bernoulli_distribution coin(p);
   const int64_t nb = (n + block - 1) / block;
   for (int64_t r = 0; r < nb; ++r) {
-    const int64_t q_lo = r * block, q_hi = std::min(n, q_lo + block);
-    for (int64_t c = 0; c <= r; ++c) {
-      if (c != r && !coin(rng)) continue;
-      m.cols.push_back(int32_t(c));
-      const int64_t k_lo = c * block, k_hi = std::min(n, k_lo + block);
-      for (int64_t i = q_lo; i < q_hi; ++i)
-        m.pairs += std::max<int64_t>(0, std::min(k_hi, i + 1) - k_lo);
-    }
-    m.row_ptr.push_back(int32_t(m.cols.size()));
+    for (int64_t c = 0; c <= r; ++c)
+      if (c == r || coin(rng)) m.add(r, c);
+    m.end_row();
   }
   return m;
 }
@@ -135,6 +142,22 @@ Buffer upload(const std::vector<T>& x) {
   Buffer b(Device::cuda, std::max<size_t>(x.size(), 1) * sizeof(T));
   if (!x.empty()) spf::cuda_copy_to_device(b.data(), x.data(), x.size() * sizeof(T));
   return b;
+}
+
+// Median time of the executor walking the mask's blocks (uploaded once, as a GPU producer's).
+double time_block_mask(spf::CudaExecutor& ex, const spf::AttentionCall& c, const BlockMask& m,
+                       int repeats) {
+  std::vector<int64_t> rp64(m.row_ptr.begin(), m.row_ptr.end());
+  Buffer drp = upload(rp64), dcols = upload(m.cols);
+  spf::DeviceSupportView sv;
+  sv.n_q = m.n;
+  sv.n_kv = m.n;
+  sv.q_block = m.block;
+  sv.k_block = m.block;
+  sv.n_groups = 1;
+  sv.row_ptr = static_cast<const int64_t*>(drp.data());
+  sv.cols = static_cast<const int32_t*>(dcols.data());
+  return time_ms([&] { ex.sparse_device(c, sv); }, repeats);
 }
 
 template <class T>
@@ -227,17 +250,7 @@ int main(int argc, char** argv) try {
         const double p = std::max(0.0, (want * causal_blocks - double(nb)) / (causal_blocks - nb));
         const BlockMask m = random_block_mask(n, 128, p, uint32_t(n + 17));
         const double kept = double(m.cols.size()) / causal_blocks;
-        std::vector<int64_t> rp64(m.row_ptr.begin(), m.row_ptr.end());
-        Buffer drp = upload(rp64), dcols = upload(m.cols);
-        spf::DeviceSupportView sv;
-        sv.n_q = n;
-        sv.n_kv = n;
-        sv.q_block = 128;
-        sv.k_block = 128;
-        sv.n_groups = 1;
-        sv.row_ptr = static_cast<const int64_t*>(drp.data());
-        sv.cols = static_cast<const int32_t*>(dcols.data());
-        const double ms = time_ms([&] { ex.sparse_device(c, sv); }, repeats);
+        const double ms = time_block_mask(ex, c, m, repeats);
         char name[64];
         std::snprintf(name, sizeof name, "block128 keep %.3f", kept);
         report(ss, n, name, double(m.pairs) / causal, ms, per_pair * double(m.pairs));
@@ -294,42 +307,20 @@ int main(int argc, char** argv) try {
         // Same key count as blocks: topk / 128 random causal blocks of 128 per 128-query row.
         const int per_row = topk / 128;
         const int64_t nb = (n + 127) / 128;
-        BlockMask m;
+        BlockMask m(n, 128);
         std::mt19937 rng(uint32_t(n + 9));
         for (int64_t r = 0; r < nb; ++r) {
-          std::vector<int32_t> row;
-          if (r + 1 <= per_row) {
-            for (int64_t cc = 0; cc <= r; ++cc) row.push_back(int32_t(cc));
-          } else {
-            std::vector<char> used(size_t(r + 1), 0);
-            used[size_t(r)] = 1;  // the diagonal
-            for (int got = 1; got < per_row;) {
-              const int64_t x = int64_t(rng() % uint64_t(r));
-              if (!used[size_t(x)]) used[size_t(x)] = 1, ++got;
-            }
-            for (int64_t cc = 0; cc <= r; ++cc)
-              if (used[size_t(cc)]) row.push_back(int32_t(cc));
+          std::vector<char> used(size_t(r + 1), r + 1 <= per_row);
+          used[size_t(r)] = 1;  // the diagonal
+          for (int got = 1; r + 1 > per_row && got < per_row;) {
+            const int64_t x = int64_t(rng() % uint64_t(r));
+            if (!used[size_t(x)]) used[size_t(x)] = 1, ++got;
           }
-          for (const int32_t cc : row) {
-            m.cols.push_back(cc);
-            const int64_t q_lo = r * 128, q_hi = std::min(n, q_lo + 128);
-            const int64_t k_lo = int64_t(cc) * 128, k_hi = std::min(n, k_lo + 128);
-            for (int64_t i = q_lo; i < q_hi; ++i)
-              m.pairs += std::max<int64_t>(0, std::min(k_hi, i + 1) - k_lo);
-          }
-          m.row_ptr.push_back(int32_t(m.cols.size()));
+          for (int64_t cc = 0; cc <= r; ++cc)
+            if (used[size_t(cc)]) m.add(r, cc);
+          m.end_row();
         }
-        std::vector<int64_t> rp64(m.row_ptr.begin(), m.row_ptr.end());
-        Buffer brp = upload(rp64), bcols = upload(m.cols);
-        spf::DeviceSupportView bv;
-        bv.n_q = n;
-        bv.n_kv = n;
-        bv.q_block = 128;
-        bv.k_block = 128;
-        bv.n_groups = 1;
-        bv.row_ptr = static_cast<const int64_t*>(brp.data());
-        bv.cols = static_cast<const int32_t*>(bcols.data());
-        const double bms = time_ms([&] { ex.sparse_device(c, bv); }, repeats);
+        const double bms = time_block_mask(ex, c, m, repeats);
         report(ss, n, "block128 " + std::to_string(per_row) + "/row", double(m.pairs) / causal, bms,
                per_pair * double(m.pairs));
       }

@@ -56,15 +56,7 @@ class MetricsBackend : public AttentionBackend {
       scorer_log_probs(w_, inv_freq_, call.attention_layer, g, x, n, logs_, scratch_);
       measure(targets_.data() + size_t(g) * size_t(n * n), n, lm);
     }
-    const double norm = double(n) * double(c.n_groups);
-    lm.kl /= norm;
-    for (BudgetMetrics& m : lm.budgets) {
-      m.recall /= norm;
-      m.mass /= norm;
-      m.oracle_mass /= norm;
-      m.block_mass /= norm;
-      m.block_oracle_mass /= norm;
-    }
+    lm.scale(1.0 / (double(n) * double(c.n_groups)));
   }
 
   std::vector<LayerMetrics> out_;
@@ -220,22 +212,10 @@ LayerMetrics mean_metrics(const std::vector<LayerMetrics>& layers) {
     m.kl += l.kl;
     for (size_t b = 0; b < m.budgets.size(); ++b) {
       m.budgets[b].fraction = l.budgets[b].fraction;
-      m.budgets[b].recall += l.budgets[b].recall;
-      m.budgets[b].mass += l.budgets[b].mass;
-      m.budgets[b].oracle_mass += l.budgets[b].oracle_mass;
-      m.budgets[b].block_mass += l.budgets[b].block_mass;
-      m.budgets[b].block_oracle_mass += l.budgets[b].block_oracle_mass;
+      m.budgets[b].add(l.budgets[b]);
     }
   }
-  const double L = double(layers.size());
-  m.kl /= L;
-  for (BudgetMetrics& b : m.budgets) {
-    b.recall /= L;
-    b.mass /= L;
-    b.oracle_mass /= L;
-    b.block_mass /= L;
-    b.block_oracle_mass /= L;
-  }
+  m.scale(1.0 / double(layers.size()));
   return m;
 }
 

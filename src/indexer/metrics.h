@@ -27,12 +27,24 @@ namespace spf {
 struct BudgetMetrics {
   double fraction = 0;
   double recall = 0, mass = 0, oracle_mass = 0, block_mass = 0, block_oracle_mass = 0;
+  // Sums over queries, layers or groups are scaled into means with these (fraction is kept).
+  void add(const BudgetMetrics& o) {
+    recall += o.recall, mass += o.mass, oracle_mass += o.oracle_mass;
+    block_mass += o.block_mass, block_oracle_mass += o.block_oracle_mass;
+  }
+  void scale(double s) {
+    recall *= s, mass *= s, oracle_mass *= s, block_mass *= s, block_oracle_mass *= s;
+  }
 };
 
 struct LayerMetrics {
   int layer = 0;
   double kl = 0;
   std::vector<BudgetMetrics> budgets;
+  void scale(double s) {
+    kl *= s;
+    for (BudgetMetrics& b : budgets) b.scale(s);
+  }
 };
 
 std::vector<LayerMetrics> indexer_metrics(const Model& model, const IndexerWeights& w,

@@ -58,16 +58,22 @@ GgufBuilder small_gguf() {
   return b;
 }
 
-// Found by the GGUF fuzzer: a huge block_count sized a per-layer table (3 GB) before any check.
-TEST(CliBadCheckpoint, GgufAbsurdLayerCountFailsBeforeAllocating) {
-  TempDir t;
+// Llama metadata of a 4-wide model with `layers` blocks, no tensors yet.
+GgufBuilder tiny_llama_metadata(uint32_t layers) {
   GgufBuilder b;
   b.kv_string("general.architecture", "llama");
-  b.kv_scalar("llama.block_count", GgufType::u32, uint32_t(788529152));
+  b.kv_scalar("llama.block_count", GgufType::u32, layers);
   b.kv_scalar("llama.embedding_length", GgufType::u32, uint32_t(4));
   b.kv_scalar("llama.feed_forward_length", GgufType::u32, uint32_t(8));
   b.kv_scalar("llama.attention.head_count", GgufType::u32, uint32_t(2));
   b.kv_scalar("llama.attention.layer_norm_rms_epsilon", GgufType::f32, 1e-5f);
+  return b;
+}
+
+// Found by the GGUF fuzzer: a huge block_count sized a per-layer table (3 GB) before any check.
+TEST(CliBadCheckpoint, GgufAbsurdLayerCountFailsBeforeAllocating) {
+  TempDir t;
+  GgufBuilder b = tiny_llama_metadata(788529152);
   b.tensor("token_embd.weight", {8, 4}, ggml_type::F32, test::to_bytes(test::random_floats(32, 1)));
   const std::string p = t.file("layers.gguf");
   test::write_bytes(p, b.build());
@@ -80,13 +86,7 @@ TEST(CliBadCheckpoint, GgufAbsurdLayerCountFailsBeforeAllocating) {
 // row count when the metadata names no vocab size.
 TEST(CliBadCheckpoint, GgufEmbeddingWithoutDimensions) {
   TempDir t;
-  GgufBuilder b;
-  b.kv_string("general.architecture", "llama");
-  b.kv_scalar("llama.block_count", GgufType::u32, uint32_t(1));
-  b.kv_scalar("llama.embedding_length", GgufType::u32, uint32_t(4));
-  b.kv_scalar("llama.feed_forward_length", GgufType::u32, uint32_t(8));
-  b.kv_scalar("llama.attention.head_count", GgufType::u32, uint32_t(2));
-  b.kv_scalar("llama.attention.layer_norm_rms_epsilon", GgufType::f32, 1e-5f);
+  GgufBuilder b = tiny_llama_metadata(1);
   b.tensor("token_embd.weight", {}, ggml_type::F32, test::to_bytes(test::random_floats(1, 1)));
   const std::string p = t.file("scalar.gguf");
   test::write_bytes(p, b.build());
