@@ -4,15 +4,19 @@
 
 namespace spf {
 
-ModelState::ModelState(const ModelConfig& cfg, int64_t capacity, const void* owner)
+ModelState::ModelState(const ModelConfig& cfg, int64_t capacity, const void* owner, Device device)
     : owner_(owner),
       capacity_(capacity),
-      kv_(cfg.n_attention_layers(), capacity, cfg.n_kv_heads, cfg.head_dim) {
+      device_(device),
+      kv_(device == Device::cpu ? cfg.n_attention_layers() : 0, capacity, cfg.n_kv_heads,
+          cfg.head_dim),
+      arena_(device),
+      layer_arena_(device) {
   const int n_attn = cfg.n_attention_layers();
   side_caches_.reserve(size_t(n_attn));
-  for (int i = 0; i < n_attn; ++i) side_caches_.emplace_back(capacity);
+  for (int i = 0; i < n_attn; ++i) side_caches_.emplace_back(capacity, device);
   const int n_gdn = cfg.n_layers - n_attn;
-  if (n_gdn > 0) {
+  if (n_gdn > 0 && device == Device::cpu) {
     const int64_t channels =
         2 * int64_t(cfg.lin_k_heads) * cfg.lin_k_dim + int64_t(cfg.lin_v_heads) * cfg.lin_v_dim;
     const int64_t conv = int64_t(cfg.conv_kernel - 1) * channels;

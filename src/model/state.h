@@ -10,9 +10,14 @@
 //     layer's worth whatever the depth. Both are reset after each call, so once the largest call
 //     (the prefill) has run, decode steps allocate nothing on the heap.
 // Prefill of N tokens followed by decode is exact because all of this is carried.
+//
+// A device model (model/cuda/) makes its states with Device::cuda: no host caches are allocated,
+// the side caches and arenas live on the device, and the model keeps its device KV cache and
+// recurrent state in a StateExtension the state owns.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "attention/side_cache.h"
@@ -22,15 +27,23 @@
 
 namespace spf {
 
+// Per-sequence data of a device model, defined by that model.
+class StateExtension {
+ public:
+  virtual ~StateExtension() = default;
+};
+
 class ModelState {
  public:
   // owner identifies the model that made the state (forward() rejects a foreign one).
-  ModelState(const ModelConfig& cfg, int64_t capacity, const void* owner);
+  ModelState(const ModelConfig& cfg, int64_t capacity, const void* owner,
+             Device device = Device::cpu);
   ModelState(const ModelState&) = delete;
   ModelState& operator=(const ModelState&) = delete;
 
   int64_t n_past() const { return n_past_; }
   int64_t capacity() const { return capacity_; }
+  Device device() const { return device_; }
 
   int n_attention_layers() const { return int(side_caches_.size()); }
   // The side cache of attention layer i (0 .. n_attention_layers() - 1, in layer order).
@@ -47,15 +60,19 @@ class ModelState {
   float* gdn_conv(int gdn_layer) { return conv_[size_t(gdn_layer)].data(); }
   float* gdn_recurrent(int gdn_layer) { return recurrent_[size_t(gdn_layer)].data(); }
   void advance(int64_t n) { n_past_ += n; }
+  StateExtension* extension() const { return extension_.get(); }
+  void set_extension(std::unique_ptr<StateExtension> e) { extension_ = std::move(e); }
 
  private:
   const void* owner_;
   int64_t n_past_ = 0;
   int64_t capacity_ = 0;
+  Device device_ = Device::cpu;
   KvCache kv_;
   std::vector<SideCache> side_caches_;
   std::vector<std::vector<float>> conv_, recurrent_;  // per GDN layer: [K-1][C], [nv][dk][dv]
   Arena arena_, layer_arena_;
+  std::unique_ptr<StateExtension> extension_;
 };
 
 }  // namespace spf
