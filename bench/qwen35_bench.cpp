@@ -20,13 +20,11 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "core/timer.h"
-#include "formats/tensor_source.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/random_checkpoint.h"
 
 namespace {
-
-using spf::TensorInfo;
 
 uint64_t splitmix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
@@ -34,90 +32,6 @@ uint64_t splitmix(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
 }
-
-// Every tensor of a Qwen3.5 text checkpoint, filled on read with uniform values in
-// [center - scale, center + scale] from a hash of (name, index): no memory held besides the infos.
-class RandomSource final : public spf::TensorSource {
- public:
-  explicit RandomSource(const spf::ModelConfig& c) {
-    const int64_t H = c.hidden, I = c.intermediate, D = c.head_dim, V = c.vocab_size;
-    const int64_t NV = c.lin_v_heads, VD = NV * c.lin_v_dim;
-    const int64_t C = 2 * int64_t(c.lin_k_heads) * c.lin_k_dim + VD;
-    auto lin = [&](const std::string& n, int64_t out, int64_t in) {
-      add(n, {out, in}, 0.0f, 1.0f / std::sqrt(float(in)));
-    };
-    add("model.embed_tokens.weight", {V, H}, 0.0f, 1.0f);
-    add("model.norm.weight", {H}, 0.0f, 0.1f);
-    if (!c.tie_embeddings) lin("lm_head.weight", V, H);
-    for (int i = 0; i < c.n_layers; ++i) {
-      const std::string p = "model.layers." + std::to_string(i) + ".";
-      add(p + "input_layernorm.weight", {H}, 0.0f, 0.1f);
-      add(p + "post_attention_layernorm.weight", {H}, 0.0f, 0.1f);
-      lin(p + "mlp.gate_proj.weight", I, H);
-      lin(p + "mlp.up_proj.weight", I, H);
-      lin(p + "mlp.down_proj.weight", H, I);
-      if (c.layer_types[size_t(i)] == spf::LayerType::linear_attention) {
-        const std::string g = p + "linear_attn.";
-        lin(g + "in_proj_qkv.weight", C, H);
-        lin(g + "in_proj_z.weight", VD, H);
-        lin(g + "in_proj_b.weight", NV, H);
-        lin(g + "in_proj_a.weight", NV, H);
-        add(g + "conv1d.weight", {C, 1, c.conv_kernel}, 0.0f, 0.5f);
-        add(g + "dt_bias", {NV}, 0.0f, 0.5f);
-        add(g + "A_log", {NV}, -1.0f, 1.0f);
-        add(g + "norm.weight", {c.lin_v_dim}, 1.0f, 0.1f);
-        lin(g + "out_proj.weight", H, VD);
-      } else {
-        const std::string a = p + "self_attn.";
-        lin(a + "q_proj.weight", 2 * c.n_heads * D, H);
-        lin(a + "k_proj.weight", c.n_kv_heads * D, H);
-        lin(a + "v_proj.weight", c.n_kv_heads * D, H);
-        lin(a + "o_proj.weight", H, c.n_heads * D);
-        add(a + "q_norm.weight", {D}, 0.0f, 0.1f);
-        add(a + "k_norm.weight", {D}, 0.0f, 0.1f);
-      }
-    }
-  }
-  const std::string& path() const override { return path_; }
-  std::vector<std::string> names() const override { return order_; }
-  bool has(const std::string& name) const override { return tensors_.count(name) != 0; }
-  const TensorInfo& info(const std::string& name) const override { return get(name).info; }
-  using spf::TensorSource::read_f32;
-  void read_f32(const std::string& name, std::span<float> out) const override {
-    const Entry& e = get(name);
-    SPF_CHECK(int64_t(out.size()) == e.info.numel(), "random source: size mismatch for ", name);
-    const uint64_t seed = std::hash<std::string>{}(name);
-    const int64_t n = int64_t(out.size());
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) {
-      const double u = double(splitmix(seed ^ uint64_t(i)) >> 11) * 0x1.0p-53;  // [0, 1)
-      out[size_t(i)] = e.center + e.scale * float(2.0 * u - 1.0);
-    }
-  }
-
- private:
-  struct Entry {
-    TensorInfo info;
-    float center = 0, scale = 0;
-  };
-  void add(const std::string& name, std::vector<int64_t> shape, float center, float scale) {
-    Entry e;
-    e.info.name = name;
-    e.info.shape = std::move(shape);
-    e.center = center;
-    e.scale = scale;
-    tensors_[name] = e;
-    order_.push_back(name);
-  }
-  const Entry& get(const std::string& name) const {
-    auto it = tensors_.find(name);
-    SPF_CHECK(it != tensors_.end(), "random source: no tensor ", name);
-    return it->second;
-  }
-  std::string path_ = "random-qwen3.5-0.8b";
-  std::vector<std::string> order_;
-  std::map<std::string, Entry> tensors_;
-};
 
 nlohmann::json config_08b(int vocab) {
   return {{"architectures", {"Qwen3_5ForCausalLM"}},
@@ -173,7 +87,7 @@ int run(int argc, char** argv) {
   }
   const spf::ModelConfig cfg = spf::config_from_hf_json(config_08b(vocab), "qwen35_bench");
   spf::Stopwatch load;
-  const RandomSource src(cfg);
+  const spf::RandomCheckpoint src(cfg, 1);
   const auto model = spf::make_model(cfg, src);
   std::printf("Qwen3.5-0.8B shape, random weights, vocab %d, %d threads, loaded in %.1f s\n", vocab,
               spf::num_threads(), load.seconds());

@@ -42,6 +42,12 @@ class AttentionExecutor {
                                    BlockMassConsumer& consumer) = 0;
 };
 
+// The executor of a device: the CPU executor for Device::cpu (attention/cpu/), a registered one
+// for other devices (the CUDA library registers its executor when a command installs it). Throws
+// spf::Error naming the device when none is registered.
+AttentionExecutor& executor_for(Device device);
+void register_device_executor(Device device, AttentionExecutor* executor);
+
 // Runs every attention call densely on an executor: the default backend.
 class DenseBackend : public AttentionBackend {
  public:

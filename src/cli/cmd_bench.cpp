@@ -188,6 +188,7 @@ void add_bench(CLI::App& app) {
   add_weights_option(*dec, d->weights);
   add_threads_option(*dec, d->threads);
   dec->callback([d] { run_decode_bench(*d); });
+  add_bench_ttft(*bench);
 }
 
 }  // namespace spf::cli

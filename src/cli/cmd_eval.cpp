@@ -34,6 +34,7 @@ struct EvalOptions {
   std::string chat_template = "auto";
   std::string sparse_layers = "all";
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void print_scores(const std::string& results, const eval::SweepConfig& cfg) {
@@ -95,7 +96,7 @@ void run_eval(const EvalOptions& o) {
   const eval::SweepConfig cfg =
       eval::parse_sweep_config(j, "spf eval", std::filesystem::current_path().string());
   check_before_loading(cfg);
-  eval::ModelRunner runner;
+  eval::ModelRunner runner(use_device(o.device));
   const eval::SweepSummary s = eval::run_sweep(cfg, runner);
   print_scores(cfg.results, cfg);
   if (s.empty_predictions > 0) std::printf("%s\n", eval::empty_prediction_warning(s).c_str());
@@ -108,6 +109,7 @@ struct SweepOptions {
   std::string chat_template;   // "": as the config says
   std::string sparse_layers;   // empty: as the config says
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void run_sweep_cmd(const SweepOptions& o) {
@@ -128,7 +130,7 @@ void run_sweep_cmd(const SweepOptions& o) {
   check_before_loading(cfg);
   eval::SweepOptions so;
   if (!o.shard.empty()) so.shard = eval::parse_shard(o.shard);
-  eval::ModelRunner runner;
+  eval::ModelRunner runner(use_device(o.device));
   const eval::SweepSummary s = eval::run_sweep(cfg, runner, so);
   const std::string out =
       so.shard.whole() ? cfg.results : eval::shard_results_path(cfg.results, so.shard);
@@ -195,6 +197,7 @@ void add_eval(CLI::App& app) {
                   "Attention layers that run the method: all, every:K (K-1, 2K-1, ...) or a list "
                   "3,7,11; the others run dense (one results file per selection)");
   add_threads_option(*sub, o->threads);
+  add_device_option(*sub, o->device);
   sub->callback([o] { run_eval(*o); });
 
   auto s = std::make_shared<SweepOptions>();
@@ -220,6 +223,7 @@ void add_eval(CLI::App& app) {
                  "Attention layers that run each method (default: the config's \"sparse_layers\", "
                  "else all)");
   add_threads_option(*sw, s->threads);
+  add_device_option(*sw, s->device);
   sw->callback([s] { run_sweep_cmd(*s); });
 
   auto r = std::make_shared<ReportCmdOptions>();

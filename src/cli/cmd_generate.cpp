@@ -22,13 +22,17 @@ struct GenerateOptions {
   uint64_t seed = 0;
   int threads = 0;
   int64_t prefill_chunk = 0;
+  std::string device = "cpu";
 };
 
 void run_generate(const GenerateOptions& o) {
   apply_threads(o.threads);
   const std::string path = resolve_model(o.model);
+  const Device device = use_device(o.device);
   Stopwatch load;
-  auto model = load_model(path);
+  LoadOptions lo;
+  lo.device = device;
+  auto model = load_model(path, lo);
   Tokenizer tok = Tokenizer::load_for_model(path);
   const double load_s = load.seconds();
 
@@ -55,7 +59,7 @@ void run_generate(const GenerateOptions& o) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
-  const GenerateResult r = generate(*model, ids, gp, dense_attention_backend(), on_token);
+  const GenerateResult r = generate(*model, ids, gp, dense_attention_backend(device), on_token);
   const std::string rest = dec.flush();
   std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::fputc('\n', stdout);
@@ -96,6 +100,7 @@ void add_generate(CLI::App& app) {
                   "Prefill the prompt in chunks of N tokens (0 = whole prompt)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   add_threads_option(*sub, o->threads);
+  add_device_option(*sub, o->device);
   sub->callback([o] { run_generate(*o); });
 }
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "attention/cpu/cpu_executor.h"
+#include "attention/executor.h"
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/npy.h"
@@ -27,6 +27,7 @@ struct LogitsOptions {
   int threads = 0;
   std::string dump_dir, dump_layers;
   int64_t prefill_chunk = 0;
+  std::string device = "cpu";
 };
 
 void run_logits(const LogitsOptions& o) {
@@ -36,6 +37,7 @@ void run_logits(const LogitsOptions& o) {
       o.ids.empty() ? read_ids_file(o.ids_file) : parse_ids(o.ids, "--ids");
   const std::string where = o.ids.empty() ? o.ids_file : "--ids";
   check_output_path(o.out, "--out");
+  const Device device = use_device(o.device);
   // The method is checked before the model loads. Plain dense runs the dense backend; any other
   // spec (dense:block64 included) goes through SupportAttention.
   std::unique_ptr<SupportAttention> sparse;
@@ -45,13 +47,15 @@ void run_logits(const LogitsOptions& o) {
     SupportAttentionOptions ao;
     ao.dense_layers = o.dense_layers;
     sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
-                                                cpu_executor(), ao);
+                                                executor_for(device), ao);
   }
   SPF_CHECK(o.dump_layers.empty() || !o.dump_dir.empty(), "--dump-layers needs --dump DIR");
   SPF_CHECK(o.dump_dir.empty() || !std::filesystem::exists(o.dump_dir) ||
                 std::filesystem::is_directory(o.dump_dir),
             "--dump: ", o.dump_dir, " exists and is not a directory");
-  auto model = load_model(resolve_model(o.model));
+  LoadOptions lo;
+  lo.device = device;
+  auto model = load_model(resolve_model(o.model), lo);
   const ModelConfig& cfg = model->config();
   check_dense_layers(o.dense_layers, cfg);
   const std::vector<uint8_t> mask = sparse_layers.mask(cfg.n_attention_layers());
@@ -60,7 +64,7 @@ void run_logits(const LogitsOptions& o) {
     SupportAttentionOptions ao = sparse->options();
     ao.sparse_layers = mask;
     sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
-                                                cpu_executor(), ao);
+                                                executor_for(device), ao);
   }
   for (size_t i = 0; i < ids.size(); ++i)
     SPF_CHECK(ids[i] < cfg.vocab_size, where, ": token id ", ids[i], " at index ", i,
@@ -77,7 +81,7 @@ void run_logits(const LogitsOptions& o) {
   fo.mode = LogitsMode::all;
   fo.prefill_chunk = o.prefill_chunk;
   fo.trace = trace.get();
-  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(), logits, fo);
+  model->forward(ids, *state, sparse ? *sparse : dense_attention_backend(device), logits, fo);
   const int64_t shape[2] = {int64_t(ids.size()), cfg.vocab_size};
   write_npy_f32(o.out, logits, shape);
   std::fprintf(stderr, "[spf] wrote %s [%zu, %d]\n", o.out.c_str(), ids.size(), cfg.vocab_size);
@@ -115,6 +119,7 @@ void add_logits(CLI::App& app) {
                   "Run the ids in chunks of N tokens (0 = all at once)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
   add_threads_option(*sub, o->threads);
+  add_device_option(*sub, o->device);
   sub->callback([o] { run_logits(*o); });
 }
 

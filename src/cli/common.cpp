@@ -9,6 +9,10 @@
 #include <sstream>
 
 #include "core/error.h"
+#if SPF_HAVE_CUDA
+#include "attention/cuda/cuda_executor.h"
+#include "model/cuda/cuda_decoder.h"
+#endif
 #include "core/threads.h"
 #include "indexer/checkpoint.h"
 #include "model/config.h"
@@ -92,6 +96,25 @@ void check_output_path(const std::string& path, const std::string& option) {
 void add_threads_option(CLI::App& app, int& threads) {
   app.add_option("--threads", threads, "Worker threads (default: all cores, or OMP_NUM_THREADS)")
       ->check(CLI::Range(1, 4096));
+}
+
+void add_device_option(CLI::App& app, std::string& device) {
+  app.add_option("--device", device,
+                 "Where the model runs: cpu, or cuda (bf16 weights and activations on the GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+Device use_device(const std::string& device) {
+  if (device == "cpu") return Device::cpu;
+  SPF_CHECK(device == "cuda", "--device ", device, ": expected cpu or cuda");
+#if SPF_HAVE_CUDA
+  SPF_CHECK(cuda_device_present(), "--device cuda: no CUDA device is visible");
+  install_cuda_models();
+  return Device::cuda;
+#else
+  throw Error("--device cuda: this build has no CUDA support (it was built without nvcc)");
+#endif
 }
 
 void check_dense_layers(int dense_layers, const ModelConfig& cfg) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace CLI {
 class App;
 }
@@ -31,6 +33,11 @@ void check_output_path(const std::string& path, const std::string& option);
 void add_threads_option(CLI::App& app, int& threads);
 void apply_threads(int threads);
 
+// Registers --device cpu|cuda; use_device() checks it (a GPU is visible, the build has CUDA),
+// installs the CUDA model and executor and returns the device.
+void add_device_option(CLI::App& app, std::string& device);
+Device use_device(const std::string& device);
+
 // --dense-layers L: 0 <= L <= the model's attention layers (more would silently mean "all").
 void check_dense_layers(int dense_layers, const ModelConfig& cfg);
 
@@ -45,6 +52,7 @@ void add_logits(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_info(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_bench_ttft(CLI::App& bench);  // spf bench ttft (cmd_bench_ttft.cpp)
 void add_oracle(CLI::App& app);
 void add_eval(CLI::App& app);  // eval, sweep, report
 void add_methods(CLI::App& app);

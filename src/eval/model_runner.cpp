@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "attention/cpu/cpu_executor.h"
+#include "attention/executor.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "core/timer.h"
@@ -38,7 +38,9 @@ ModelRunner::Loaded& ModelRunner::get(const std::string& model) {
   auto it = models_.find(model);
   if (it == models_.end()) {
     Loaded l;
-    l.model = load_model(model);
+    LoadOptions lo;
+    lo.device = device_;
+    l.model = load_model(model, lo);
     l.tok = std::make_unique<Tokenizer>(Tokenizer::load_for_model(model));
     l.system = default_system_prompt(l.tok->chat_template());
     it = models_.emplace(model, std::move(l)).first;
@@ -93,7 +95,7 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
     ao.sparse_layers =
         LayerSelection::parse(options.sparse_layers).mask(l.model->config().n_attention_layers());
     auto backend = std::make_unique<SupportAttention>(make_cell_producer(cell.method, cell.budget),
-                                                      cpu_executor(), ao);
+                                                      executor_for(device_), ao);
     backend->set_observer([&](const AttentionCall& call, const Support& s) {
       const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
       admitted += double(s.admitted_pairs()) / double(s.n_groups);
@@ -101,7 +103,7 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
     });
     sparse = std::move(backend);
   }
-  AttentionBackend& backend = sparse ? *sparse : dense_attention_backend();
+  AttentionBackend& backend = sparse ? *sparse : dense_attention_backend(device_);
   const GenerateResult g = generate(*l.model, ids, gp, backend);
   RunResult r;
   r.prediction = l.tok->decode(g.tokens, true);
@@ -111,7 +113,8 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   r.extra = {{"generated_tokens", g.tokens.size()},
              {"decode_seconds", g.decode_seconds},
              {"stop", stop_reason_name(g.reason)},
-             {"threads", num_threads()}};
+             {"threads", num_threads()},
+             {"device", device_name(device_)}};
   return r;
 }
 

@@ -24,7 +24,9 @@ std::unique_ptr<SupportProducer> make_cell_producer(const std::string& method,
 
 class ModelRunner final : public Runner {
  public:
-  ModelRunner() = default;
+  // Models load on, and attention runs on, this device (Device::cuda: its model and executor must
+  // be installed, model/cuda/cuda_decoder.h install_cuda_models()).
+  explicit ModelRunner(Device device = Device::cpu) : device_(device) {}
   PromptFormat prompt_format(const std::string& model) override;
   int64_t max_context(const std::string& model) override;
   RunResult run(const Sample& sample, const CellKey& cell, const RunOptions& options) override;
@@ -36,6 +38,7 @@ class ModelRunner final : public Runner {
     std::string system;
   };
   Loaded& get(const std::string& model);
+  Device device_ = Device::cpu;
   std::map<std::string, Loaded> models_;
 };
 

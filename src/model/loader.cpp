@@ -1,5 +1,7 @@
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 
 #include "core/error.h"
 #include "formats/gguf.h"
@@ -18,11 +20,35 @@ bool is_gguf_file(const std::string& path) {
   return in.gcount() == 4 && std::string(magic, 4) == "GGUF";
 }
 
+std::mutex& factories_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::map<Device, DeviceModelFactory>& factories() {
+  static std::map<Device, DeviceModelFactory> f;
+  return f;
+}
+
 }  // namespace
+
+void register_device_model_factory(Device device, DeviceModelFactory factory) {
+  std::lock_guard<std::mutex> lock(factories_mutex());
+  factories()[device] = std::move(factory);
+}
 
 std::unique_ptr<Model> make_model(const ModelConfig& cfg, const TensorSource& src,
                                   const LoadOptions& options) {
-  return make_decoder(cfg, src, options.weights);
+  if (options.device == Device::cpu) return make_decoder(cfg, src, options.weights);
+  DeviceModelFactory factory;
+  {
+    std::lock_guard<std::mutex> lock(factories_mutex());
+    auto it = factories().find(options.device);
+    if (it != factories().end()) factory = it->second;
+  }
+  SPF_CHECK(factory != nullptr, "--device ", device_name(options.device), ": this build has no ",
+            device_name(options.device), " support (it was built without the CUDA compiler)");
+  return factory(cfg, src, options);
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options) {

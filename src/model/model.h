@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -86,14 +87,23 @@ class Model {
   virtual void reset_stats() = 0;
 };
 
-// The dense tiled executor, used when no other backend is given.
-AttentionBackend& dense_attention_backend();
+// Dense attention on a device's executor (attention/executor.h executor_for): the CPU's tiled
+// executor by default, used when no other backend is given.
+AttentionBackend& dense_attention_backend(Device device = Device::cpu);
 
 struct LoadOptions {
   // Matrices in their stored type (dequantized per matmul) or converted to F32 at load; see
   // docs/results/cpu.md for the measurement behind the default.
   WeightStorage weights = WeightStorage::stored;
+  // Where the forward runs: the CPU decoder, or a device model registered below (Device::cuda:
+  // model/cuda/cuda_decoder.h, install_cuda_models()).
+  Device device = Device::cpu;
 };
+
+// Builds the model of a device other than the host; registered by that device's library.
+using DeviceModelFactory = std::function<std::unique_ptr<Model>(
+    const ModelConfig& cfg, const TensorSource& src, const LoadOptions& options)>;
+void register_device_model_factory(Device device, DeviceModelFactory factory);
 
 // path: a .gguf file, or a directory (or config.json) of an HF safetensors checkpoint.
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {});
