@@ -111,7 +111,9 @@ struct CudaIndexerBackend::Impl {
     SPF_CHECK(cache.rows() >= call.shape.q_pos0, "cuda indexer: side cache holds ", cache.rows(),
               " rows, the call starts at ", call.shape.q_pos0);
     auto* rows = static_cast<uint16_t*>(cache.write(call.shape.q_pos0, n).ptr);
-    const int64_t slice = std::clamp<int64_t>(options.scratch_bytes / (G * d * 4), 1, n);
+    // f32 keys and a possible aligned copy of the hidden rows per token.
+    const int64_t slice =
+        std::clamp<int64_t>(options.scratch_bytes / (G * d * 4 + int64_t(c.d_model) * 2), 1, n);
     float* y = ensure<float>(key_f32, slice * G * d);
     const auto* x = static_cast<const uint16_t*>(call.hidden.ptr);
     const int64_t ldx = call.hidden.stride[0];
@@ -195,7 +197,8 @@ struct CudaIndexerBackend::Impl {
     const int G = c.n_groups, d = c.d_idx, qb = options.q_block;
     const int width = topk_shape(call).k;  // the whole call's bound serves every slice
     const int64_t per_query = int64_t(G) * (int64_t(width) + 1) * 4 / qb + 4 +
-                              int64_t(c.n_heads) * (d + 1) * 4 + int64_t(G) * d * 2;
+                              int64_t(c.n_heads) * (d + 1) * 4 + int64_t(G) * d * 2 +
+                              int64_t(c.d_model) * 2;
     int64_t slice = std::max<int64_t>(options.scratch_bytes / per_query, qb);
     slice = std::min(slice / qb * qb, call.shape.n_q);
     const int64_t slice_rows = (slice + qb - 1) / qb;
