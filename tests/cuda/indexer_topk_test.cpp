@@ -1,8 +1,8 @@
-// The streaming indexer top-k: the CPU reference's selection rule on a hand case (runs without a
-// GPU), the GPU kernel identical to the reference on exact-product inputs (small integers: every
-// summation order gives the same f32 scores, and the many equal scores exercise the lowest-index
-// tie-break), "identical except near-ties" on general inputs, and the GPU support fed straight to
-// the gathered attention kernel.
+// The streaming indexer top-k: the CPU reference's selection rule on hand cases, fixed k and
+// budgets with forced sink/window keys (run without a GPU), the GPU kernel identical to the
+// reference on exact-product inputs (small integers: every summation order gives the same f32
+// scores, and the many equal scores exercise the lowest-index tie-break), "identical except
+// near-ties" on general inputs, and the GPU support fed straight to the gathered attention kernel.
 #include "attention/cuda/indexer_topk.h"
 
 #include <gtest/gtest.h>
@@ -33,6 +33,37 @@ TEST(IndexerTopKReference, HigherScoreFirstTiesToLowerIndexOutputAscending) {
   EXPECT_EQ(cols, (std::vector<int32_t>{0, 1, 2, 3, 4, 5, -1, -1, -1}));
   EXPECT_EQ(counts, (std::vector<int32_t>{6}));
   s.q_block = 65;
+  EXPECT_THROW(indexer_topk_reference(s, q.data(), k.data(), cols, counts), Error);
+}
+
+// The budget form: forced sink and window keys first (whatever their scores), then the best
+// others up to the row's budget; a fraction of the row's causal keys rounds up.
+TEST(IndexerTopKReference, SinkAndWindowAreForcedInsideTheBudget) {
+  // One query at position 9 over 10 keys; scores ascending with the key index.
+  std::vector<float> k(10);
+  for (int j = 0; j < 10; ++j) k[size_t(j)] = float(j);
+  const std::vector<float> q{1.0f};
+  IndexerTopKShape s{1, 10, 9, 1, 1, 6};
+  s.budget_k = 4;
+  s.sink = 2;
+  s.window = 1;
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  EXPECT_EQ(cols, (std::vector<int32_t>{0, 1, 8, 9, -1, -1}));  // sink 0, 1; window 9; best 8
+  s.window = 4;  // forced keys (2 + 4) exceed the budget: all forced, nothing else
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  EXPECT_EQ(cols, (std::vector<int32_t>{0, 1, 6, 7, 8, 9}));
+  EXPECT_EQ(counts, (std::vector<int32_t>{6}));
+  s.window = 0;
+  s.sink = 0;
+  s.budget_k = 0;
+  s.fraction = 0.25;  // ceil(0.25 * 10) = 3
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  EXPECT_EQ(cols, (std::vector<int32_t>{7, 8, 9, -1, -1, -1}));
+  s.k = 2;  // narrower than the row's keep: an error, not a silent cut
+  EXPECT_THROW(indexer_topk_reference(s, q.data(), k.data(), cols, counts), Error);
+  s.k = 6;
+  s.budget_k = 3;  // a count and a fraction at once
   EXPECT_THROW(indexer_topk_reference(s, q.data(), k.data(), cols, counts), Error);
 }
 
@@ -151,6 +182,42 @@ std::vector<TopKCase> topk_cases() {
   return v;
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaIndexerTopK, ::testing::ValuesIn(topk_cases()));
+
+// Budgets with forced keys and fractions: per-row keep counts, forced keys outranking every score.
+TEST(CudaIndexerTopK, BudgetsWithSinkWindowAndFractionMatchTheReference) {
+  SPF_REQUIRE_CUDA_DEVICE();
+  struct Budgeted {
+    int64_t n_q, n_kv;
+    int q_block;
+    int64_t budget_k;
+    double fraction;
+    int64_t sink, window;
+  };
+  const Budgeted cases[] = {
+      {1, 1, 1, 4, 0, 4, 16},          {17, 17, 1, 5, 0, 4, 16},
+      {1000, 1000, 1, 64, 0, 4, 64},   {1000, 1000, 1, 0, 0.05, 2, 8},
+      {1000, 1000, 1, 0, 0.3, 0, 0},   {100, 1000, 1, 37, 0, 1, 200},
+      {1000, 1000, 16, 64, 0, 4, 32},  {1000, 1000, 64, 0, 0.1, 4, 16},
+      {4097, 4097, 1, 2048, 0, 4, 64}, {4097, 4097, 64, 0, 0.05, 64, 128},
+  };
+  for (const int d : {64, 128}) {
+    for (const Budgeted& c : cases) {
+      IndexerTopKShape s{c.n_q, c.n_kv, c.n_kv - c.n_q, d, c.q_block, 1};
+      s.budget_k = c.budget_k;
+      s.fraction = c.fraction;
+      s.sink = c.sink;
+      s.window = c.window;
+      s.k = int(s.width_bound());
+      const std::vector<float> q = ints(size_t(c.n_q * d), 7, -3, 3);
+      const std::vector<float> k = ints(size_t(c.n_kv * d), 8, -3, 3);
+      std::vector<int32_t> cols, counts;
+      indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+      const GpuTopK g = run_gpu(s, q, k);
+      EXPECT_EQ(g.counts, counts) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block;
+      EXPECT_EQ(g.cols, cols) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block;
+    }
+  }
+}
 
 // The GPU support goes to the gathered attention kernel without leaving the device and gives what
 // the CPU executor gives on the reference support.

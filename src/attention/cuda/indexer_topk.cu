@@ -24,6 +24,7 @@ constexpr int kThreads = 128;
 constexpr int kBins = 4096;
 
 struct TopKParams {
+  IndexerTopKShape shape;  // geometry and the per-row budget (row_keep, forced)
   const __nv_bfloat16* qs;
   const __nv_bfloat16* ks;
   int64_t q_row, k_row;
@@ -88,7 +89,10 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   const int rows = int(min(int64_t(p.q_block), p.n_q - i0));
   const int64_t visible = min(p.n_kv, p.q_pos0 + i0 + rows);  // keys the row's last query sees
   const int64_t n_chunks = (visible + kKeys - 1) / kKeys;
-  const bool take_all = visible <= p.k;
+  const int64_t keep = p.shape.row_keep(r);
+  const bool take_all = visible <= keep;
+  // Forced keys: [0, sink_end) and [win_begin, visible); they outrank every score.
+  const int64_t sink_end = p.shape.row_sink_end(r), win_begin = p.shape.row_window_begin(r);
 
   for (int id = tid; id < kRowsMax * CH; id += kThreads) {
     const int m = id / CH, c = id % CH;
@@ -166,7 +170,9 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
         const int64_t j = ch * kKeys + tid;
         const float v = fmaxf(fmaxf(sMax[tid], sMax[kKeys + tid]),
                               fmaxf(sMax[2 * kKeys + tid], sMax[3 * kKeys + tid]));
-        fn(j, j < visible, ordered(v));
+        // NaN ranks as -inf (as support/select.h); forced keys above +inf's integer.
+        const bool forced = j < sink_end || j >= win_begin;
+        fn(j, j < visible, forced ? 0xffffffffu : ordered(isnan(v) ? -INFINITY : v));
       }
       after_chunk();
       __syncthreads();  // the K buffer and sMax are reused next chunk
@@ -177,7 +183,7 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   // Radix passes: 12 + 12 + 8 bits of the k-th largest ordered score.
   uint32_t threshold = 0, n_above = 0;  // keys strictly above threshold (uniform after each pass)
   if (!take_all) {
-    uint32_t need = uint32_t(p.k);
+    uint32_t need = uint32_t(keep);
     constexpr int shifts[3] = {20, 8, 0};
     constexpr int widths[3] = {12, 12, 8};
     uint32_t prefix = 0;
@@ -207,7 +213,7 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   }
 
   // Emission: keys above the threshold, and the first (k - n_above) keys equal to it, ascending.
-  const uint32_t need_eq = uint32_t(p.k) - n_above;
+  const uint32_t need_eq = uint32_t(keep) - n_above;
   if (tid == 0) sState[4] = 0, sState[5] = 0;  // keys equal so far, keys written so far
   __syncthreads();
   int32_t* out = p.cols + r * int64_t(p.k);
@@ -230,7 +236,7 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
         asm volatile("bar.sync 1, 64;" ::: "memory");
         const uint32_t slot =
             sState[5] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(sel_b & lt_mask);
-        if (sel && slot < uint32_t(p.k)) out[slot] = int32_t(j);
+        if (sel && slot < uint32_t(keep)) out[slot] = int32_t(j);
         asm volatile("bar.sync 1, 64;" ::: "memory");
         if (tid == 0) {
           sState[4] += __popc(bal[0]) + __popc(bal[1]);
@@ -239,7 +245,7 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
       },
       nothing);
   __syncthreads();
-  const int64_t count = min(int64_t(p.k), visible);
+  const int64_t count = min(keep, visible);
   for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
   if (tid == 0) p.counts[r] = int32_t(count);
 }
@@ -257,6 +263,7 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
             " rows, fewer than n_kv = ", shape.n_kv);
   SPF_CHECK(cols != nullptr && counts != nullptr, "indexer top-k: no output arrays");
   TopKParams p;
+  p.shape = shape;
   p.qs = static_cast<const __nv_bfloat16*>(q_idx.ptr);
   p.ks = static_cast<const __nv_bfloat16*>(k_idx.ptr);
   p.q_row = q_idx.stride[0];

@@ -2,18 +2,25 @@
 //
 // Scores s(i, j) = q_idx[i] . k_idx[j] (f32 accumulation of bf16 products) for every causal pair
 // (key j <= q_pos0 + i). Rows are blocks of q_block consecutive queries (1: one row per query);
-// a row scores key j by the max over its queries that see j. Each row keeps its k best keys:
+// a row scores key j by the max over its queries that see j. Each row keeps its best keys:
 // higher score first, equal scores broken by the lower key index, so the result is a function of
 // the scores alone. Output: the fixed-width top-k layout (support_view.h) with one group and
-// k_block 1 — cols [n_rows][k] ascending, -1 padded, counts [n_rows] = min(k, the row's causal
-// keys) — which the gathered attention kernel reads directly (CudaExecutor::sparse_device).
+// k_block 1 — cols [n_rows][k] ascending, -1 padded, counts [n_rows] — which the gathered
+// attention kernel reads directly (CudaExecutor::sparse_device).
+//
+// How many keys a row keeps (row_keep): by default min(k, the row's causal keys). Optionally the
+// budget rules of support/budget.h, restated here because this layer sits below it: a fixed
+// budget_k or a fraction of the row's causal keys, and forced sink keys (the first `sink`) and
+// window keys (positions [first query - window + 1, last query]) counted inside the budget, so a
+// row keeps min(causal, max(budget, forced)) keys, the forced ones plus the best others. k is then
+// only the output width and must be at least width_bound().
 //
 // The GPU never holds an n_q x n_kv matrix: one CTA per row streams the row's keys in chunks of 64
 // (scores by m16n8k16 MMAs, max over the row's queries on chip) four times: three radix passes
 // narrow the k-th score to an exact 32-bit threshold (12 + 12 + 8 bits of the order-preserving
-// integer of the f32 score, histograms in shared memory), the fourth emits the keys above it, plus
-// the lowest-index keys equal to it, in ascending order. Recomputing scores costs 4 score passes
-// and saves all global memory traffic but q and k.
+// integer of the f32 score, histograms in shared memory; forced keys rank above every score), the
+// fourth emits the keys above it, plus the lowest-index keys equal to it, in ascending order.
+// Recomputing scores costs 4 score passes and saves all global memory traffic but q and k.
 //
 // Exactness: the MMA sums in its own order, so GPU and CPU scores of general inputs may differ in
 // the last bits and swap keys whose scores are within that rounding of the k-th score. With
@@ -21,6 +28,7 @@
 // every order gives the same scores and the two supports are identical, ties included.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -28,13 +36,65 @@
 
 namespace spf {
 
+#if defined(__CUDACC__)
+#define SPF_HOST_DEVICE __host__ __device__
+#else
+#define SPF_HOST_DEVICE
+#endif
+
 struct IndexerTopKShape {
   int64_t n_q = 0, n_kv = 0, q_pos0 = 0;
   int dim = 0;      // indexer head dim: 64 or 128 on the GPU
   int q_block = 1;  // 1 .. 64 queries per row
-  int k = 0;        // keys kept per row (>= 1)
-  int64_t n_rows() const { return (n_q + q_block - 1) / q_block; }
-  // Throws spf::Error naming the first inconsistency.
+  int k = 0;        // slots per row (>= 1); without a budget below also the keys kept
+  // The budget (all zero: keep min(k, causal) keys). budget_k > 0: that many keys; fraction in
+  // (0, 1]: ceil(fraction * causal), at least 1 (support/budget.h's rounding); sink / window:
+  // forced keys inside the budget.
+  int64_t budget_k = 0;
+  double fraction = 0.0;
+  int64_t sink = 0, window = 0;
+
+  SPF_HOST_DEVICE int64_t n_rows() const { return (n_q + q_block - 1) / q_block; }
+  bool has_budget() const { return budget_k > 0 || fraction > 0.0 || sink > 0 || window > 0; }
+  // Causal keys of row r: those its last query sees.
+  SPF_HOST_DEVICE int64_t row_visible(int64_t r) const {
+    const int64_t last = (r + 1) * q_block < n_q ? (r + 1) * q_block : n_q;
+    return q_pos0 + last < n_kv ? q_pos0 + last : n_kv;
+  }
+  // Forced keys of row r: [0, sink_end) and [window_begin, visible) (window_begin = visible when
+  // there is no window), the same columns as support/select.h's forced_columns.
+  SPF_HOST_DEVICE int64_t row_sink_end(int64_t r) const {
+    const int64_t v = row_visible(r);
+    return sink < v ? sink : v;
+  }
+  SPF_HOST_DEVICE int64_t row_window_begin(int64_t r) const {
+    if (window <= 0) return row_visible(r);
+    const int64_t first = q_pos0 + r * q_block - window + 1;
+    return first > 0 ? first : 0;
+  }
+  SPF_HOST_DEVICE bool forced(int64_t r, int64_t j) const {
+    return j < row_sink_end(r) || (j >= row_window_begin(r) && j < row_visible(r));
+  }
+  // Keys row r keeps.
+  SPF_HOST_DEVICE int64_t row_keep(int64_t r) const {
+    const int64_t v = row_visible(r);
+    int64_t budget = k;
+    if (budget_k > 0) budget = budget_k;
+    if (fraction > 0.0) {
+      // As budget_columns(): the slack keeps 0.07 * 100 from rounding up to 8.
+      budget = int64_t(ceil(fraction * double(v) * (1.0 - 1e-12)));
+      budget = budget < 1 ? 1 : budget;
+    }
+    const int64_t sink_end = row_sink_end(r);
+    const int64_t win = row_window_begin(r) > sink_end ? row_window_begin(r) : sink_end;
+    const int64_t n_forced = sink_end + (v - win);
+    const int64_t keep = budget > n_forced ? budget : n_forced;
+    return keep < v ? keep : v;
+  }
+  // An upper bound of row_keep over the rows (the width a caller allocates): the longest row's
+  // budget or sink + window + q_block - 1, whichever is larger, at most n_kv.
+  int64_t width_bound() const;
+  // Throws spf::Error naming the first inconsistency (k below width_bound() with a budget).
   void validate() const;
 };
 
@@ -44,8 +104,9 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
                        const TensorView& k_idx, int32_t* cols, int32_t* counts,
                        void* stream = nullptr);
 
-// The CPU reference: f32 scores summed in index order, the same selection rule. q [n_q][dim],
-// k [n_kv][dim] host f32. cols [n_rows][k] ascending with -1 padding, counts [n_rows].
+// The CPU reference: f32 scores summed in index order, the same selection rule (forced keys first,
+// then higher score, then lower index). q [n_q][dim], k [n_kv][dim] host f32. cols [n_rows][k]
+// ascending with -1 padding, counts [n_rows].
 void indexer_topk_reference(const IndexerTopKShape& shape, const float* q, const float* k,
                             std::vector<int32_t>& cols, std::vector<int32_t>& counts);
 

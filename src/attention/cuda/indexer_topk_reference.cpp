@@ -14,6 +14,22 @@ void IndexerTopKShape::validate() const {
   SPF_CHECK(q_block >= 1 && q_block <= 64, "indexer top-k: q_block ", q_block, " outside 1..64");
   SPF_CHECK(k >= 1, "indexer top-k: k = ", k, " must be >= 1");
   SPF_CHECK(dim >= 1, "indexer top-k: dim = ", dim);
+  SPF_CHECK(budget_k >= 0 && sink >= 0 && window >= 0 && fraction >= 0.0 && fraction <= 1.0,
+            "indexer top-k: budget k ", budget_k, ", fraction ", fraction, ", sink ", sink,
+            ", window ", window, " (need k, sink, window >= 0 and a fraction in [0, 1])");
+  SPF_CHECK(budget_k == 0 || fraction == 0.0,
+            "indexer top-k: a budget is a key count or a fraction, not both");
+  SPF_CHECK(int64_t(k) >= width_bound(), "indexer top-k: width k = ", k,
+            " is below the widest row's bound ", width_bound());
+}
+
+int64_t IndexerTopKShape::width_bound() const {
+  const int64_t v = row_visible(n_rows() - 1);  // the longest row
+  int64_t budget = std::min<int64_t>(k, v);
+  if (budget_k > 0) budget = budget_k;
+  if (fraction > 0.0) budget = row_keep(n_rows() - 1);  // monotone in the causal keys
+  const int64_t forced = std::min(sink, v) + (window > 0 ? window + q_block - 1 : 0);
+  return std::min(v, std::max(budget, forced));
 }
 
 float indexer_row_score(const IndexerTopKShape& s, const float* q, const float* k, int64_t r,
@@ -43,9 +59,11 @@ void indexer_topk_reference(const IndexerTopKShape& s, const float* q, const flo
     for (int64_t j = 0; j < visible; ++j) score[size_t(j)] = indexer_row_score(s, q, k, r, j);
     order.resize(size_t(visible));
     std::iota(order.begin(), order.end(), 0);
-    const int64_t keep = std::min<int64_t>(s.k, visible);
-    // Higher score first; equal scores: lower index first.
+    const int64_t keep = s.row_keep(r);
+    // Forced keys first; then higher score; equal scores: lower index first.
     std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int32_t a, int32_t b) {
+      const bool fa = s.forced(r, a), fb = s.forced(r, b);
+      if (fa != fb) return fa;
       return score[size_t(a)] > score[size_t(b)] || (score[size_t(a)] == score[size_t(b)] && a < b);
     });
     std::sort(order.begin(), order.begin() + keep);
