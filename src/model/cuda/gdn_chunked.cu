@@ -1,0 +1,547 @@
+// The chunked gated delta rule on the GPU (gdn_kernels.h: delta_chunked), the UT/WY form of
+// gdn::delta_chunked split into three kernels so that only the state recurrence is sequential:
+//
+//  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
+//     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
+//     by fp32 forward substitution (one thread per column: columns are independent), then
+//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W (bf16),
+//     U (f32).
+//  2. state (grid 32-column slices of the state x heads, sequential over chunks): the slice
+//     S[dk][32] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
+//     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + (e^(gamma_last -
+//     gamma_j) k_j)^T v' on tensor cores. Writes v' (bf16) and the final state.
+//  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (strictly causal-with-diagonal
+//     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores.
+//
+// One template per kernel over the padded key / value dims (64 or 128; smaller dims are
+// zero-padded, which changes no sum), dispatched in dispatch_tiles(). All tiles are bf16 in shared
+// memory with rows padded by 8 (gdn_mma.cuh); every matmul accumulates in fp32.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "attention/cuda/cuda_check.h"
+#include "core/error.h"
+#include "model/cuda/gdn_kernels.h"
+#include "model/cuda/gdn_mma.cuh"
+
+namespace spf::cuda::gdn {
+
+namespace {
+
+using namespace gdn_detail;
+
+constexpr int kThreads = 128;  // 4 warps: each owns 16 of a chunk's 64 token rows
+constexpr int kSlice = 32;     // state columns per CTA of the state pass
+
+struct ChunkParams {
+  const float* q;
+  const float* k;
+  const float* v;
+  int64_t stride;
+  const float* beta;  // [T][nv]
+  const float* g;     // [T][nv]
+  int64_t T;
+  int nv, dk, dv;
+  int group;     // value heads per key head
+  float* gamma;  // [T][nv] cumulative log-decay within each chunk
+  bf16* w;       // [T][nv][DKP]
+  float* u;      // [T][nv][DVP]
+  bf16* vnew;    // [T][nv][DVP] v' = U - W S
+  bf16* h;       // [chunks][nv][DVP][DKP] each chunk's start state, transposed ([column][row])
+  float* state;  // [nv][dk][dv]
+  float* out;    // [T][nv * dv]
+};
+
+constexpr int padded_dim(int d) {
+  return d <= 64 ? 64 : 128;
+}
+
+// acc[8][4] += A[m0, m0 + 16) x [0, K)  *  B [0, K) x [n0, n0 + 64), A m-major (lda), B read by
+// load_b(b, k0, n) for an 8-column tile at n.
+template <int K, class LoadB>
+__device__ __forceinline__ void warp_mma_16x64(float (&acc)[8][4], const bf16* a_tile, int lda,
+                                               int m0, int n0, int lane, LoadB load_b) {
+#pragma unroll
+  for (int k0 = 0; k0 < K; k0 += 16) {
+    uint32_t a[4];
+    load_a_mk(a, a_tile, lda, m0, k0, lane);
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+      uint32_t b[2];
+      load_b(b, k0, n0 + 8 * nt);
+      mma_bf16(acc[nt], a, b);
+    }
+  }
+}
+
+__device__ __forceinline__ void zero(float (&acc)[8][4]) {
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
+}
+
+// rows x DIM of f32 rows (row r at src + r * ld, the first `cols` of them real) into a bf16 tile
+// [64][DIM + kPad], zero past n rows and `cols` columns.
+template <int DIM>
+__device__ __forceinline__ void load_rows_bf16(bf16* dst, const float* src, int64_t ld, int n,
+                                               int cols, int tid) {
+  for (int idx = tid; idx < kChunk * DIM; idx += kThreads) {
+    const int r = idx / DIM, c = idx % DIM;
+    const float x = (r < n && c < cols) ? src[r * ld + c] : 0.0f;
+    dst[r * (DIM + kPad) + c] = __float2bfloat16_rn(x);
+  }
+}
+
+// rows of DIM bf16 (row r at src + r * ld elements, 16-byte aligned) into a tile [rows][DIM + kPad]
+// with 16-byte copies; rows at or past n are zero.
+template <int DIM>
+__device__ __forceinline__ void copy_rows_bf16(bf16* dst, const bf16* src, int64_t ld, int rows,
+                                               int n, int tid) {
+  constexpr int kVec = DIM / 8;
+  for (int idx = tid; idx < rows * kVec; idx += kThreads) {
+    const int r = idx / kVec, cv = idx % kVec;
+    uint4 x = make_uint4(0, 0, 0, 0);
+    if (r < n) x = *reinterpret_cast<const uint4*>(src + r * ld + cv * 8);
+    *reinterpret_cast<uint4*>(dst + r * (DIM + kPad) + cv * 8) = x;
+  }
+}
+
+// ---- 1. prepare ----
+
+template <int DKP, int DVP>
+struct PrepareSmem {
+  static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad, kLA = kChunk + 1;
+  static constexpr size_t kBytes =
+      size_t(kChunk) * (kLK + kLV + 2 * kLT) * 2 + size_t(2 * kChunk * kLA + 2 * kChunk) * 4;
+};
+
+template <int DKP, int DVP>
+__global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkParams p) {
+  using L = PrepareSmem<DKP, DVP>;
+  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LT = L::kLT, LA = L::kLA;
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* sK = reinterpret_cast<bf16*>(smem);             // [BT][LK]
+  bf16* sV = sK + BT * LK;                              // [BT][LV]
+  bf16* sTw = sV + BT * LV;                             // [BT][LT] X diag(beta e^gamma)
+  bf16* sTu = sTw + BT * LT;                            // [BT][LT] X diag(beta)
+  float* sL = reinterpret_cast<float*>(sTu + BT * LT);  // [BT][LA] strictly lower L
+  float* sX = sL + BT * LA;                             // [BT][LA] strictly lower part of X
+  float* sGam = sX + BT * LA;
+  float* sBeta = sGam + BT;
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int h = blockIdx.y, kh = h / p.group;
+  const int64_t t0 = int64_t(blockIdx.x) * BT;
+  const int n = int(min(int64_t(BT), p.T - t0));
+
+  load_rows_bf16<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
+  load_rows_bf16<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.dv, p.stride, n, p.dv, tid);
+  if (tid < BT) sBeta[tid] = tid < n ? p.beta[(t0 + tid) * p.nv + h] : 0.0f;
+  if (warp == 0) {
+    // Inclusive scan of g over the chunk, two tokens per lane.
+    const int i0 = 2 * lane;
+    const float g0 = i0 < n ? p.g[(t0 + i0) * p.nv + h] : 0.0f;
+    const float g1 = i0 + 1 < n ? p.g[(t0 + i0 + 1) * p.nv + h] : 0.0f;
+    float incl = g0 + g1;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const float y = __shfl_up_sync(0xffffffffu, incl, off);
+      if (lane >= off) incl += y;
+    }
+    const float before = incl - (g0 + g1);
+    sGam[i0] = before + g0;
+    sGam[i0 + 1] = before + g0 + g1;
+    if (i0 < n) p.gamma[(t0 + i0) * p.nv + h] = before + g0;
+    if (i0 + 1 < n) p.gamma[(t0 + i0 + 1) * p.nv + h] = before + g0 + g1;
+  }
+  __syncthreads();
+
+  // L = strictly-lower(beta_i e^(gamma_i - gamma_j) K K^T); this warp's 16 rows.
+  {
+    float acc[8][4];
+    zero(acc);
+    warp_mma_16x64<DKP>(acc, sK, LK, 16 * warp, 0, lane, [&](uint32_t(&b)[2], int k0, int n0) {
+      load_b_nk(b, sK, LK, k0, n0, lane);
+    });
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = 16 * warp + c_row(lane, e), j = 8 * nt + c_col(lane, e);
+        sL[i * LA + j] = j < i ? sBeta[i] * expf(sGam[i] - sGam[j]) * acc[nt][e] : 0.0f;
+      }
+  }
+  __syncthreads();
+
+  // X = (I + L)^-1 - I, column c by thread c: X[i][c] = -L[i][c] - sum_{c<j<i} L[i][j] X[j][c].
+  if (tid < BT) {
+    const int c = tid;
+    for (int i = 0; i < BT; ++i) {
+      float s = 0.0f;
+      if (i > c) {
+        s = -sL[i * LA + c];
+        for (int j = c + 1; j < i; ++j) s -= sL[i * LA + j] * sX[j * LA + c];
+      }
+      sX[i * LA + c] = s;
+    }
+  }
+  __syncthreads();
+  for (int idx = tid; idx < BT * BT; idx += kThreads) {
+    const int i = idx / BT, j = idx % BT;
+    const float x = j < i ? sX[i * LA + j] : (j == i ? 1.0f : 0.0f);
+    sTu[i * LT + j] = __float2bfloat16_rn(x * sBeta[j]);
+    sTw[i * LT + j] = __float2bfloat16_rn(x * sBeta[j] * expf(sGam[j]));
+  }
+  __syncthreads();
+
+  // W = Tw K (bf16 out), U = Tu V (f32 out), 64 columns at a time.
+  const int r0 = 16 * warp;
+  for (int n0 = 0; n0 < DKP; n0 += 64) {
+    float acc[8][4];
+    zero(acc);
+    warp_mma_16x64<BT>(acc, sTw, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+      load_b_kn(b, sK, LK, k0, nn, lane);
+    });
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
+        if (r < n)
+          *reinterpret_cast<__nv_bfloat162*>(p.w + ((t0 + r) * p.nv + h) * DKP + c) =
+              __floats2bfloat162_rn(acc[nt][e], acc[nt][e + 1]);
+      }
+  }
+  for (int n0 = 0; n0 < DVP; n0 += 64) {
+    float acc[8][4];
+    zero(acc);
+    warp_mma_16x64<BT>(acc, sTu, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+      load_b_kn(b, sV, LV, k0, nn, lane);
+    });
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
+        if (r < n)
+          *reinterpret_cast<float2*>(p.u + ((t0 + r) * p.nv + h) * DVP + c) =
+              make_float2(acc[nt][e], acc[nt][e + 1]);
+      }
+  }
+}
+
+// ---- 2. state pass ----
+
+template <int DKP>
+struct StateSmem {
+  static constexpr int kLK = DKP + kPad, kLV = kSlice + kPad;
+  static constexpr size_t kBytes = size_t(2 * kChunk * kLK + kSlice * kLK + kChunk * kLV) * 2;
+};
+
+template <int DKP, int DVP>
+__global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
+  using L = StateSmem<DKP>;
+  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV;
+  constexpr int MT = DKP / 64;    // 16-row m-tiles of the state per warp
+  constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* sW = reinterpret_cast<bf16*>(smem);  // [BT][LK]
+  bf16* sKd = sW + BT * LK;                  // [BT][LK] e^(gamma_last - gamma_t) k_t
+  bf16* sS = sKd + BT * LK;                  // [kSlice][LK] the state slice, transposed
+  bf16* sVn = sS + kSlice * LK;              // [BT][LV] v'
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int h = blockIdx.y, kh = h / p.group;
+  const int c_base = int(blockIdx.x) * kSlice;
+  const int dk = p.dk, dv = p.dv;
+  float* S_global = p.state + int64_t(h) * dk * dv;
+
+  // State rows of m-tile mi of this warp start at 16 * (warp + 4 * mi).
+  float S[MT][NT][4];
+#pragma unroll
+  for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = 16 * (warp + 4 * mi) + c_row(lane, e);
+        const int c = c_base + 8 * nt + c_col(lane, e);
+        S[mi][nt][e] = (i < dk && c < dv) ? S_global[int64_t(i) * dv + c] : 0.0f;
+      }
+
+  const int64_t n_chunks = (p.T + BT - 1) / BT;
+  for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+    const int64_t t0 = chunk * BT;
+    const int n = int(min(int64_t(BT), p.T - t0));
+    const float g_last = p.gamma[(t0 + n - 1) * p.nv + h];
+
+    copy_rows_bf16<DKP>(sW, p.w + (t0 * p.nv + h) * DKP, int64_t(p.nv) * DKP, BT, n, tid);
+    for (int r = warp; r < BT; r += 4) {
+      const float f = r < n ? expf(g_last - p.gamma[(t0 + r) * p.nv + h]) : 0.0f;
+      const float* kr = p.k + (t0 + r) * p.stride + int64_t(kh) * dk;
+      for (int c = lane; c < DKP; c += 32)
+        sKd[r * LK + c] = __float2bfloat16_rn(r < n && c < dk ? f * kr[c] : 0.0f);
+    }
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int i = 16 * (warp + 4 * mi) + c_row(lane, e), c = 8 * nt + c_col(lane, e);
+          sS[c * LK + i] = __float2bfloat16_rn(S[mi][nt][e]);
+        }
+    __syncthreads();
+
+    // The chunk's start state for the output kernel: rows c_base.. of h[chunk][head] ([col][row]).
+    {
+      bf16* hdst = p.h + ((chunk * p.nv + h) * DVP + c_base) * DKP;
+      constexpr int kVec = DKP / 8;
+      for (int idx = tid; idx < kSlice * kVec; idx += kThreads) {
+        const int c = idx / kVec, cv = idx % kVec;
+        *reinterpret_cast<uint4*>(hdst + c * DKP + cv * 8) =
+            *reinterpret_cast<const uint4*>(sS + c * LK + cv * 8);
+      }
+    }
+
+    // v' = U - W S for this warp's 16 tokens.
+    {
+      float acc[NT][4] = {};
+#pragma unroll
+      for (int k0 = 0; k0 < DKP; k0 += 16) {
+        uint32_t a[4];
+        load_a_mk(a, sW, LK, 16 * warp, k0, lane);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          uint32_t b[2];
+          load_b_nk(b, sS, LK, k0, 8 * nt, lane);
+          mma_bf16(acc[nt], a, b);
+        }
+      }
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; e += 2) {
+          const int r = 16 * warp + c_row(lane, e), c = 8 * nt + c_col(lane, e);
+          float2 vn = make_float2(0.0f, 0.0f);
+          const int64_t at = ((t0 + r) * p.nv + h) * DVP + c_base + c;
+          if (r < n) {
+            const float2 u = *reinterpret_cast<const float2*>(p.u + at);
+            vn = make_float2(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
+          }
+          const __nv_bfloat162 vb = __floats2bfloat162_rn(vn.x, vn.y);
+          *reinterpret_cast<__nv_bfloat162*>(sVn + r * LV + c) = vb;
+          if (r < n) *reinterpret_cast<__nv_bfloat162*>(p.vnew + at) = vb;
+        }
+    }
+    __syncthreads();
+
+    // S <- e^gamma_last S + Kd^T v'.
+    const float decay = expf(g_last);
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) S[mi][nt][e] *= decay;
+#pragma unroll
+    for (int k0 = 0; k0 < BT; k0 += 16) {
+#pragma unroll
+      for (int mi = 0; mi < MT; ++mi) {
+        uint32_t a[4];
+        load_a_km(a, sKd, LK, 16 * (warp + 4 * mi), k0, lane);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+          uint32_t b[2];
+          load_b_kn(b, sVn, LV, k0, 8 * nt, lane);
+          mma_bf16(S[mi][nt], a, b);
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = 16 * (warp + 4 * mi) + c_row(lane, e);
+        const int c = c_base + 8 * nt + c_col(lane, e);
+        if (i < dk && c < dv) S_global[int64_t(i) * dv + c] = S[mi][nt][e];
+      }
+}
+
+// ---- 3. output ----
+
+template <int DKP, int DVP>
+struct OutputSmem {
+  static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad;
+  static constexpr size_t kBytes =
+      size_t(2 * kChunk * kLK + DVP * kLK + kChunk * kLV + kChunk * kLT) * 2 + size_t(kChunk) * 4;
+};
+
+template <int DKP, int DVP>
+__global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParams p) {
+  using L = OutputSmem<DKP, DVP>;
+  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LT = L::kLT;
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16* sQ = reinterpret_cast<bf16*>(smem);  // [BT][LK]
+  bf16* sK = sQ + BT * LK;                   // [BT][LK]
+  bf16* sH = sK + BT * LK;                   // [DVP][LK] start state, transposed
+  bf16* sVn = sH + DVP * LK;                 // [BT][LV]
+  bf16* sP = sVn + BT * LV;                  // [BT][LT]
+  float* sGam = reinterpret_cast<float*>(sP + BT * LT);
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int h = blockIdx.y, kh = h / p.group;
+  const int64_t chunk = blockIdx.x, t0 = chunk * BT;
+  const int n = int(min(int64_t(BT), p.T - t0));
+
+  load_rows_bf16<DKP>(sQ, p.q + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
+  load_rows_bf16<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
+  // The state pass writes the first ceil(dv / 32) * 32 columns of h (and of v'); the rest of the
+  // tiles is zero here (v' columns past those only reach output columns that are not stored).
+  const int h_rows = (p.dv + kSlice - 1) / kSlice * kSlice;
+  copy_rows_bf16<DKP>(sH, p.h + (chunk * p.nv + h) * DVP * DKP, DKP, DVP, h_rows, tid);
+  copy_rows_bf16<DVP>(sVn, p.vnew + (t0 * p.nv + h) * DVP, int64_t(p.nv) * DVP, BT, n, tid);
+  if (tid < BT) sGam[tid] = tid < n ? p.gamma[(t0 + tid) * p.nv + h] : 0.0f;
+  __syncthreads();
+
+  const int r0 = 16 * warp;
+  // P = (Q K^T) e^(gamma_i - gamma_j) for j <= i, this warp's rows (read back by this warp only).
+  {
+    float acc[8][4];
+    zero(acc);
+    warp_mma_16x64<DKP>(acc, sQ, LK, r0, 0, lane, [&](uint32_t(&b)[2], int k0, int n0) {
+      load_b_nk(b, sK, LK, k0, n0, lane);
+    });
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = r0 + c_row(lane, e), j = 8 * nt + c_col(lane, e);
+        sP[i * LT + j] = __float2bfloat16_rn(j <= i ? acc[nt][e] * expf(sGam[i] - sGam[j]) : 0.0f);
+      }
+  }
+  __syncwarp();
+
+  float row_scale[2];
+  for (int e = 0; e < 2; ++e) row_scale[e] = expf(sGam[r0 + (lane >> 2) + 8 * e]);
+  for (int n0 = 0; n0 < DVP; n0 += 64) {
+    float acc[8][4];
+    zero(acc);
+    warp_mma_16x64<DKP>(acc, sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+      load_b_nk(b, sH, LK, k0, nn, lane);
+    });
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[nt][e] *= row_scale[e >> 1];
+    warp_mma_16x64<BT>(acc, sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+      load_b_kn(b, sVn, LV, k0, nn, lane);
+    });
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
+        if (r < n && c < p.dv)
+          p.out[(t0 + r) * int64_t(p.nv) * p.dv + int64_t(h) * p.dv + c] = acc[nt][e];
+      }
+  }
+}
+
+// ---- host side ----
+
+template <int V>
+using Int = std::integral_constant<int, V>;
+
+// The one place that maps (dk, dv) to the kernels' padded tile dims.
+template <class F>
+void dispatch_tiles(int dk, int dv, F&& f) {
+  auto with_dv = [&](auto dkp) {
+    if (dv <= 64) {
+      f(dkp, Int<64>{});
+    } else {
+      f(dkp, Int<128>{});
+    }
+  };
+  if (dk <= 64) {
+    with_dv(Int<64>{});
+  } else {
+    with_dv(Int<128>{});
+  }
+}
+
+// Opts a kernel in to `bytes` of dynamic shared memory (once per kernel: a template parameter, so
+// each kernel has its own flag) and launches it.
+template <auto kernel>
+void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) {
+  static const bool opted = [&] {
+    SPF_CUDA_CHECK(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+    return true;
+  }();
+  (void)opted;
+  kernel<<<grid, kThreads, bytes, stream>>>(p);
+  SPF_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
+                   Arena& scratch, void* stream) {
+  d.validate();
+  SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
+  SPF_CHECK(d.dk <= kChunkedMaxDim && d.dv <= kChunkedMaxDim,
+            "gdn cuda: the chunked form supports dk, dv <= ", kChunkedMaxDim, " (got dk=", d.dk,
+            " dv=", d.dv, ")");
+  if (T == 0) return;
+  SPF_CHECK(in.q && in.k && in.v && in.beta && in.g && state && out,
+            "gdn cuda: null input pointer");
+  SPF_CHECK(in.stride >= std::max<int64_t>(d.key_dim(), d.value_dim()), "gdn cuda: row stride ",
+            in.stride, " shorter than a head block");
+
+  const int dkp = padded_dim(d.dk), dvp = padded_dim(d.dv);
+  const int64_t n_chunks = (T + kChunk - 1) / kChunk;
+  SPF_CHECK(n_chunks < (int64_t(1) << 31), "gdn cuda: too many tokens (", T, ")");
+  ChunkParams p{};
+  p.q = in.q;
+  p.k = in.k;
+  p.v = in.v;
+  p.stride = in.stride;
+  p.beta = in.beta;
+  p.g = in.g;
+  p.T = T;
+  p.nv = d.nv;
+  p.dk = d.dk;
+  p.dv = d.dv;
+  p.group = d.nv / d.nk;
+  const TensorView gamma = scratch.alloc(DType::f32, {T * d.nv});
+  SPF_CHECK(gamma.device == Device::cuda, "gdn cuda: scratch arena is on ",
+            device_name(gamma.device), ", not cuda");
+  p.gamma = gamma.data<float>();
+  p.w = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dkp}).ptr);
+  p.u = scratch.alloc(DType::f32, {T * d.nv * dvp}).data<float>();
+  p.vnew = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dvp}).ptr);
+  p.h = static_cast<bf16*>(scratch.alloc(DType::bf16, {n_chunks * d.nv * dvp * dkp}).ptr);
+  p.state = state;
+  p.out = out;
+
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  dispatch_tiles(d.dk, d.dv, [&](auto dk_tile, auto dv_tile) {
+    constexpr int DKP = decltype(dk_tile)::value, DVP = decltype(dv_tile)::value;
+    const dim3 chunks_by_heads(unsigned(n_chunks), unsigned(d.nv));
+    launch<chunk_prepare_kernel<DKP, DVP>>(chunks_by_heads, PrepareSmem<DKP, DVP>::kBytes, s, p);
+    const dim3 slices_by_heads(unsigned((d.dv + kSlice - 1) / kSlice), unsigned(d.nv));
+    launch<chunk_state_kernel<DKP, DVP>>(slices_by_heads, StateSmem<DKP>::kBytes, s, p);
+    launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
+  });
+}
+
+}  // namespace spf::cuda::gdn

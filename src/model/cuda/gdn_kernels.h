@@ -1,0 +1,69 @@
+// Gated DeltaNet (Qwen3.5's linear-attention mixer) on the GPU: the functions of model/gdn.h with
+// the same shapes and meaning, on CUDA device pointers, enqueued on `stream` (a cudaStream_t; null:
+// the default stream). Arrays are f32 and row-major as in model/gdn.h; the recurrent state stays
+// fp32 [nv][dk][dv] and the conv state [K-1][C]; both are updated in place and either delta form
+// may continue a state left by the other (or by the CPU functions, after a copy).
+//
+// Differences from the CPU functions:
+//  - conv_silu's `out` must not overlap `m` (the CPU one may run in place).
+//  - delta_chunked takes scratch from a device Arena (it does not reset it; the caller does, as
+//    for every activation) and computes its matmuls on tensor cores with bf16 operands and fp32
+//    accumulation (the per-chunk start states it hands between kernels are bf16 too); the state
+//    recurrence itself and every sum outside the matmuls is fp32. delta_recurrent is fp32
+//    throughout.
+//  - delta_chunked needs dk, dv <= 128 (any value up to that: tiles are zero-padded to 64 or
+//    128); delta_recurrent takes any dims.
+//  - mix() leaves m untouched (the conv output goes to scratch) and writes bf16 (round to nearest
+//    even, the out_proj GEMM's input).
+// Shapes are checked (spf::Error) before anything is enqueued; kernels run asynchronously, so a
+// CUDA error of a launch surfaces at the next checked CUDA call.
+#pragma once
+
+#include <cstdint>
+
+#include "core/buffer.h"
+#include "model/gdn.h"
+
+namespace spf::cuda::gdn {
+
+using spf::gdn::DeltaInputs;
+using spf::gdn::DeltaMode;
+using spf::gdn::Dims;
+using spf::gdn::MixerWeights;
+
+// Calls of at most this many tokens take the recurrent form under DeltaMode::automatic.
+constexpr int64_t kRecurrentMaxTokens = 16;
+// The largest dk / dv delta_chunked (and so mix() for longer calls) supports.
+constexpr int kChunkedMaxDim = 128;
+
+void conv_silu(const float* m, int64_t T, int64_t C, int K, const float* w, float* conv_state,
+               float* out, void* stream = nullptr);
+
+void l2_normalize(float* x, int64_t T, int64_t stride, int n_heads, int dim, float scale,
+                  void* stream = nullptr);
+
+void gates(const float* b, const float* a, int64_t T, int nv, const float* A_log,
+           const float* dt_bias, float* beta, float* g, void* stream = nullptr);
+
+void delta_recurrent(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
+                     void* stream = nullptr);
+
+// Chunks of 64 tokens (the UT/WY form of gdn::delta_chunked) in three kernels: per chunk and head
+// in parallel, the triangular solve giving W and U; per head and 32-column slice of the state, the
+// sequential pass over chunks (v' = U - W S, S <- decay S + K^T v'); per chunk and head in
+// parallel, the outputs from each chunk's start state and v'.
+void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
+                   Arena& scratch, void* stream = nullptr);
+
+void gated_rms_norm(float* o, const float* z, int64_t T, int nv, int dv, const float* w, float eps,
+                    void* stream = nullptr);
+
+// gdn::mix on the GPU: m [T][C] (const), z [T][nv*dv], a, b [T][nv] are the input projections
+// (f32); out [T][nv*dv] receives bf16 bits. Weights are f32 device arrays. Scratch comes from
+// `scratch` (Device::cuda).
+void mix(const Dims& d, int K, int64_t T, const float* m, const float* z, const float* a,
+         const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
+         uint16_t* out, Arena& scratch, void* stream = nullptr,
+         DeltaMode mode = DeltaMode::automatic);
+
+}  // namespace spf::cuda::gdn
