@@ -3,14 +3,15 @@
 //
 //  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
 //     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
-//     by fp32 forward substitution (one thread per column: columns are independent), then
-//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W (bf16),
-//     U (f32).
+//     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
+//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
+//     Kd = e^(gamma_last - gamma_t) k_t (bf16), U (f32).
 //  2. state (grid 32-column slices of the state x heads, sequential over chunks): the slice
 //     S[dk][32] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
-//     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + (e^(gamma_last -
-//     gamma_j) k_j)^T v' on tensor cores. Writes v' (bf16) and the final state.
-//  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (strictly causal-with-diagonal
+//     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v' on tensor
+//     cores, while cp.async brings the next chunk's W, Kd and U slice (double-buffered), so the
+//     sequential loop never waits on global memory. Writes v' (bf16) and the final state.
+//  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
 //     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores.
 //
 // One template per kernel over the padded key / value dims (64 or 128; smaller dims are
@@ -47,6 +48,7 @@ struct ChunkParams {
   int group;     // value heads per key head
   float* gamma;  // [T][nv] cumulative log-decay within each chunk
   bf16* w;       // [T][nv][DKP]
+  bf16* kd;      // [T][nv][DKP] e^(gamma_last - gamma_t) k_t, gamma_last of the token's chunk
   float* u;      // [T][nv][DVP]
   bf16* vnew;    // [T][nv][DVP] v' = U - W S
   bf16* h;       // [chunks][nv][DVP][DKP] each chunk's start state, transposed ([column][row])
@@ -114,8 +116,8 @@ __device__ __forceinline__ void copy_rows_bf16(bf16* dst, const bf16* src, int64
 template <int DKP, int DVP>
 struct PrepareSmem {
   static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad, kLA = kChunk + 1;
-  static constexpr size_t kBytes =
-      size_t(kChunk) * (kLK + kLV + 2 * kLT) * 2 + size_t(2 * kChunk * kLA + 2 * kChunk) * 4;
+  static constexpr size_t kBytes = size_t(kChunk) * (kLK + kLV + 2 * kLT) * 2 +
+                                   size_t(2 * kChunk * kLA + 16 * kLA + 2 * kChunk) * 4;
 };
 
 template <int DKP, int DVP>
@@ -129,7 +131,8 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   bf16* sTu = sTw + BT * LT;                            // [BT][LT] X diag(beta)
   float* sL = reinterpret_cast<float*>(sTu + BT * LT);  // [BT][LA] strictly lower L
   float* sX = sL + BT * LA;                             // [BT][LA] strictly lower part of X
-  float* sGam = sX + BT * LA;
+  float* sTmp = sX + BT * LA;                           // [16][LA] a block row's sums
+  float* sGam = sTmp + 16 * LA;
   float* sBeta = sGam + BT;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -176,10 +179,13 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   }
   __syncthreads();
 
-  // X = (I + L)^-1 - I, column c by thread c: X[i][c] = -L[i][c] - sum_{c<j<i} L[i][j] X[j][c].
+  // X = (I + L)^-1 - I (strictly lower), over 16 x 16 blocks: the four diagonal blocks by forward
+  // substitution, a thread per column (X[i][c] = -L[i][c] - sum_{c<j<i} L[i][j] X[j][c]); then
+  // block rows I = 1..3 in turn, X'_IJ = -X'_II sum_{J<=K<I} L_IK X'_KJ with X' = I + X, all (J,
+  // element) pairs of a block row in parallel.
   if (tid < BT) {
-    const int c = tid;
-    for (int i = 0; i < BT; ++i) {
+    const int c = tid, b0 = tid & ~15;
+    for (int i = b0; i < b0 + 16; ++i) {
       float s = 0.0f;
       if (i > c) {
         s = -sL[i * LA + c];
@@ -189,6 +195,24 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
     }
   }
   __syncthreads();
+  for (int I = 1; I < 4; ++I) {
+    const int cols = 16 * I, i0 = 16 * I;
+    for (int idx = tid; idx < 16 * cols; idx += kThreads) {
+      const int r = idx / cols, c = idx % cols;
+      float s = 0.0f;
+      for (int k = c & ~15; k < i0; ++k)
+        s += sL[(i0 + r) * LA + k] * (sX[k * LA + c] + (k == c ? 1.0f : 0.0f));
+      sTmp[r * LA + c] = s;
+    }
+    __syncthreads();
+    for (int idx = tid; idx < 16 * cols; idx += kThreads) {
+      const int r = idx / cols, c = idx % cols;
+      float s = sTmp[r * LA + c];
+      for (int m = 0; m < r; ++m) s += sX[(i0 + r) * LA + i0 + m] * sTmp[m * LA + c];
+      sX[(i0 + r) * LA + c] = -s;
+    }
+    __syncthreads();
+  }
   for (int idx = tid; idx < BT * BT; idx += kThreads) {
     const int i = idx / BT, j = idx % BT;
     const float x = j < i ? sX[i * LA + j] : (j == i ? 1.0f : 0.0f);
@@ -197,6 +221,19 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   }
   __syncthreads();
 
+  // Kd = e^(gamma_last - gamma_t) k_t (bf16, from the f32 keys) for the state pass.
+  {
+    const float g_last = sGam[n - 1];
+    const float* kc = p.k + t0 * p.stride + int64_t(kh) * p.dk;
+    for (int idx = tid; idx < n * (DKP / 2); idx += kThreads) {
+      const int r = idx / (DKP / 2), c = 2 * (idx % (DKP / 2));
+      const float f = expf(g_last - sGam[r]);
+      const float x0 = c < p.dk ? f * kc[r * p.stride + c] : 0.0f;
+      const float x1 = c + 1 < p.dk ? f * kc[r * p.stride + c + 1] : 0.0f;
+      *reinterpret_cast<__nv_bfloat162*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
+          __floats2bfloat162_rn(x0, x1);
+    }
+  }
   // W = Tw K (bf16 out), U = Tu V (f32 out), 64 columns at a time.
   const int r0 = 16 * warp;
   for (int n0 = 0; n0 < DKP; n0 += 64) {
@@ -237,27 +274,66 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 
 template <int DKP>
 struct StateSmem {
-  static constexpr int kLK = DKP + kPad, kLV = kSlice + kPad;
-  static constexpr size_t kBytes = size_t(2 * kChunk * kLK + kSlice * kLK + kChunk * kLV) * 2;
+  static constexpr int kLK = DKP + kPad, kLV = kSlice + kPad, kLU = kSlice + 4;
+  // Per stage: W, Kd (bf16) and the U slice (f32).
+  static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
+  static constexpr size_t kBytes = 2 * kStage + size_t(kSlice * kLK + kChunk * kLV) * 2;
 };
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16 bytes global -> shared, asynchronously; zero-filled (nothing read) when !valid.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+// Waits until at most one committed group is still in flight.
+__device__ __forceinline__ void cp_async_wait_one() {
+  asm volatile("cp.async.wait_group 1;\n" ::);
+}
 
 template <int DKP, int DVP>
 __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
   using L = StateSmem<DKP>;
-  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV;
+  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU;
   constexpr int MT = DKP / 64;    // 16-row m-tiles of the state per warp
   constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16* sW = reinterpret_cast<bf16*>(smem);  // [BT][LK]
-  bf16* sKd = sW + BT * LK;                  // [BT][LK] e^(gamma_last - gamma_t) k_t
-  bf16* sS = sKd + BT * LK;                  // [kSlice][LK] the state slice, transposed
-  bf16* sVn = sS + kSlice * LK;              // [BT][LV] v'
+  // Stage s (chunks alternate): W [BT][LK], Kd [BT][LK], U [BT][LU]; then S^T and v'.
+  auto sW = [&](int st) { return reinterpret_cast<bf16*>(smem + st * L::kStage); };
+  auto sKd = [&](int st) { return sW(st) + BT * LK; };
+  auto sU = [&](int st) { return reinterpret_cast<float*>(sKd(st) + BT * LK); };
+  bf16* sS = reinterpret_cast<bf16*>(smem + 2 * L::kStage);  // [kSlice][LK] the slice, transposed
+  bf16* sVn = sS + kSlice * LK;                              // [BT][LV] v'
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int h = blockIdx.y, kh = h / p.group;
+  const int h = blockIdx.y;
   const int c_base = int(blockIdx.x) * kSlice;
   const int dk = p.dk, dv = p.dv;
   float* S_global = p.state + int64_t(h) * dk * dv;
+  const int64_t n_chunks = (p.T + BT - 1) / BT;
+
+  // Chunk `chunk`'s W, Kd and U slice into stage st (rows past the sequence zero-filled).
+  auto prefetch = [&](int64_t chunk, int st) {
+    const int64_t t0 = chunk * BT;
+    const int n = int(min(int64_t(BT), p.T - t0));
+    constexpr int kVec = DKP / 8;
+    for (int idx = tid; idx < BT * kVec; idx += kThreads) {
+      const int r = idx / kVec, cv = idx % kVec;
+      const int64_t at = ((t0 + min(r, n - 1)) * p.nv + h) * DKP + cv * 8;
+      cp_async16(sW(st) + r * LK + cv * 8, p.w + at, r < n);
+      cp_async16(sKd(st) + r * LK + cv * 8, p.kd + at, r < n);
+    }
+    for (int idx = tid; idx < BT * (kSlice / 4); idx += kThreads) {
+      const int r = idx / (kSlice / 4), cv = idx % (kSlice / 4);
+      const int64_t at = ((t0 + min(r, n - 1)) * p.nv + h) * DVP + c_base + cv * 4;
+      cp_async16(sU(st) + r * LU + cv * 4, p.u + at, r < n);
+    }
+  };
 
   // State rows of m-tile mi of this warp start at 16 * (warp + 4 * mi).
   float S[MT][NT][4];
@@ -272,19 +348,22 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
         S[mi][nt][e] = (i < dk && c < dv) ? S_global[int64_t(i) * dv + c] : 0.0f;
       }
 
-  const int64_t n_chunks = (p.T + BT - 1) / BT;
+  prefetch(0, 0);
+  cp_async_commit();
+  float g_next = p.gamma[(min(int64_t(BT), p.T) - 1) * p.nv + h];
   for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+    const int st = int(chunk & 1);
     const int64_t t0 = chunk * BT;
     const int n = int(min(int64_t(BT), p.T - t0));
-    const float g_last = p.gamma[(t0 + n - 1) * p.nv + h];
-
-    copy_rows_bf16<DKP>(sW, p.w + (t0 * p.nv + h) * DKP, int64_t(p.nv) * DKP, BT, n, tid);
-    for (int r = warp; r < BT; r += 4) {
-      const float f = r < n ? expf(g_last - p.gamma[(t0 + r) * p.nv + h]) : 0.0f;
-      const float* kr = p.k + (t0 + r) * p.stride + int64_t(kh) * dk;
-      for (int c = lane; c < DKP; c += 32)
-        sKd[r * LK + c] = __float2bfloat16_rn(r < n && c < dk ? f * kr[c] : 0.0f);
+    const float g_last = g_next;
+    // The next chunk's loads fly while this one computes (an empty group on the last chunk keeps
+    // the wait below uniform).
+    if (chunk + 1 < n_chunks) {
+      prefetch(chunk + 1, st ^ 1);
+      g_next = p.gamma[(min(t0 + 2 * BT, p.T) - 1) * p.nv + h];
     }
+    cp_async_commit();
+
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
@@ -294,6 +373,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
           const int i = 16 * (warp + 4 * mi) + c_row(lane, e), c = 8 * nt + c_col(lane, e);
           sS[c * LK + i] = __float2bfloat16_rn(S[mi][nt][e]);
         }
+    cp_async_wait_one();
     __syncthreads();
 
     // The chunk's start state for the output kernel: rows c_base.. of h[chunk][head] ([col][row]).
@@ -309,11 +389,13 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
 
     // v' = U - W S for this warp's 16 tokens.
     {
+      const bf16* w_tile = sW(st);
+      const float* u_tile = sU(st);
       float acc[NT][4] = {};
 #pragma unroll
       for (int k0 = 0; k0 < DKP; k0 += 16) {
         uint32_t a[4];
-        load_a_mk(a, sW, LK, 16 * warp, k0, lane);
+        load_a_mk(a, w_tile, LK, 16 * warp, k0, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
           uint32_t b[2];
@@ -326,21 +408,19 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
 #pragma unroll
         for (int e = 0; e < 4; e += 2) {
           const int r = 16 * warp + c_row(lane, e), c = 8 * nt + c_col(lane, e);
-          float2 vn = make_float2(0.0f, 0.0f);
-          const int64_t at = ((t0 + r) * p.nv + h) * DVP + c_base + c;
-          if (r < n) {
-            const float2 u = *reinterpret_cast<const float2*>(p.u + at);
-            vn = make_float2(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
-          }
-          const __nv_bfloat162 vb = __floats2bfloat162_rn(vn.x, vn.y);
+          const float2 u = *reinterpret_cast<const float2*>(u_tile + r * LU + c);
+          const __nv_bfloat162 vb = __floats2bfloat162_rn(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
           *reinterpret_cast<__nv_bfloat162*>(sVn + r * LV + c) = vb;
-          if (r < n) *reinterpret_cast<__nv_bfloat162*>(p.vnew + at) = vb;
+          if (r < n)
+            *reinterpret_cast<__nv_bfloat162*>(p.vnew + ((t0 + r) * p.nv + h) * DVP + c_base + c) =
+                vb;
         }
     }
     __syncthreads();
 
     // S <- e^gamma_last S + Kd^T v'.
     const float decay = expf(g_last);
+    const bf16* kd_tile = sKd(st);
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
@@ -352,7 +432,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
 #pragma unroll
       for (int mi = 0; mi < MT; ++mi) {
         uint32_t a[4];
-        load_a_km(a, sKd, LK, 16 * (warp + 4 * mi), k0, lane);
+        load_a_km(a, kd_tile, LK, 16 * (warp + 4 * mi), k0, lane);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
           uint32_t b[2];
@@ -361,6 +441,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
         }
       }
     }
+    // Stage st is refilled by the next iteration's prefetch.
     __syncthreads();
   }
 
@@ -527,6 +608,7 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
             device_name(gamma.device), ", not cuda");
   p.gamma = gamma.data<float>();
   p.w = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dkp}).ptr);
+  p.kd = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dkp}).ptr);
   p.u = scratch.alloc(DType::f32, {T * d.nv * dvp}).data<float>();
   p.vnew = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dvp}).ptr);
   p.h = static_cast<bf16*>(scratch.alloc(DType::bf16, {n_chunks * d.nv * dvp * dkp}).ptr);

@@ -51,7 +51,8 @@ void delta_recurrent(const Dims& d, int64_t T, const DeltaInputs& in, float* sta
 // Chunks of 64 tokens (the UT/WY form of gdn::delta_chunked) in three kernels: per chunk and head
 // in parallel, the triangular solve giving W and U; per head and 32-column slice of the state, the
 // sequential pass over chunks (v' = U - W S, S <- decay S + K^T v'); per chunk and head in
-// parallel, the outputs from each chunk's start state and v'.
+// parallel, the outputs from each chunk's start state and v'. Scratch: about
+// T * nv * (4 dk + 6 dv + 4) + ceil(T / 64) * nv * 2 dk dv bytes (dk, dv padded to 64 or 128).
 void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
                    Arena& scratch, void* stream = nullptr);
 
