@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the CUDA executor's tests and benchmarks on a GPU machine (16 cores, no network):
 #
-#   bash tools/gpu_test.sh OUT [stages...]     stages: build test sanitize bench peers (default: all)
+#   bash tools/gpu_test.sh OUT [stages...]     stages: build test sanitize profile bench peers
+#                                                     model ttft (default: all but ttft)
 #
 # build     configures build-gpu/ for this GPU's architecture only and builds the CUDA targets (the
 #           tokenizer's PCRE2 headers come from a carried libpcre2-dev .deb under .deb/, unpacked
@@ -9,7 +10,12 @@
 # test      spf_test_cuda (every kernel against the CPU executor / reference) -> OUT/test.log
 # sanitize  compute-sanitizer memcheck on small cases, once -> OUT/sanitize.log
 # profile   Nsight Compute on one dense launch per head_dim (32K) -> OUT/ncu.log
+# model     spf_test_model_cuda (the GPU forward, its kernels, Gated DeltaNet and the GPU indexer
+#           against the CPU; SmolLM2 when $SPF_MODEL names it) -> OUT/model.log
 # bench     bench/cuda_attention_bench (BENCH_ARGS override its flags) -> OUT/bench.{log,json}
+# ttft      spf bench ttft on the Qwen3.5-9B and -0.8B shapes (TTFT_ARGS add flags) and
+#           tools/bench_ttft_peers.py (torch GEMMs, SDPA flash / cuDNN, fla) in the same session,
+#           then tools/ttft_report.py -> OUT/ttft-*.{log,json}, OUT/report/
 # peers     tools/bench_attention_peers.py: torch SDPA (flash, cuDNN) and FlexAttention on the same
 #           shapes and block masks, in the same run -> OUT/peers.{log,json}
 # Prints a short summary last.
@@ -17,7 +23,7 @@ set -uo pipefail
 out="${1:?out dir}"
 shift
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(build test sanitize profile bench peers)
+[ ${#stages[@]} -eq 0 ] && stages=(build test model sanitize profile bench peers)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 mkdir -p "$out"
@@ -32,7 +38,8 @@ if has build; then
   arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d .)
   cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPF_WERROR=ON -DSPF_CUDA=ON \
     -DSPF_CUDA_ARCHS="${arch:-90}" -DSPF_PCRE2_ROOT="$root/.pcre2" >"$out/build.log" 2>&1 &&
-    cmake --build $build -j "$(nproc)" --target spf_test_cuda cuda_attention_bench >>"$out/build.log" 2>&1
+    cmake --build $build -j "$(nproc)" --target spf_test_cuda cuda_attention_bench \
+      spf_test_model_cuda spf cuda_gdn_bench >>"$out/build.log" 2>&1
   rc=$?
   summary+=("build: rc $rc in $(( $(date +%s) - start )) s (sm_${arch})")
   if [ $rc -ne 0 ]; then tail -30 "$out/build.log"; printf '%s\n' "${summary[@]}"; exit 1; fi
@@ -62,6 +69,14 @@ if has test; then
   grep -E '^\[  FAILED|Failure|Expected|Which is' "$out/test.log" | head -40
   summary+=("  worst dense out err: $(grep '^dense' "$out/test.log" | awk '{print $(NF-3)}' | sort -g | tail -1), lse err: $(grep '^dense' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
   summary+=("  worst sparse out err: $(grep '^sparse' "$out/test.log" | awk '{print $(NF-3)}' | sort -g | tail -1), lse err: $(grep '^sparse' "$out/test.log" | awk '{print $NF}' | sort -g | tail -1)")
+fi
+
+if has model; then
+  start=$(date +%s)
+  rc=0
+  $build/tests/spf_test_model_cuda >"$out/model.log" 2>&1 || rc=$?
+  summary+=("model: rc $rc in $(( $(date +%s) - start )) s; $(grep -E '^\[  (PASSED|FAILED)' "$out/model.log" | tr '\n' ' ')")
+  grep -E '^\[  FAILED|Failure|Expected|Which is' "$out/model.log" | head -40
 fi
 
 if has sanitize; then
@@ -102,6 +117,19 @@ if has peers; then
   PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-330}" python3 tools/bench_attention_peers.py --mask-dir "$out/masks" \
     --json "$out/peers.json" ${PEER_ARGS:-} 2>&1 | tee "$out/peers.log"
   summary+=("peers: rc ${PIPESTATUS[0]} in $(( $(date +%s) - start )) s")
+fi
+if has ttft; then
+  start=$(date +%s)
+  for shape in qwen3.5-9b qwen3.5-0.8b; do
+    # shellcheck disable=SC2086
+    $build/spf bench ttft --shape $shape --json "$out/ttft-$shape.json" ${TTFT_ARGS:-} \
+      2>&1 | tee "$out/ttft-$shape.log"
+    PYTHONUNBUFFERED=1 timeout 300 python3 tools/bench_ttft_peers.py --shape $shape \
+      --json "$out/peers-$shape.json" ${TTFT_PEER_ARGS:-} 2>&1 | tee "$out/peers-$shape.log"
+  done
+  python3 tools/ttft_report.py --ttft "$out"/ttft-qwen3.5-*.json --peers "$out"/peers-qwen3.5-*.json \
+    --out "$out/report" 2>&1 | tail -3
+  summary+=("ttft: in $(( $(date +%s) - start )) s")
 fi
 rm -rf "$out/masks"
 echo "==== summary"

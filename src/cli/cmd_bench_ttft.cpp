@@ -107,7 +107,7 @@ nlohmann::json qwen35_shape(const std::string& name) {
 }
 
 std::vector<int32_t> prompt_ids(int64_t n, int vocab) {
-  std::vector<int32_t> ids(size_t(n));
+  std::vector<int32_t> ids(static_cast<size_t>(n));
   uint64_t s = 0x5eed;
   for (int32_t& id : ids) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -151,18 +151,20 @@ MethodBackend make_method(const std::string& method, const TtftOptions& o, const
   MethodBackend m;
   m.method = method;
   const MethodSpec spec = parse_method_spec(method.substr(0, method.find(':')));
-  const std::string arg = method.find(':') == std::string::npos ? "" : method.substr(method.find(':') + 1);
+  const std::string arg =
+      method.find(':') == std::string::npos ? "" : method.substr(method.find(':') + 1);
   if (spec.method == "dense") {
     m.backend = &dense_attention_backend(Device::cuda);
     return m;
   }
   if (spec.method == "indexer") {
-    SPF_CHECK(!arg.empty(), "--methods ", method, ": give the budget, e.g. indexer:2048 or indexer:5%");
+    SPF_CHECK(!arg.empty(), "--methods ", method,
+              ": give the budget, e.g. indexer:2048 or indexer:5%");
     IndexerWeights w;
     if (o.indexer.empty()) {
       w = random_indexer(indexer_config_for(cfg, 64, 32, 1, false), 1);
     } else {
-      w = load_indexer(o.indexer)->weights;
+      w = load_indexer(o.indexer).weights;
     }
     CudaIndexerOptions io;
     io.budget = parse_budget(arg);
@@ -177,8 +179,10 @@ MethodBackend make_method(const std::string& method, const TtftOptions& o, const
   // Any other method spec (oracle, baselines): its host producer over the CUDA executor.
   SupportAttentionOptions ao;
   ao.sparse_layers = LayerSelection::parse(o.sparse_layers).mask(cfg.n_attention_layers());
-  auto b = std::make_unique<SupportAttention>(make_producer(parse_method_spec(method.substr(0, method.find(':'))), parse_budget(arg.empty() ? "5%" : arg)),
-                                              cuda_executor(), ao);
+  auto b = std::make_unique<SupportAttention>(
+      make_producer(parse_method_spec(method.substr(0, method.find(':'))),
+                    parse_budget(arg.empty() ? "5%" : arg)),
+      cuda_executor(), ao);
   m.backend = b.get();
   m.owned = std::move(b);
   return m;
@@ -265,18 +269,22 @@ void run_ttft(const TtftOptions& o) {
         parts[2] = attention;
         parts[3] = mb.indexer != nullptr ? idx : 0.0;
         parts[4] = b.other_s;
-        row["breakdown_s"] = {{"gemm", parts[0]},     {"gdn", parts[1]},  {"attention", parts[2]},
-                              {"indexer", parts[3]},  {"other", parts[4]}, {"total", b.total_s()},
+        row["breakdown_s"] = {{"gemm", parts[0]},
+                              {"gdn", parts[1]},
+                              {"attention", parts[2]},
+                              {"indexer", parts[3]},
+                              {"other", parts[4]},
+                              {"total", b.total_s()},
                               {"attention_kernel_events", att}};
       }
       const double mem = double(cuda_memory_in_use());
       row["device_memory_bytes"] = mem;
       if (method == "dense") dense_ms = ttft * 1e3;
       row["speedup_vs_dense"] = dense_ms > 0 ? dense_ms / (ttft * 1e3) : 0.0;
-      std::printf("%-8lld %-16s %10.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.2f %8.1f\n",
-                  (long long)n, method.c_str(), ttft * 1e3, parts[0] * 1e3, parts[1] * 1e3,
-                  parts[2] * 1e3, parts[3] * 1e3, parts[4] * 1e3,
-                  dense_ms > 0 ? dense_ms / (ttft * 1e3) : 0.0, mem * 1e-9);
+      std::printf("%-8lld %-16s %10.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.2f %8.1f\n", (long long)n,
+                  method.c_str(), ttft * 1e3, parts[0] * 1e3, parts[1] * 1e3, parts[2] * 1e3,
+                  parts[3] * 1e3, parts[4] * 1e3, dense_ms > 0 ? dense_ms / (ttft * 1e3) : 0.0,
+                  mem * 1e-9);
       std::fflush(stdout);
       rows.push_back(row);
     }
@@ -297,8 +305,9 @@ void run_ttft(const TtftOptions& o) {
                         {"rows", rows}};
   if (!o.json_out.empty()) write_file_atomic(o.json_out, out.dump(1) + "\n");
   if (!o.markdown_out.empty()) {
-    std::string md = "| tokens | method | TTFT ms | vs dense | GEMM | GDN | attention | indexer | "
-                     "other | device GB |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    std::string md =
+        "| tokens | method | TTFT ms | vs dense | GEMM | GDN | attention | indexer | "
+        "other | device GB |\n|---|---|---|---|---|---|---|---|---|---|\n";
     char line[512];
     for (const auto& r : rows) {
       const auto& b = r.contains("breakdown_s") ? r["breakdown_s"] : nlohmann::json::object();
@@ -306,8 +315,8 @@ void run_ttft(const TtftOptions& o) {
       std::snprintf(line, sizeof line,
                     "| %lld | %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
                     (long long)r["tokens"].get<int64_t>(), r["method"].get<std::string>().c_str(),
-                    r["ttft_s"].get<double>() * 1e3, r["speedup_vs_dense"].get<double>(), ms("gemm"),
-                    ms("gdn"), ms("attention"), ms("indexer"), ms("other"),
+                    r["ttft_s"].get<double>() * 1e3, r["speedup_vs_dense"].get<double>(),
+                    ms("gemm"), ms("gdn"), ms("attention"), ms("indexer"), ms("other"),
                     r["device_memory_bytes"].get<double>() * 1e-9);
       md += line;
     }
@@ -329,8 +338,7 @@ void add_bench_ttft(CLI::App& bench) {
   auto o = std::make_shared<TtftOptions>();
   CLI::App* sub = bench.add_subcommand(
       "ttft", "GPU time to first token: dense vs sparse prefill, with a breakdown by part");
-  sub->add_option("--shape", o->shape,
-                  "Random-weight model geometry: qwen3.5-9b or qwen3.5-0.8b")
+  sub->add_option("--shape", o->shape, "Random-weight model geometry: qwen3.5-9b or qwen3.5-0.8b")
       ->capture_default_str();
   sub->add_option("-m,--model", o->model, "A checkpoint instead of --shape");
   sub->add_option("--lengths", o->lengths, "Prompt lengths in tokens")->capture_default_str();
@@ -343,7 +351,8 @@ void add_bench_ttft(CLI::App& bench) {
   sub->add_option("--repeats", o->repeats, "Timed runs per cell (median reported)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  sub->add_option("--prefill-chunk", o->prefill_chunk, "Prefill in chunks of N tokens (0: one shot)")
+  sub->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Prefill in chunks of N tokens (0: one shot)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30))
       ->capture_default_str();
   sub->add_option("--oracle-max", o->oracle_max,

@@ -48,7 +48,7 @@ ModelConfig gpu_sized(const std::string& fixture) {
 }
 
 std::vector<int32_t> ids_for(int64_t n, int vocab) {
-  std::vector<int32_t> ids(size_t(n));
+  std::vector<int32_t> ids(static_cast<size_t>(n));
   uint64_t s = 12345;
   for (auto& id : ids) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -140,7 +140,7 @@ TEST_P(CudaModelParity, PrefillThenDecodeMatchesCpu) {
   const int64_t V = cfg.vocab_size, prefill = 100;
   auto decode = [&](const Model& m, AttentionBackend& be) {
     auto st = m.new_state(int64_t(ids.size()));
-    std::vector<float> last(size_t(V)), all;
+    std::vector<float> last(static_cast<size_t>(V)), all;
     m.forward(std::span(ids).first(size_t(prefill)), *st, be, LogitsMode::last, last);
     all = last;
     for (int64_t t = prefill; t < int64_t(ids.size()); ++t) {
@@ -189,7 +189,7 @@ TEST(CudaModel, SmolLM2MatchesCpuOnText) {
   std::vector<int32_t> ids = {1, 504, 3458, 282, 2380, 314, 253, 1173, 28};
   {
     auto st = cpu->new_state(512);
-    std::vector<float> last(size_t(cpu->config().vocab_size));
+    std::vector<float> last(static_cast<size_t>(cpu->config().vocab_size));
     cpu->forward(ids, *st, dense_attention_backend(), LogitsMode::last, last);
     while (ids.size() < 400) {
       const int32_t next = int32_t(std::max_element(last.begin(), last.end()) - last.begin());

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Peer timings for `spf bench ttft`, in the same machine session: for a Qwen3.5 geometry and each
+prompt length, (1) the model's dense GEMMs with torch bf16 matmuls (x @ w.T, every projection of
+every layer plus the head's last row), (2) one full-attention layer with torch SDPA's flash
+(FlashAttention-2) and cuDNN back-ends (causal, GQA, bf16, batch 1), and (3) one Gated DeltaNet
+layer with flash-linear-attention's chunk_gated_delta_rule when it is installed. CUDA-event
+medians of --repeats calls after 2 warm-ups. Writes --json."""
+import argparse
+import json
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+SHAPES = {
+    # hidden, ffn, layers, q heads, kv heads, head_dim, gdn k heads, gdn v heads, gdn dim, vocab
+    "qwen3.5-9b": dict(H=4096, I=12288, L=32, Hq=16, Hkv=4, D=256, nk=16, nv=32, dk=128,
+                       V=248320),
+    "qwen3.5-0.8b": dict(H=1024, I=3584, L=24, Hq=8, Hkv=2, D=256, nk=16, nv=16, dk=128,
+                         V=248320),
+}
+
+
+def time_ms(fn, repeats):
+    for _ in range(2):
+        fn()
+    torch.cuda.synchronize()
+    ms = []
+    for _ in range(repeats):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        ms.append(a.elapsed_time(b))
+    ms.sort()
+    return ms[len(ms) // 2]
+
+
+def gemm_shapes(s):
+    """(out, in, count) of every dense matmul of one prefill, per token row."""
+    H, I, D = s["H"], s["I"], s["D"]
+    n_attn = s["L"] // 4
+    n_gdn = s["L"] - n_attn
+    C = 2 * s["nk"] * s["dk"] + s["nv"] * s["dk"]
+    VD = s["nv"] * s["dk"]
+    return [
+        (2 * I, H, s["L"]),  # gate | up
+        (H, I, s["L"]),  # down
+        (2 * s["Hq"] * D + 2 * s["Hkv"] * D, H, n_attn),  # q + gate | k | v
+        (H, s["Hq"] * D, n_attn),  # o
+        (C, H, n_gdn), (VD, H, n_gdn), (s["nv"], H, n_gdn), (s["nv"], H, n_gdn),  # qkv z b a
+        (H, VD, n_gdn),  # out
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", default="qwen3.5-9b", choices=sorted(SHAPES))
+    ap.add_argument("--lengths", default="8192,16384,32768,65536,131072")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default="")
+    a = ap.parse_args()
+    s = SHAPES[a.shape]
+    dev = "cuda"
+    out = {"shape": a.shape, "device": torch.cuda.get_device_name(), "torch": torch.__version__,
+           "rows": []}
+    try:
+        from fla.ops.gated_delta_rule import chunk_gated_delta_rule  # noqa: F401
+        have_fla = True
+    except Exception as e:  # not installed on every machine
+        have_fla = False
+        out["fla"] = f"not available: {e.__class__.__name__}"
+    for n in [int(x) for x in a.lengths.split(",") if x]:
+        row = {"tokens": n}
+        # GEMMs: time one matmul per distinct shape, times its count.
+        total = 0.0
+        x_big = torch.randn(n, max(s["H"], s["I"], s["Hq"] * s["D"]), device=dev,
+                            dtype=torch.bfloat16)
+        for o, i, count in gemm_shapes(s):
+            w = torch.randn(o, i, device=dev, dtype=torch.bfloat16) * 0.02
+            x = x_big[:, :i]
+            total += count * time_ms(lambda: x @ w.T, a.repeats)
+            del w
+        head = torch.randn(s["V"], s["H"], device=dev, dtype=torch.bfloat16) * 0.02
+        total += time_ms(lambda: x_big[-1:, :s["H"]] @ head.T, a.repeats)
+        del head, x_big
+        flops = sum(2.0 * n * o * i * c for o, i, c in gemm_shapes(s))
+        row["gemm_ms"] = total
+        row["gemm_tflops"] = flops / (total * 1e-3) / 1e12
+        # One attention layer.
+        q = torch.randn(1, s["Hq"], n, s["D"], device=dev, dtype=torch.bfloat16)
+        k = torch.randn(1, s["Hkv"], n, s["D"], device=dev, dtype=torch.bfloat16)
+        v = torch.randn_like(k)
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                              ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                with sdpa_kernel(backend):
+                    row[f"attention_{name}_ms"] = time_ms(
+                        lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                                               enable_gqa=True), a.repeats)
+            except Exception as e:
+                row[f"attention_{name}_ms"] = None
+                row[f"attention_{name}_error"] = str(e).splitlines()[0][:200]
+        del q, k, v
+        if have_fla:
+            from fla.ops.gated_delta_rule import chunk_gated_delta_rule
+            nv, dk = s["nv"], s["dk"]
+            qq = F.normalize(torch.randn(1, n, nv, dk, device=dev, dtype=torch.bfloat16), dim=-1)
+            kk = F.normalize(torch.randn(1, n, nv, dk, device=dev, dtype=torch.bfloat16), dim=-1)
+            vv = torch.randn(1, n, nv, dk, device=dev, dtype=torch.bfloat16)
+            g = -torch.rand(1, n, nv, device=dev, dtype=torch.float32)
+            beta = torch.rand(1, n, nv, device=dev, dtype=torch.bfloat16)
+            row["gdn_fla_ms"] = time_ms(lambda: chunk_gated_delta_rule(qq, kk, vv, g, beta),
+                                        a.repeats)
+            del qq, kk, vv, g, beta
+        torch.cuda.empty_cache()
+        print(json.dumps(row), flush=True)
+        out["rows"].append(row)
+    if a.json:
+        with open(a.json + ".tmp", "w") as f:
+            json.dump(out, f, indent=1)
+        import os
+        os.replace(a.json + ".tmp", a.json)
+
+
+if __name__ == "__main__":
+    main()
