@@ -14,9 +14,12 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,6 +36,7 @@
 #include "attention/cuda/cuda_executor.h"
 #include "indexer/checkpoint.h"
 #include "indexer/cuda/cuda_indexer_backend.h"
+#include "indexer/cuda/sparse_cost_model.h"
 #include "indexer/indexer_model.h"
 #include "model/cuda/cuda_decoder.h"
 #include "support/producer.h"
@@ -45,12 +49,14 @@ namespace {
 
 struct TtftOptions {
   std::string shape = "qwen3.5-9b", model, lengths = "8192,16384,32768,65536,131072";
-  std::string methods = "dense,indexer:2048,indexer:3%,indexer:5%";
+  std::string methods = "dense,indexer:2048,indexer:3%,indexer:5%,auto:2048";
   std::string indexer;  // file; empty: random-init
   std::string sparse_layers = "all";
   int repeats = 3;
   int64_t prefill_chunk = 0;
   int64_t oracle_max = 16384;
+  int q_block = 64;
+  std::string cost_model;  // "": $HOME/.cache/spf/sparse-cost.json
   std::string json_out, markdown_out;
   bool breakdown = true;
 };
@@ -130,6 +136,7 @@ struct MethodBackend {
   std::unique_ptr<AttentionBackend> owned;
   CudaIndexerBackend* indexer = nullptr;
   AttentionBackend* backend = nullptr;
+  int64_t dense_below = -1;  // the cost model's threshold (auto:*), -1 without
 
   void clear_timings() {
     if (indexer != nullptr) (void)indexer->take_timings();
@@ -146,6 +153,12 @@ struct MethodBackend {
   }
 };
 
+std::string cost_model_path(const std::string& given) {
+  if (!given.empty()) return given;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.cache/spf/sparse-cost.json";
+}
+
 MethodBackend make_method(const std::string& method, const TtftOptions& o, const ModelConfig& cfg,
                           bool timing) {
   MethodBackend m;
@@ -158,7 +171,7 @@ MethodBackend make_method(const std::string& method, const TtftOptions& o, const
     m.backend = &dense_attention_backend(Device::cuda);
     return m;
   }
-  if (name == "indexer") {
+  if (name == "indexer" || name == "auto") {
     SPF_CHECK(!arg.empty(), "--methods ", method,
               ": give the budget, e.g. indexer:2048 or indexer:5%");
     IndexerWeights w;
@@ -171,6 +184,26 @@ MethodBackend make_method(const std::string& method, const TtftOptions& o, const
     io.budget = parse_budget(arg);
     io.sparse_layers = LayerSelection::parse(o.sparse_layers);
     io.timing = timing;
+    io.q_block = o.q_block;
+    if (name == "auto") {
+      // The measured dense fallback: calibrated once per GPU, shape and budget, then stored.
+      const std::string path = cost_model_path(o.cost_model);
+      SparseCostModel cm = SparseCostModel::load(path);
+      const SparseCostKey key =
+          sparse_cost_key(w.config, io, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
+      std::optional<SparseCostEntry> e = cm.find(key);
+      if (!e) {
+        std::fprintf(stderr, "[spf] calibrating the sparse cost model for %s ...\n",
+                     key.str().c_str());
+        e = calibrate_sparse_cost(w, io, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim,
+                                  {2048, 4096, 8192, 16384, 32768, 65536, 131072});
+        cm.set(key, *e);
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+        cm.save(path);
+      }
+      io.dense_below = e->dense_below;
+      m.dense_below = e->dense_below;
+    }
     auto b = std::make_unique<CudaIndexerBackend>(w, io);
     m.indexer = b.get();
     m.backend = b.get();
@@ -196,7 +229,7 @@ void run_ttft(const TtftOptions& o) {
   for (const std::string& m : methods) {
     const std::string name = m.substr(0, m.find(':'));
     // A typo fails before the weights are built.
-    if (name != "dense" && name != "indexer") (void)parse_method_spec(name);
+    if (name != "dense" && name != "indexer" && name != "auto") (void)parse_method_spec(name);
     if (m.find(':') != std::string::npos) (void)parse_budget(m.substr(m.find(':') + 1));
   }
   if (!o.json_out.empty()) check_output_path(o.json_out, "--json");
@@ -283,6 +316,7 @@ void run_ttft(const TtftOptions& o) {
       const double mem = double(cuda_memory_in_use());
       row["device_memory_bytes"] = mem;
       if (method == "dense") dense_ms = ttft * 1e3;
+      if (mb.dense_below >= 0) row["dense_below"] = mb.dense_below;
       row["speedup_vs_dense"] = dense_ms > 0 ? dense_ms / (ttft * 1e3) : 0.0;
       std::printf("%-8lld %-16s %10.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.2f %8.1f\n", (long long)n,
                   method.c_str(), ttft * 1e3, parts[0] * 1e3, parts[1] * 1e3, parts[2] * 1e3,
@@ -304,6 +338,7 @@ void run_ttft(const TtftOptions& o) {
                         {"prefill_chunk", o.prefill_chunk},
                         {"sparse_layers", o.sparse_layers},
                         {"indexer", o.indexer.empty() ? "random-init" : o.indexer},
+                        {"q_block", o.q_block},
                         {"weight_bytes", model->weight_bytes()},
                         {"rows", rows}};
   if (!o.json_out.empty()) write_file_atomic(o.json_out, out.dump(1) + "\n");
@@ -346,7 +381,8 @@ void add_bench_ttft(CLI::App& bench) {
   sub->add_option("-m,--model", o->model, "A checkpoint instead of --shape");
   sub->add_option("--lengths", o->lengths, "Prompt lengths in tokens")->capture_default_str();
   sub->add_option("--methods", o->methods,
-                  "dense, indexer:BUDGET (2048 keys, 5%), oracle:BUDGET, ... (comma list)")
+                  "dense, indexer:BUDGET (2048 keys, 5%), auto:BUDGET (the indexer with the "
+                  "measured dense fallback), oracle:BUDGET, ... (comma list)")
       ->capture_default_str();
   sub->add_option("--indexer", o->indexer, "Indexer file for indexer:* (default: random-init)");
   sub->add_option("--sparse-layers", o->sparse_layers, "Attention layers that run sparse")
@@ -361,6 +397,13 @@ void add_bench_ttft(CLI::App& bench) {
   sub->add_option("--oracle-max", o->oracle_max,
                   "Longest prompt the oracle runs at (its statistics run on the host)")
       ->capture_default_str();
+  sub->add_option("--q-block", o->q_block,
+                  "Queries sharing one indexer key list (1: per query; 64: the GPU's tile)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_option("--cost-model", o->cost_model,
+                  "Sparse cost model file for auto:* (default ~/.cache/spf/sparse-cost.json; "
+                  "calibrated and stored when a key is missing)");
   sub->add_flag("!--no-breakdown", o->breakdown, "Skip the synchronised per-part run");
   sub->add_option("--json", o->json_out, "Write every run as JSON");
   sub->add_option("--markdown", o->markdown_out, "Write the table as Markdown");
