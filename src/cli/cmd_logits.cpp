@@ -13,6 +13,7 @@
 #include "core/npy.h"
 #include "model/model.h"
 #include "model/trace.h"
+#include "support/device_backend.h"
 #include "support/layer_selection.h"
 #include "support/producer.h"
 #include "support/support_attention.h"
@@ -40,7 +41,7 @@ void run_logits(const LogitsOptions& o) {
   const Device device = use_device(o.device);
   // The method is checked before the model loads. Plain dense runs the dense backend; any other
   // spec (dense:block64 included) goes through SupportAttention.
-  std::unique_ptr<SupportAttention> sparse;
+  std::unique_ptr<AttentionBackend> sparse;
   const MethodSpec spec = parse_method_spec(o.method);
   const LayerSelection sparse_layers = LayerSelection::parse(o.sparse_layers);
   if (to_string(spec) != "dense") {
@@ -61,10 +62,15 @@ void run_logits(const LogitsOptions& o) {
   const std::vector<uint8_t> mask = sparse_layers.mask(cfg.n_attention_layers());
   check_indexer_specs({o.method}, cfg, resolve_model(o.model));
   if (sparse) {
-    SupportAttentionOptions ao = sparse->options();
+    SupportAttentionOptions ao;
+    ao.dense_layers = o.dense_layers;
     ao.sparse_layers = mask;
-    sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
-                                                executor_for(device), ao);
+    // A method with a device implementation (the GPU indexer) runs it; others serve their host
+    // producer with the device's executor.
+    sparse = make_device_backend(spec, parse_budget(o.budget), device, ao);
+    if (!sparse)
+      sparse = std::make_unique<SupportAttention>(make_producer(spec, parse_budget(o.budget)),
+                                                  executor_for(device), ao);
   }
   for (size_t i = 0; i < ids.size(); ++i)
     SPF_CHECK(ids[i] < cfg.vocab_size, where, ": token id ", ids[i], " at index ", i,

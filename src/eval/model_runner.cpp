@@ -10,6 +10,7 @@
 #include "indexer/producer.h"
 #include "model/generate.h"
 #include "support/budget.h"
+#include "support/device_backend.h"
 #include "support/layer_selection.h"
 #include "support/support_attention.h"
 
@@ -90,7 +91,21 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   std::unique_ptr<AttentionBackend> sparse;
   // Plain dense runs the dense backend; "dense:block64" exercises the sparse path on the full
   // support.
+  bool measured_density = true;
   if (canonical_method(cell.method) != "dense") {
+    SupportAttentionOptions ao;
+    ao.sparse_layers =
+        LayerSelection::parse(options.sparse_layers).mask(l.model->config().n_attention_layers());
+    // A method that runs wholly on the device (the GPU indexer) keeps its supports there: their
+    // density is not measured (NaN in the results, skipped by reports).
+    if (device_ != Device::cpu) {
+      sparse = make_device_backend(parse_method_spec(cell.method),
+                                   cell.budget.empty() ? Budget{} : parse_budget(cell.budget),
+                                   device_, ao);
+      measured_density = sparse == nullptr;
+    }
+  }
+  if (canonical_method(cell.method) != "dense" && sparse == nullptr) {
     SupportAttentionOptions ao;
     ao.sparse_layers =
         LayerSelection::parse(options.sparse_layers).mask(l.model->config().n_attention_layers());
@@ -109,7 +124,9 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
   r.prediction = l.tok->decode(g.tokens, true);
   r.prefill_seconds = g.prefill_seconds;
   r.prompt_tokens = int64_t(ids.size());
-  r.support_density = sparse ? (causal > 0 ? admitted / causal : 1.0) : 1.0;
+  r.support_density = !measured_density ? std::nan("")
+                      : sparse          ? (causal > 0 ? admitted / causal : 1.0)
+                                        : 1.0;
   r.extra = {{"generated_tokens", g.tokens.size()},
              {"decode_seconds", g.decode_seconds},
              {"stop", stop_reason_name(g.reason)},
