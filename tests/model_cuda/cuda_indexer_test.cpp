@@ -3,7 +3,8 @@
 // Without a GPU (CI): bad options fail with one line before any device is touched; the top-k
 // reference's restatement of the budget rules (sink/window forced inside it, fractions) selects
 // exactly what support/select.h selects; the device mix + RoPE tail's reference is bit-identical
-// to indexer_model.cpp's keys and queries.
+// to indexer_model.cpp's keys and queries; the key-append slices write every group's key at its
+// token's row and position; query slices keep every row's keys, budget and width.
 // With a GPU: on inputs whose products are exact (small integers in weights and hidden, no RoPE)
 // the device support equals the CPU IndexerProducer's (token rows, shared and per-KV-group
 // scorers, lightning heads) or the select.h form of the block-shared rows, and the attention
@@ -27,6 +28,7 @@
 #include "cuda/cuda_inputs.h"
 #include "indexer/cuda/cuda_indexer_backend.h"
 #include "indexer/cuda/indexer_finish.h"
+#include "indexer/cuda/indexer_plan.h"
 #include "indexer/producer.h"
 #include "support/select.h"
 #include "support/support.h"
@@ -198,6 +200,107 @@ TEST(CudaIndexerOptions, FinishReferenceEqualsTheCpuIndexer) {
   }
 }
 
+// The backend's query slices (indexer_plan.h): they cover the call, start on block boundaries,
+// and every slice row has the visible keys, forced keys and budget of the same row of the whole
+// call (so slicing never changes a support), at a width that fits every slice; a slice of more
+// than one block fits the scratch.
+TEST(CudaIndexerOptions, QuerySlicesKeepEveryRowsBudgetAndWidth) {
+  struct Case {
+    int64_t n_q, q_pos0;
+    int q_block, groups, heads;
+    Budget budget;
+    int64_t scratch;
+  };
+  const Case cases[] = {
+      {4097, 0, 1, 1, 1, Budget::fraction(0.05).with_window(64), int64_t(1) << 20},
+      {4097, 0, 64, 1, 1, Budget::fraction(0.05).with_window(64), int64_t(1) << 20},
+      {2000, 301, 16, 1, 1, Budget::fraction(0.1).with_sink(4).with_window(16), int64_t(1) << 20},
+      {3000, 0, 64, 2, 1, Budget::fraction(0.05), int64_t(1) << 20},
+      {1000, 413, 32, 2, 3, Budget::top_k(64).with_sink(4).with_window(16), int64_t(1) << 17},
+      {131072, 0, 64, 1, 1, Budget::top_k(2048), int64_t(256) << 20},
+      {131072, 0, 1, 1, 1, Budget::fraction(0.05).with_sink(64).with_window(64),
+       int64_t(256) << 20},
+      {50, 999, 64, 1, 1, Budget::top_k(16).with_window(4), int64_t(1) << 20},
+      {777, 5, 17, 1, 1, Budget::fraction(0.3).with_window(100), 4096},  // one block per slice
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(::testing::Message() << "n_q " << k.n_q << " at " << k.q_pos0 << " qb "
+                                      << k.q_block << " " << k.budget.str());
+    const IndexerConfig c = small_config(64, 64, 32, k.heads, k.groups);
+    const AttentionShape call{k.n_q, k.q_pos0 + k.n_q, k.q_pos0, 8, 2, 64, 1.0f};
+    const IndexerQuerySlices plan = plan_query_slices(c, k.budget, k.q_block, k.scratch, call);
+    const IndexerTopKShape whole = slice_topk_shape(plan, k.budget, k.q_block, c.d_idx, call);
+    EXPECT_NO_THROW(whole.validate());
+    ASSERT_GE(plan.slice, std::min<int64_t>(k.q_block, k.n_q));
+    if (plan.slice < k.n_q) {
+      EXPECT_EQ(plan.slice % k.q_block, 0);
+      if (plan.slice > k.q_block) {
+        EXPECT_LE(plan.slice * plan.per_query_bytes, k.scratch);
+      }
+    }
+    int64_t covered = 0, slices = 0;
+    for (int64_t i0 = 0; i0 < k.n_q; i0 += plan.slice, ++slices) {
+      AttentionShape s = call;
+      s.n_q = std::min(plan.slice, k.n_q - i0);
+      s.q_pos0 = k.q_pos0 + i0;
+      const IndexerTopKShape t = slice_topk_shape(plan, k.budget, k.q_block, c.d_idx, s);
+      EXPECT_NO_THROW(t.validate()) << "slice at " << i0;
+      ASSERT_LE(t.n_rows(), plan.slice_rows);
+      for (int64_t r = 0; r < t.n_rows(); ++r) {
+        const int64_t R = i0 / k.q_block + r;
+        ASSERT_EQ(t.row_visible(r), whole.row_visible(R)) << "slice at " << i0 << " row " << r;
+        ASSERT_EQ(t.row_keep(r), whole.row_keep(R)) << "slice at " << i0 << " row " << r;
+        ASSERT_EQ(t.row_sink_end(r), whole.row_sink_end(R));
+        ASSERT_EQ(t.row_window_begin(r), whole.row_window_begin(R));
+        ASSERT_LE(t.row_keep(r), plan.width);
+      }
+      covered += s.n_q;
+    }
+    EXPECT_EQ(covered, k.n_q);
+    EXPECT_EQ(slices, plan.count(k.n_q));
+  }
+}
+
+// The backend's key append in token slices (key_slice_tokens, key_finish_args) run with the
+// finish reference: every side-cache row [pos][group] holds indexer_model.cpp's key of that token
+// and group at that position (per-KV-group keys, RoPE on, a call at an offset, slices of 7).
+TEST(CudaIndexerOptions, KeySlicesWriteEachGroupsKeyAtItsTokensPosition) {
+  const IndexerConfig c = small_config(16, 64, 32, 1, 2);
+  const IndexerWeights w = integer_indexer(c, 7);
+  const std::vector<float> inv = indexer_inv_freq(c);
+  const int64_t n = 40, pos0 = 413, G = c.n_groups, d = c.d_idx;
+  const std::vector<float> x = ints(size_t(n * c.d_model), 8, -2, 2);
+  // The GEMM's output: a token's G groups' projections side by side (device_indexer_weights.h).
+  std::vector<float> y(size_t(n * G * d));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t g = 0; g < G; ++g) {
+      const float* wk = w.params.data() + param_offset(c, 0, int(g), IndexerMatrix::wk);
+      for (int64_t o = 0; o < d; ++o)
+        for (int e = 0; e < c.d_model; ++e)
+          y[size_t((t * G + g) * d + o)] += x[size_t(t * c.d_model + e)] * wk[o * c.d_model + e];
+    }
+  const int64_t per_token = G * d * 4 + int64_t(c.d_model) * 2;
+  const int64_t slice = key_slice_tokens(c, 7 * per_token, n);
+  ASSERT_EQ(slice, 7);
+  EXPECT_EQ(key_slice_tokens(c, 1, n), 1);
+  EXPECT_EQ(key_slice_tokens(c, int64_t(1) << 30, n), n);
+  std::vector<uint16_t> rows(size_t(n * G * d), 0xffff);
+  for (int64_t t0 = 0; t0 < n; t0 += slice) {
+    const int64_t m = std::min(slice, n - t0);
+    // The slice's GEMM output sits at the start of the scratch.
+    const std::vector<float> part(y.begin() + t0 * G * d, y.begin() + (t0 + m) * G * d);
+    indexer_finish_reference(key_finish_args(c, part.data(), t0, m, pos0, inv.data(), rows.data()));
+  }
+  for (int g = 0; g < G; ++g) {
+    std::vector<float> want(size_t(n * d));
+    indexer_keys(w, inv, 0, g, x.data(), n, pos0, want.data());
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t e = 0; e < d; ++e)
+        ASSERT_EQ(rows[size_t((t * G + g) * d + e)], f32_to_bf16(want[size_t(t * d + e)]))
+            << "token " << t << " group " << g << " element " << e;
+  }
+}
+
 // ---- GPU -----------------------------------------------------------------------------------
 
 // One attention layer over a whole sequence of n positions, host (bf16-rounded f32) and device
@@ -301,21 +404,29 @@ Support cpu_support(const IndexerWeights& w, const Budget& budget, AttentionCall
 }
 
 // The GPU block-shared form on the host: rows of q_block queries over token keys, scored by the
-// max over the block's queries of q.k (CPU indexer math), selected by select.h.
+// max over the block's queries of q.k (CPU indexer math), selected by select.h; per KV group when
+// the indexer has several.
 Support cpu_block_shared_support(const IndexerWeights& w, const Budget& budget, int q_block,
                                  const AttentionCall& call, const std::vector<float>& hidden_all) {
   const IndexerConfig& c = w.config;
   const std::vector<float> inv = indexer_inv_freq(c);
   const int64_t n_kv = call.shape.n_kv, n = call.shape.n_q, d = c.d_idx;
-  std::vector<float> keys(size_t(n_kv * d)), q(size_t(n * d));
-  indexer_keys(w, inv, call.attention_layer, 0, hidden_all.data(), n_kv, 0, keys.data());
-  indexer_queries(w, inv, call.attention_layer, 0, call.hidden.data<float>(), n, call.shape.q_pos0,
-                  q.data());
+  const int G = c.n_groups;
+  std::vector<std::vector<float>> keys(static_cast<size_t>(G)), q(static_cast<size_t>(G));
+  for (int g = 0; g < G; ++g) {
+    keys[size_t(g)].resize(size_t(n_kv * d));
+    q[size_t(g)].resize(size_t(n * d));
+    indexer_keys(w, inv, call.attention_layer, g, hidden_all.data(), n_kv, 0,
+                 keys[size_t(g)].data());
+    indexer_queries(w, inv, call.attention_layer, g, call.hidden.data<float>(), n,
+                    call.shape.q_pos0, q[size_t(g)].data());
+  }
   const IndexerTopKShape t{n, n_kv, call.shape.q_pos0, int(d), q_block, 1};
-  return select_support(support_layout(call.shape, q_block, 1, 1), budget,
-                        [&](int, int64_t r, std::span<float> out) {
+  return select_support(support_layout(call.shape, q_block, 1, G), budget,
+                        [&](int g, int64_t r, std::span<float> out) {
                           for (size_t j = 0; j < out.size(); ++j)
-                            out[j] = indexer_row_score(t, q.data(), keys.data(), r, int64_t(j));
+                            out[j] = indexer_row_score(t, q[size_t(g)].data(),
+                                                       keys[size_t(g)].data(), r, int64_t(j));
                         });
 }
 
@@ -386,7 +497,9 @@ TEST_P(CudaIndexerExact, SupportAndOutputMatchTheCpu) {
                      : cpu_block_shared_support(w, c.budget, c.q_block, hcall, in.hidden);
   if (c.q_block > 1) (void)cpu_support(w, c.budget, hcall);  // host cache kept in step
   if (backend.runs_sparse(dcall)) {
-    EXPECT_GE(seen.slices, 1);
+    const IndexerQuerySlices plan =
+        plan_query_slices(w.config, c.budget, c.q_block, c.scratch, dcall.shape);
+    EXPECT_EQ(seen.slices, plan.count(c.n_q));
     expect_same_rows(seen, want, "exact inputs");
     cpu_executor().sparse(hcall, want.validated());
   } else {
@@ -420,6 +533,18 @@ std::vector<ExactCase> exact_cases() {
   v.push_back({1000, 200, 128, 8, 2, 64, 64, 1, 2, 1, k64});  // per-KV-group scorers
   v.push_back({1000, 0, 64, 8, 2, 64, 64, 1, 1, 16, k64});    // block-shared rows
   v.push_back({1000, 100, 128, 8, 2, 64, 64, 1, 1, 64, Budget::fraction(0.1).with_sink(4)});
+  // Block-shared rows end to end: many query slices (each a multiple of q_block, the last
+  // partial), per-KV-group scorers, lightning heads, calls at offsets whose hidden rows are not
+  // 256-byte aligned (the packed copy), fraction budgets (a row's causal keys: its last query's).
+  v.push_back({4097, 0, 64, 4, 4, 64, 64, 1, 1, 64, Budget::fraction(0.05).with_window(64),
+               int64_t(1) << 20});
+  v.push_back({2000, 301, 64, 8, 2, 64, 64, 1, 1, 16,
+               Budget::fraction(0.1).with_sink(4).with_window(16), int64_t(1) << 20});
+  v.push_back({1000, 413, 128, 8, 2, 64, 64, 1, 2, 32, k64});  // per-KV-group
+  v.push_back({3000, 0, 64, 8, 2, 64, 64, 1, 2, 64, Budget::fraction(0.05), int64_t(1) << 20});
+  v.push_back({1000, 0, 64, 8, 2, 8, 64, 2, 1, 16, k64});  // lightning heads
+  v.push_back(
+      {50, 999, 64, 8, 2, 64, 64, 1, 1, 64, Budget::top_k(16).with_window(4)});  // < 1 block
   return v;
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaIndexerExact, ::testing::ValuesIn(exact_cases()));
@@ -430,7 +555,11 @@ TEST(CudaIndexer, WithRopeKeysMatchAndSupportsDifferOnlyAtNearTies) {
   SPF_REQUIRE_CUDA_DEVICE();
   const int64_t n = 1000, p0 = 600;
   const IndexerConfig cfg = small_config(64, 64, 32, 1, 1);
-  const IndexerWeights w = random_indexer(cfg, 21);
+  // The device holds the weights in bf16; the host scorer gets the same (bf16-representable)
+  // weights, so that the keys differ only by the device's rounding. With f32 host weights a key
+  // that cancels to ~0 on the host (5e-6) is -2.7e-3 on the device: weight rounding, not a bug.
+  IndexerWeights w = random_indexer(cfg, 21);
+  test::round_to_bf16(w.params);
   LayerInputs in(n, 8, 2, 64, test::random_floats(size_t(n * 64), 22), 64, 23);
   CudaIndexerOptions o;
   o.budget = Budget::top_k(64).with_sink(4).with_window(16);
@@ -495,42 +624,61 @@ TEST(CudaIndexer, WithRopeKeysMatchAndSupportsDifferOnlyAtNearTies) {
 }
 
 // Prefill in two chunks and a decode step: the side cache holds what one call writes, and the
-// second chunk's rows equal the one-call rows of the same queries.
+// second chunk's rows equal the one-call rows of the same queries (token rows, and block-shared
+// rows with the chunk boundary on a block boundary). The decode step writes its own output row.
 TEST(CudaIndexer, TwoChunksFillTheSideCacheAsOneCall) {
   SPF_REQUIRE_CUDA_DEVICE();
-  const int64_t n = 1000, a = 413;
+  const int64_t n = 1000;
   // Integer weights and hidden: projections exact whatever GEMM algorithm a row count gets, so
   // the cached keys can be compared bit for bit (RoPE on).
   const IndexerConfig cfg = small_config(64, 64, 32, 1, 1);
   const IndexerWeights w = integer_indexer(cfg, 31);
-  LayerInputs in(n + 1, 8, 2, 64, ints(size_t((n + 1) * 64), 32, -2, 2), 64, 33);
-  CudaIndexerOptions o;
-  o.budget = Budget::top_k(100).with_window(8);
-  CudaIndexerBackend one(w, o), two(w, o);
-  SeenSupports seen_one, seen_two;
-  seen_one.attach(one);
-  seen_two.attach(two);
-  SideCache c1(n + 1, Device::cuda), c2(n + 1, Device::cuda);
-  one.attend(in.device_call(0, n, &c1));
-  const std::vector<float> out_one = in.device_out();
-  two.attend(in.device_call(0, a, &c2));
-  two.attend(in.device_call(a, n, &c2));
-  const std::vector<float> out_two = in.device_out();
-  ASSERT_EQ(c1.rows(), n);
-  ASSERT_EQ(c2.rows(), n);
-  std::vector<uint16_t> k1(size_t(n * cfg.d_idx)), k2(k1.size());
-  cuda_copy_to_host(k1.data(), c1.prefix(n).ptr, k1.size() * 2);
-  cuda_copy_to_host(k2.data(), c2.prefix(n).ptr, k2.size() * 2);
-  EXPECT_EQ(k1, k2);
-  for (int64_t r = 0; r < n; ++r) EXPECT_EQ(seen_one.rows.at({0, r}), seen_two.rows.at({0, r}));
-  const test::Diff d = test::compare(out_two, out_one);
-  EXPECT_EQ(d.not_finite, 0);
-  EXPECT_LE(d.max_abs, 1e-2);
-  // A decode step runs dense (dense_decode) and still appends its key.
-  const int before = seen_two.slices;
-  two.attend(in.device_call(n, n + 1, &c2));
-  EXPECT_EQ(c2.rows(), n + 1);
-  EXPECT_EQ(seen_two.slices, before);
+  struct Case {
+    int q_block;
+    int64_t split;  // 413: hidden rows of the second chunk not 256-byte aligned
+  };
+  for (const Case& k : {Case{1, 413}, Case{64, 448}, Case{16, 413 / 16 * 16}}) {
+    SCOPED_TRACE(::testing::Message() << "q_block " << k.q_block << " split " << k.split);
+    const int64_t a = k.split;
+    LayerInputs in(n + 1, 8, 2, 64, ints(size_t((n + 1) * 64), 32, -2, 2), 64, 33);
+    CudaIndexerOptions o;
+    o.budget = Budget::top_k(100).with_window(8);
+    o.q_block = k.q_block;
+    CudaIndexerBackend one(w, o), two(w, o);
+    SeenSupports seen_one, seen_two;
+    seen_one.attach(one);
+    seen_two.attach(two);
+    SideCache c1(n + 1, Device::cuda), c2(n + 1, Device::cuda);
+    one.attend(in.device_call(0, n, &c1));
+    const std::vector<float> out_one = in.device_out();
+    two.attend(in.device_call(0, a, &c2));
+    two.attend(in.device_call(a, n, &c2));
+    std::vector<float> out_two = in.device_out();
+    ASSERT_EQ(c1.rows(), n);
+    ASSERT_EQ(c2.rows(), n);
+    std::vector<uint16_t> k1(size_t(n * cfg.d_idx)), k2(k1.size());
+    cuda_copy_to_host(k1.data(), c1.prefix(n).ptr, k1.size() * 2);
+    cuda_copy_to_host(k2.data(), c2.prefix(n).ptr, k2.size() * 2);
+    EXPECT_EQ(k1, k2);
+    EXPECT_EQ(seen_one.rows.size(), size_t((n + k.q_block - 1) / k.q_block));
+    for (int64_t r = 0; r < n; r += k.q_block)
+      EXPECT_EQ(seen_one.rows.at({0, r}), seen_two.rows.at({0, r})) << "row at " << r;
+    // Positions [0, n) only: the decode query's row n is still the NaN poison here.
+    const int64_t row = 8 * 64;
+    const std::vector<float> one_n(out_one.begin(), out_one.begin() + n * row);
+    const std::vector<float> two_n(out_two.begin(), out_two.begin() + n * row);
+    const test::Diff d = test::compare(two_n, one_n);
+    EXPECT_EQ(d.not_finite, 0);
+    EXPECT_LE(d.max_abs, 1e-2);
+    // A decode step runs dense (dense_decode), appends its key and writes its row.
+    const int before = seen_two.slices;
+    two.attend(in.device_call(n, n + 1, &c2));
+    EXPECT_EQ(c2.rows(), n + 1);
+    EXPECT_EQ(seen_two.slices, before);
+    out_two = in.device_out();
+    const std::vector<float> last(out_two.begin() + n * row, out_two.end());
+    EXPECT_EQ(test::compare(last, last).not_finite, 0) << "the decode step left its row unwritten";
+  }
 }
 
 // Dense fallback: a budget covering every key, n_kv below dense_below, or a layer outside

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "indexer/cuda/device_indexer_weights.h"
 #include "indexer/cuda/indexer_finish.h"
+#include "indexer/cuda/indexer_plan.h"
 #include "model/cuda/gemm.h"
 
 namespace spf {
@@ -111,9 +112,7 @@ struct CudaIndexerBackend::Impl {
     SPF_CHECK(cache.rows() >= call.shape.q_pos0, "cuda indexer: side cache holds ", cache.rows(),
               " rows, the call starts at ", call.shape.q_pos0);
     auto* rows = static_cast<uint16_t*>(cache.write(call.shape.q_pos0, n).ptr);
-    // f32 keys and a possible aligned copy of the hidden rows per token.
-    const int64_t slice =
-        std::clamp<int64_t>(options.scratch_bytes / (G * d * 4 + int64_t(c.d_model) * 2), 1, n);
+    const int64_t slice = key_slice_tokens(c, options.scratch_bytes, n);
     float* y = ensure<float>(key_f32, slice * G * d);
     const auto* x = static_cast<const uint16_t*>(call.hidden.ptr);
     const int64_t ldx = call.hidden.stride[0];
@@ -128,16 +127,8 @@ struct CudaIndexerBackend::Impl {
       a.y = y;
       a.y_dtype = DType::f32;
       gemm.run(a, call.stream);
-      IndexerFinishArgs f;
-      f.in = y;
-      f.n_vec = m * G;
-      f.dim = int(d);
-      f.rope_dims = c.rope_dims;
-      f.inv_freq = weights.inv_freq();
-      f.pos0 = call.shape.q_pos0 + t0;
-      f.vecs_per_pos = int(G);
-      f.out = rows + t0 * G * d;
-      cuda_indexer_finish(f, call.stream);
+      cuda_indexer_finish(key_finish_args(c, y, t0, m, call.shape.q_pos0, weights.inv_freq(), rows),
+                          call.stream);
     }
   }
 
@@ -174,42 +165,21 @@ struct CudaIndexerBackend::Impl {
     cuda_indexer_finish(f, s.stream);
   }
 
-  IndexerTopKShape topk_shape(const AttentionCall& call) const {
-    IndexerTopKShape t;
-    t.n_q = call.shape.n_q;
-    t.n_kv = call.shape.n_kv;
-    t.q_pos0 = call.shape.q_pos0;
-    t.dim = cfg().d_idx;
-    t.q_block = options.q_block;
-    const Budget& b = options.budget;
-    if (b.kind == BudgetKind::top_k) t.budget_k = int64_t(b.value);
-    if (b.kind == BudgetKind::fraction) t.fraction = b.value;
-    t.sink = b.sink;
-    t.window = b.window;
-    t.k = 1;
-    t.k = int(t.width_bound());
-    return t;
-  }
-
   // Steps 3-5 over query slices whose scratch fits options.scratch_bytes.
   void sparse(const AttentionCall& call) {
     const IndexerConfig& c = cfg();
     const int G = c.n_groups, d = c.d_idx, qb = options.q_block;
-    const int width = topk_shape(call).k;  // the whole call's bound serves every slice
-    const int64_t per_query = int64_t(G) * (int64_t(width) + 1) * 4 / qb + 4 +
-                              int64_t(c.n_heads) * (d + 1) * 4 + int64_t(G) * d * 2 +
-                              int64_t(c.d_model) * 2;
-    int64_t slice = std::max<int64_t>(options.scratch_bytes / per_query, qb);
-    slice = std::min(slice / qb * qb, call.shape.n_q);
-    const int64_t slice_rows = (slice + qb - 1) / qb;
+    const IndexerQuerySlices plan =
+        plan_query_slices(c, options.budget, qb, options.scratch_bytes, call.shape);
+    const int width = plan.width;
+    const int64_t slice = plan.slice;
     auto* q = ensure<uint16_t>(q_bf16, int64_t(G) * slice * d);
-    auto* cl = ensure<int32_t>(cols, int64_t(G) * slice_rows * width);
-    auto* ct = ensure<int32_t>(counts, int64_t(G) * slice_rows);
+    auto* cl = ensure<int32_t>(cols, int64_t(G) * plan.slice_rows * width);
+    auto* ct = ensure<int32_t>(counts, int64_t(G) * plan.slice_rows);
     const TensorView keys = call.side_cache->prefix(call.shape.n_kv);
     for (int64_t i0 = 0; i0 < call.shape.n_q; i0 += slice) {
       const AttentionCall s = call.query_slice(i0, std::min(slice, call.shape.n_q - i0));
-      IndexerTopKShape t = topk_shape(s);
-      t.k = width;
+      const IndexerTopKShape t = slice_topk_shape(plan, options.budget, qb, d, s.shape);
       const int64_t rows = t.n_rows();
       int64_t ldx = 0;
       const uint16_t* x = aligned_rows(static_cast<const uint16_t*>(s.hidden.ptr),

@@ -14,7 +14,8 @@
 //   4. top-k    cuda_indexer_topk (attention/cuda/indexer_topk.h) over the cached keys: the
 //               budget's keys per row, forced sink/window keys inside it, fixed-width layout.
 //   5. attend   CudaExecutor::sparse_device over that device support (gathered tokens).
-// Long calls run steps 3-5 in query slices so the scratch stays within scratch_bytes.
+// Long calls run step 1 in token slices and steps 3-5 in query slices (multiples of q_block) so
+// the scratch stays within scratch_bytes; indexer_plan.h holds that index arithmetic.
 //
 // Against the CPU IndexerProducer: token granularity (q_block 1) selects the same keys from the
 // same scores; budgets, sink and window follow support/budget.h exactly. Differences: weights,
