@@ -11,19 +11,32 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "attention/cpu/cpu_executor.h"
 #include "attention/cuda/cuda_executor.h"
 #include "attention/executor.h"
 #include "formats/gguf.h"
+#include "indexer/checkpoint.h"
+#include "indexer/cuda/cuda_indexer_backend.h"
+#include "indexer/indexer_model.h"
+#include "indexer/producer.h"
 #include "model/config.h"
 #include "model/cuda/cuda_decoder.h"
+#include "model/generate.h"
 #include "model/model.h"
 #include "model/random_checkpoint.h"
 #include "model/trace.h"
+#include "support/budget.h"
+#include "support/method_spec.h"
+#include "support/producer.h"
+#include "support/support_attention.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace spf {
 namespace {
@@ -203,6 +216,68 @@ TEST(CudaModel, SmolLM2MatchesCpuOnText) {
   std::printf("cuda smollm2 400 tokens logits rel %.3g top1 %.3f\n", e.rel, e.top1);
   EXPECT_LE(e.rel, 5e-2);
   EXPECT_GE(e.top1, 0.9);
+}
+
+// Every method on the GPU: a host producer (the oracle) over the CUDA executor, and the indexer on
+// the device, each against the same method on the CPU model.
+TEST(CudaModel, SparseMethodsMatchTheirCpuRuns) {
+  SKIP_WITHOUT_GPU();
+  const ModelConfig cfg = gpu_sized("qwen3");
+  const RandomCheckpoint src(cfg, 11);
+  auto cpu = make_model(cfg, src);
+  auto gpu = make_cuda_model(cfg, src);
+  const std::vector<int32_t> ids = ids_for(700, cfg.vocab_size);
+  const Budget budget = parse_budget("10%");
+  {
+    SupportAttention on_cpu(make_producer(parse_method_spec("oracle:token"), budget),
+                            cpu_executor());
+    SupportAttention on_gpu(make_producer(parse_method_spec("oracle:token"), budget),
+                            cuda_executor());
+    const Agreement e =
+        agree(run_all(*gpu, on_gpu, ids), run_all(*cpu, on_cpu, ids), cfg.vocab_size);
+    std::printf("cuda oracle:token 10%% logits rel %.3g top1 %.3f\n", e.rel, e.top1);
+    EXPECT_LE(e.rel, 5e-2);
+    EXPECT_GE(e.top1, 0.9);
+  }
+  {
+    auto file = std::make_shared<IndexerFile>();
+    file->weights = random_indexer(indexer_config_for(cfg, 64, 32, 1, false), 5);
+    ProducerOptions po;
+    po.budget = budget;
+    SupportAttention on_cpu(std::make_unique<IndexerProducer>(file, "random-init", po),
+                            cpu_executor());
+    CudaIndexerOptions io;
+    io.budget = budget;
+    CudaIndexerBackend on_gpu(file->weights, io);
+    const Agreement e =
+        agree(run_all(*gpu, on_gpu, ids), run_all(*cpu, on_cpu, ids), cfg.vocab_size);
+    std::printf("cuda indexer 10%% logits rel %.3g top1 %.3f\n", e.rel, e.top1);
+    EXPECT_LE(e.rel, 5e-2);
+    EXPECT_GE(e.top1, 0.9);
+  }
+}
+
+// generate() end to end on the GPU: the README's greedy answer of the default model.
+TEST(CudaModel, SmolLM2GeneratesTheReadmeAnswer) {
+  SKIP_WITHOUT_GPU();
+  SPF_REQUIRE_DEFAULT_MODEL(path);
+  install_cuda_models();
+  LoadOptions lo;
+  lo.device = Device::cuda;
+  auto gpu = load_model(path, lo);
+  const Tokenizer tok = Tokenizer::load_for_model(path);
+  std::vector<ChatMessage> msgs;
+  const std::string sys = default_system_prompt(tok.chat_template());
+  if (!sys.empty()) msgs.push_back({"system", sys});
+  msgs.push_back({"user", "What is the capital of France?"});
+  const std::vector<int32_t> ids = tok.encode(apply_chatml(msgs, "", true), false, true);
+  GenerateParams gp;
+  gp.max_new_tokens = 16;
+  gp.stop_ids = tok.special().eos_ids;
+  const GenerateResult r = generate(*gpu, ids, gp, dense_attention_backend(Device::cuda));
+  const std::string text = tok.decode(r.tokens, true);
+  std::printf("cuda generate: %s\n", text.c_str());
+  EXPECT_NE(text.find("Paris"), std::string::npos) << text;
 }
 
 TEST(CudaModel, NoDeviceOrNoSupportIsAOneLineError) {
