@@ -85,6 +85,12 @@ std::vector<float> bf16_to_floats(const std::vector<uint16_t>& x) {
   return y;
 }
 
+std::vector<uint16_t> floats_to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = f32_to_bf16(x[i]);
+  return y;
+}
+
 std::string dims_name(const Dims& d, int64_t T) {
   return "T" + std::to_string(T) + "_nk" + std::to_string(d.nk) + "_nv" + std::to_string(d.nv) +
          "_dk" + std::to_string(d.dk) + "_dv" + std::to_string(d.dv);
@@ -161,6 +167,7 @@ TEST(GdnCudaShapes, BadShapesThrowBeforeAnyLaunch) {
   std::vector<float> host(64);
   const gdn::DeltaInputs in{host.data(), host.data(), host.data(), 64, host.data(), host.data()};
   float* p = host.data();
+  uint16_t* u = reinterpret_cast<uint16_t*>(host.data());
   // nv not a multiple of nk.
   EXPECT_THROW(cuda::gdn::delta_chunked(Dims{2, 3, 16, 16}, 4, in, p, p, arena), Error);
   EXPECT_THROW(cuda::gdn::delta_recurrent(Dims{2, 3, 16, 16}, 4, in, p, p), Error);
@@ -171,7 +178,7 @@ TEST(GdnCudaShapes, BadShapesThrowBeforeAnyLaunch) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("dk, dv <= 128"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(cuda::gdn::mix(Dims{1, 1, 64, 256}, kK, 100, p, p, p, p, {}, kEps, p, p, nullptr,
+  EXPECT_THROW(cuda::gdn::mix(Dims{1, 1, 64, 256}, kK, 100, u, u, p, p, {}, kEps, p, p, nullptr,
                               arena, nullptr, DeltaMode::chunked),
                Error);
   // A row stride shorter than the heads, a negative length, an in-place conv.
@@ -331,13 +338,15 @@ TEST(GdnCuda, StateCarriedAcrossCallsEqualsOneCall) {
 // ---- the whole mixer
 // -----------------------------------------------------------------------------
 
+// m and z are bf16 values (the GEMMs' output type), a and b f32.
 struct MixCase {
   Dims d;
   int64_t T;
   std::vector<float> m, z, a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
   MixCase(Dims dims, int64_t t, uint32_t seed) : d(dims), T(t) {
-    m = test::random_floats(size_t(T * d.channels()), seed + 1);
-    z = test::random_floats(size_t(T * d.value_dim()), seed + 2, -2.0f, 2.0f);
+    m = bf16_to_floats(floats_to_bf16(test::random_floats(size_t(T * d.channels()), seed + 1)));
+    z = bf16_to_floats(
+        floats_to_bf16(test::random_floats(size_t(T * d.value_dim()), seed + 2, -2.0f, 2.0f)));
     a = test::random_floats(size_t(T * d.nv), seed + 3, -3.0f, 3.0f);
     b = test::random_floats(size_t(T * d.nv), seed + 4, -3.0f, 3.0f);
     conv_w = test::random_floats(size_t(d.channels() * kK), seed + 5, -0.8f, 0.8f);
@@ -352,11 +361,12 @@ struct MixCase {
 // The mixer's inputs, weights and states on the device.
 struct DeviceMix {
   const MixCase& c;
-  DeviceArray<float> m, z, a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
+  DeviceArray<uint16_t> m, z;
+  DeviceArray<float> a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
   explicit DeviceMix(const MixCase& mc)
       : c(mc),
-        m(mc.m),
-        z(mc.z),
+        m(floats_to_bf16(mc.m)),
+        z(floats_to_bf16(mc.z)),
         a(mc.a),
         b(mc.b),
         conv_w(mc.conv_w),

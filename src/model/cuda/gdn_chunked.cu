@@ -1,6 +1,9 @@
 // The chunked gated delta rule on the GPU (gdn_kernels.h: delta_chunked), the UT/WY form of
 // gdn::delta_chunked split into three kernels so that only the state recurrence is sequential:
 //
+// The inputs are the packed bf16 q, k, v of gdn_kernels.h (PackedInputs); every tile comes into
+// shared memory by cp.async in 16-byte pieces, all of a tile in flight at once.
+//
 //  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
 //     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
 //     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
@@ -37,10 +40,11 @@ constexpr int kThreads = 128;  // 4 warps: each owns 16 of a chunk's 64 token ro
 constexpr int kSlice = 32;     // state columns per CTA of the state pass
 
 struct ChunkParams {
-  const float* q;
-  const float* k;
-  const float* v;
+  const bf16* q;  // packed (PackedInputs): head h at h * k_pitch (q, k) or h * v_pitch (v)
+  const bf16* k;
+  const bf16* v;
   int64_t stride;
+  int k_pitch, v_pitch;
   const float* beta;  // [T][nv]
   const float* g;     // [T][nv]
   int64_t T;
@@ -85,29 +89,40 @@ __device__ __forceinline__ void zero(float (&acc)[8][4]) {
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
 }
 
-// rows x DIM of f32 rows (row r at src + r * ld, the first `cols` of them real) into a bf16 tile
-// [64][DIM + kPad], zero past n rows and `cols` columns.
-template <int DIM>
-__device__ __forceinline__ void load_rows_bf16(bf16* dst, const float* src, int64_t ld, int n,
-                                               int cols, int tid) {
-  for (int idx = tid; idx < kChunk * DIM; idx += kThreads) {
-    const int r = idx / DIM, c = idx % DIM;
-    const float x = (r < n && c < cols) ? src[r * ld + c] : 0.0f;
-    dst[r * (DIM + kPad) + c] = __float2bfloat16_rn(x);
-  }
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16 bytes global -> shared, asynchronously; zero-filled (nothing read) when !valid.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+// Waits until at most one committed group is still in flight.
+__device__ __forceinline__ void cp_async_wait_one() {
+  asm volatile("cp.async.wait_group 1;\n" ::);
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+  asm volatile("cp.async.wait_all;\n" ::);
 }
 
-// rows of DIM bf16 (row r at src + r * ld elements, 16-byte aligned) into a tile [rows][DIM + kPad]
-// with 16-byte copies; rows at or past n are zero.
-template <int DIM>
-__device__ __forceinline__ void copy_rows_bf16(bf16* dst, const bf16* src, int64_t ld, int rows,
-                                               int n, int tid) {
+// ROWS x DIM bf16 (row r at src + r * ld elements, 16-byte aligned) into a tile [ROWS][DIM + kPad]
+// by cp.async: rows at or past n and columns at or past `cols` (a multiple of 8) are zero-filled.
+// Every thread issues its ROWS * DIM / 8 / kThreads copies before any completes; the caller
+// commits, waits and syncs.
+template <int DIM, int ROWS = kChunk>
+__device__ __forceinline__ void async_tile(bf16* dst, const bf16* src, int64_t ld, int n, int cols,
+                                           int tid) {
   constexpr int kVec = DIM / 8;
-  for (int idx = tid; idx < rows * kVec; idx += kThreads) {
+  static_assert(ROWS * kVec % kThreads == 0, "tile pieces must split evenly over the threads");
+#pragma unroll
+  for (int it = 0; it < ROWS * kVec / kThreads; ++it) {
+    const int idx = tid + it * kThreads;
     const int r = idx / kVec, cv = idx % kVec;
-    uint4 x = make_uint4(0, 0, 0, 0);
-    if (r < n) x = *reinterpret_cast<const uint4*>(src + r * ld + cv * 8);
-    *reinterpret_cast<uint4*>(dst + r * (DIM + kPad) + cv * 8) = x;
+    const bool ok = r < n && cv * 8 < cols;
+    cp_async16(dst + r * (DIM + kPad) + cv * 8, ok ? src + r * ld + cv * 8 : src, ok);
   }
 }
 
@@ -140,8 +155,9 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   const int64_t t0 = int64_t(blockIdx.x) * BT;
   const int n = int(min(int64_t(BT), p.T - t0));
 
-  load_rows_bf16<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
-  load_rows_bf16<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.dv, p.stride, n, p.dv, tid);
+  async_tile<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.k_pitch, p.stride, n, p.k_pitch, tid);
+  async_tile<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.v_pitch, p.stride, n, p.v_pitch, tid);
+  cp_async_commit();
   if (tid < BT) sBeta[tid] = tid < n ? p.beta[(t0 + tid) * p.nv + h] : 0.0f;
   if (warp == 0) {
     // Inclusive scan of g over the chunk, two tokens per lane.
@@ -160,6 +176,7 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
     if (i0 < n) p.gamma[(t0 + i0) * p.nv + h] = before + g0;
     if (i0 + 1 < n) p.gamma[(t0 + i0 + 1) * p.nv + h] = before + g0 + g1;
   }
+  cp_async_wait_all();
   __syncthreads();
 
   // L = strictly-lower(beta_i e^(gamma_i - gamma_j) K K^T); this warp's 16 rows.
@@ -221,15 +238,14 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   }
   __syncthreads();
 
-  // Kd = e^(gamma_last - gamma_t) k_t (bf16, from the f32 keys) for the state pass.
+  // Kd = e^(gamma_last - gamma_t) k_t (bf16) for the state pass; sK is zero past dk.
   {
     const float g_last = sGam[n - 1];
-    const float* kc = p.k + t0 * p.stride + int64_t(kh) * p.dk;
     for (int idx = tid; idx < n * (DKP / 2); idx += kThreads) {
       const int r = idx / (DKP / 2), c = 2 * (idx % (DKP / 2));
       const float f = expf(g_last - sGam[r]);
-      const float x0 = c < p.dk ? f * kc[r * p.stride + c] : 0.0f;
-      const float x1 = c + 1 < p.dk ? f * kc[r * p.stride + c + 1] : 0.0f;
+      const float x0 = f * __bfloat162float(sK[r * LK + c]);
+      const float x1 = f * __bfloat162float(sK[r * LK + c + 1]);
       *reinterpret_cast<__nv_bfloat162*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
           __floats2bfloat162_rn(x0, x1);
     }
@@ -279,22 +295,6 @@ struct StateSmem {
   static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
   static constexpr size_t kBytes = 2 * kStage + size_t(kSlice * kLK + kChunk * kLV) * 2;
 };
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-// 16 bytes global -> shared, asynchronously; zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-// Waits until at most one committed group is still in flight.
-__device__ __forceinline__ void cp_async_wait_one() {
-  asm volatile("cp.async.wait_group 1;\n" ::);
-}
 
 template <int DKP, int DVP>
 __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
@@ -483,14 +483,17 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   const int64_t chunk = blockIdx.x, t0 = chunk * BT;
   const int n = int(min(int64_t(BT), p.T - t0));
 
-  load_rows_bf16<DKP>(sQ, p.q + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
-  load_rows_bf16<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
-  // The state pass writes the first ceil(dv / 32) * 32 columns of h (and of v'); the rest of the
-  // tiles is zero here (v' columns past those only reach output columns that are not stored).
+  const int64_t qk0 = t0 * p.stride + int64_t(kh) * p.k_pitch;
+  async_tile<DKP>(sQ, p.q + qk0, p.stride, n, p.k_pitch, tid);
+  async_tile<DKP>(sK, p.k + qk0, p.stride, n, p.k_pitch, tid);
+  // The state pass writes the first ceil(dv / 32) * 32 rows of h and columns of v'; h's other rows
+  // are zero here, v's other columns only reach output columns that are not stored.
   const int h_rows = (p.dv + kSlice - 1) / kSlice * kSlice;
-  copy_rows_bf16<DKP>(sH, p.h + (chunk * p.nv + h) * DVP * DKP, DKP, DVP, h_rows, tid);
-  copy_rows_bf16<DVP>(sVn, p.vnew + (t0 * p.nv + h) * DVP, int64_t(p.nv) * DVP, BT, n, tid);
+  async_tile<DKP, DVP>(sH, p.h + (chunk * p.nv + h) * DVP * DKP, DKP, h_rows, DKP, tid);
+  async_tile<DVP>(sVn, p.vnew + (t0 * p.nv + h) * DVP, int64_t(p.nv) * DVP, n, DVP, tid);
+  cp_async_commit();
   if (tid < BT) sGam[tid] = tid < n ? p.gamma[(t0 + tid) * p.nv + h] : 0.0f;
+  cp_async_wait_all();
   __syncthreads();
 
   const int r0 = 16 * warp;
@@ -575,7 +578,7 @@ void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) 
 
 }  // namespace
 
-void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
+void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
                    Arena& scratch, void* stream) {
   d.validate();
   SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
@@ -585,17 +588,23 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
   if (T == 0) return;
   SPF_CHECK(in.q && in.k && in.v && in.beta && in.g && state && out,
             "gdn cuda: null input pointer");
-  SPF_CHECK(in.stride >= std::max<int64_t>(d.key_dim(), d.value_dim()), "gdn cuda: row stride ",
-            in.stride, " shorter than a head block");
+  const int kp = head_pitch(d.dk), vp = head_pitch(d.dv);
+  SPF_CHECK(in.stride >= std::max<int64_t>(int64_t(d.nk) * kp, int64_t(d.nv) * vp),
+            "gdn cuda: row stride ", in.stride, " shorter than a head block");
+  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  SPF_CHECK(in.stride % 8 == 0 && aligned(in.q) && aligned(in.k) && aligned(in.v),
+            "gdn cuda: packed inputs need 16-byte aligned rows (stride ", in.stride, ")");
 
   const int dkp = padded_dim(d.dk), dvp = padded_dim(d.dv);
   const int64_t n_chunks = (T + kChunk - 1) / kChunk;
   SPF_CHECK(n_chunks < (int64_t(1) << 31), "gdn cuda: too many tokens (", T, ")");
   ChunkParams p{};
-  p.q = in.q;
-  p.k = in.k;
-  p.v = in.v;
+  p.q = reinterpret_cast<const bf16*>(in.q);
+  p.k = reinterpret_cast<const bf16*>(in.k);
+  p.v = reinterpret_cast<const bf16*>(in.v);
   p.stride = in.stride;
+  p.k_pitch = kp;
+  p.v_pitch = vp;
   p.beta = in.beta;
   p.g = in.g;
   p.T = T;
@@ -624,6 +633,19 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
     launch<chunk_state_kernel<DKP, DVP>>(slices_by_heads, StateSmem<DKP>::kBytes, s, p);
     launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
   });
+}
+
+void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
+                   Arena& scratch, void* stream) {
+  d.validate();
+  SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
+  SPF_CHECK(d.dk <= kChunkedMaxDim && d.dv <= kChunkedMaxDim,
+            "gdn cuda: the chunked form supports dk, dv <= ", kChunkedMaxDim, " (got dk=", d.dk,
+            " dv=", d.dv, ")");
+  if (T == 0) return;
+  SPF_CHECK(in.stride >= std::max<int64_t>(d.key_dim(), d.value_dim()), "gdn cuda: row stride ",
+            in.stride, " shorter than a head block");
+  delta_chunked(d, T, pack_inputs(d, T, in, scratch, stream), state, out, scratch, stream);
 }
 
 }  // namespace spf::cuda::gdn
