@@ -7,7 +7,7 @@
 // shapes.
 //
 //   cuda_gdn_bench --heads 32,16 --key-heads 16 --dim 128 --lengths 8192,32768,131072
-//                  --repeats 5 --json FILE
+//                  --repeats 5 --json FILE [--state-columns 16|32]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -118,6 +118,8 @@ int main(int argc, char** argv) try {
   const auto lengths_s = split(arg(argc, argv, "--lengths", "8192,32768,131072"), ',');
   const int repeats = std::atoi(arg(argc, argv, "--repeats", "5").c_str());
   const std::string json_path = arg(argc, argv, "--json", "");
+  // delta_chunked's state-pass slice width (16, 32; 0: its automatic choice, which mix() uses).
+  const int state_columns = std::atoi(arg(argc, argv, "--state-columns", "0").c_str());
   constexpr int kConv = 4;
 
   cudaDeviceProp prop{};
@@ -175,7 +177,7 @@ int main(int argc, char** argv) try {
       const double chunked_ms = time_ms(
           [&] {
             arena.reset();
-            cg::delta_chunked(d, T, packed, f32(state), f32(out), arena);
+            cg::delta_chunked(d, T, packed, f32(state), f32(out), arena, nullptr, state_columns);
           },
           repeats);
       report(d, T, "delta_chunked", chunked_ms);

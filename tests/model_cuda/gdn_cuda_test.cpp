@@ -145,14 +145,15 @@ struct DeviceDelta {
   }
 };
 
-// Runs tokens [t0, t0 + n) through the GPU form `mode` on device state S; returns the outputs.
+// Runs tokens [t0, t0 + n) through the GPU form `mode` on device state S (the chunked form's state
+// pass with `state_columns` per CTA, 0: its automatic choice); returns the outputs.
 std::vector<float> gpu_delta(const DeviceDelta& in, int64_t t0, int64_t n, DeviceArray<float>& S,
-                             DeltaMode mode, Arena& arena) {
+                             DeltaMode mode, Arena& arena, int state_columns = 0) {
   DeviceArray<float> out(size_t(n * in.d.value_dim()));
   if (mode == DeltaMode::recurrent) {
     cuda::gdn::delta_recurrent(in.d, n, in.at(t0), S.get(), out.get());
   } else {
-    cuda::gdn::delta_chunked(in.d, n, in.at(t0), S.get(), out.get(), arena);
+    cuda::gdn::delta_chunked(in.d, n, in.at(t0), S.get(), out.get(), arena, nullptr, state_columns);
   }
   std::vector<float> o = out.host();
   arena.reset();
@@ -190,6 +191,7 @@ TEST(GdnCudaShapes, BadShapesThrowBeforeAnyLaunch) {
   EXPECT_THROW(cuda::gdn::delta_recurrent(Dims{1, 1, 16, 16}, -1, in, p, p), Error);
   EXPECT_THROW(cuda::gdn::conv_silu(p, 2, 16, kK, p, p, p), Error);
   EXPECT_THROW(cuda::gdn::conv_silu(p, 2, 16, 0, p, p, p + 32), Error);
+  EXPECT_THROW(cuda::gdn::delta_chunked(Dims{1, 1, 16, 16}, 4, in, p, p, arena, nullptr, 8), Error);
   EXPECT_EQ(arena.high_water(), 0u);
 }
 
@@ -289,21 +291,26 @@ TEST(GdnCuda, RecurrentMatchesCpu) {
   }
 }
 
+// Both widths of the state pass's column slices (16 and 32).
 TEST(GdnCuda, ChunkedMatchesCpuAndGpuRecurrent) {
   SPF_REQUIRE_CUDA();
   Arena arena(Device::cuda);
   for (const DeltaShape& sh : delta_shapes()) {
     const DeltaCase c(sh.d, sh.T, uint32_t(sh.T + sh.d.nv + sh.d.dk));
     const DeviceDelta in(c);
-    DeviceArray<float> S(c.state), S_rec(c.state);
-    const std::vector<float> got = gpu_delta(in, 0, c.T, S, DeltaMode::chunked, arena);
     std::vector<float> state = c.state, want(size_t(c.T * c.d.value_dim()));
     gdn::delta_chunked(c.d, c.T, c.host(), state.data(), want.data());
-    const std::string name = "chunked_" + dims_name(c.d, c.T);
-    EXPECT_LE(max_err(name, got, want), kBf16Tol) << name;
-    EXPECT_LE(max_err(name + "_state", S.host(), state), kBf16Tol) << name;
+    DeviceArray<float> S_rec(c.state);
     const std::vector<float> rec = gpu_delta(in, 0, c.T, S_rec, DeltaMode::recurrent, arena);
-    EXPECT_LE(max_err(name + "_vs_gpu_recurrent", got, rec), kBf16Tol) << name;
+    for (const int columns : {16, 32}) {
+      DeviceArray<float> S(c.state);
+      const std::vector<float> got = gpu_delta(in, 0, c.T, S, DeltaMode::chunked, arena, columns);
+      const std::string name =
+          "chunked_" + dims_name(c.d, c.T) + "_slice" + std::to_string(columns);
+      EXPECT_LE(max_err(name, got, want), kBf16Tol) << name;
+      EXPECT_LE(max_err(name + "_state", S.host(), state), kBf16Tol) << name;
+      EXPECT_LE(max_err(name + "_vs_gpu_recurrent", got, rec), kBf16Tol) << name;
+    }
   }
 }
 

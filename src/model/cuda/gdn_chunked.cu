@@ -9,13 +9,14 @@
 //     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
 //     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
 //     Kd = e^(gamma_last - gamma_t) k_t (bf16), U (f32).
-//  2. state (grid 32-column slices of the state x heads, sequential over chunks): the slice
-//     S[dk][32] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
+//  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks): the slice
+//     S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
 //     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v' on tensor
 //     cores, while cp.async brings the next chunk's W, Kd and U slice (double-buffered), so the
 //     sequential loop never waits on global memory. Writes v' (bf16) and the final state.
 //  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
-//     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores.
+//     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores; f32 out, or (mix()) the gated RMS norm
+//     of each row straight to bf16.
 //
 // One template per kernel over the padded key / value dims (64 or 128; smaller dims are
 // zero-padded, which changes no sum), dispatched in dispatch_tiles(). All tiles are bf16 in shared
@@ -37,7 +38,6 @@ namespace {
 using namespace gdn_detail;
 
 constexpr int kThreads = 128;  // 4 warps: each owns 16 of a chunk's 64 token rows
-constexpr int kSlice = 32;     // state columns per CTA of the state pass
 
 struct ChunkParams {
   const bf16* q;  // packed (PackedInputs): head h at h * k_pitch (q, k) or h * v_pitch (v)
@@ -50,6 +50,7 @@ struct ChunkParams {
   int64_t T;
   int nv, dk, dv;
   int group;     // value heads per key head
+  int slice;     // state columns per CTA of the state pass (16 or 32)
   float* gamma;  // [T][nv] cumulative log-decay within each chunk
   bf16* w;       // [T][nv][DKP]
   bf16* kd;      // [T][nv][DKP] e^(gamma_last - gamma_t) k_t, gamma_last of the token's chunk
@@ -57,8 +58,17 @@ struct ChunkParams {
   bf16* vnew;    // [T][nv][DVP] v' = U - W S
   bf16* h;       // [chunks][nv][DVP][DKP] each chunk's start state, transposed ([column][row])
   float* state;  // [nv][dk][dv]
-  float* out;    // [T][nv * dv]
+  float* out;    // [T][nv * dv] f32, when `normed` is null
+  // mix()'s fused epilogue: normed [T][nv * dv] (bf16) = the gated RMS norm of o with z, norm_w.
+  uint16_t* normed;
+  const uint16_t* z;
+  const float* norm_w;
+  float eps;
 };
+
+__device__ __forceinline__ float silu(float x) {
+  return x / (1.0f + expf(-x));
+}
 
 constexpr int padded_dim(int d) {
   return d <= 64 ? 64 : 128;
@@ -288,17 +298,18 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 
 // ---- 2. state pass ----
 
-template <int DKP>
+template <int DKP, int SLICE>
 struct StateSmem {
-  static constexpr int kLK = DKP + kPad, kLV = kSlice + kPad, kLU = kSlice + 4;
+  static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 4;
   // Per stage: W, Kd (bf16) and the U slice (f32).
   static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
-  static constexpr size_t kBytes = 2 * kStage + size_t(kSlice * kLK + kChunk * kLV) * 2;
+  static constexpr size_t kBytes = 2 * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
 };
 
-template <int DKP, int DVP>
+template <int DKP, int DVP, int SLICE>
 __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
-  using L = StateSmem<DKP>;
+  constexpr int kSlice = SLICE;
+  using L = StateSmem<DKP, SLICE>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU;
   constexpr int MT = DKP / 64;    // 16-row m-tiles of the state per warp
   constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
@@ -486,9 +497,9 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   const int64_t qk0 = t0 * p.stride + int64_t(kh) * p.k_pitch;
   async_tile<DKP>(sQ, p.q + qk0, p.stride, n, p.k_pitch, tid);
   async_tile<DKP>(sK, p.k + qk0, p.stride, n, p.k_pitch, tid);
-  // The state pass writes the first ceil(dv / 32) * 32 rows of h and columns of v'; h's other rows
-  // are zero here, v's other columns only reach output columns that are not stored.
-  const int h_rows = (p.dv + kSlice - 1) / kSlice * kSlice;
+  // The state pass writes the first ceil(dv / slice) * slice rows of h and columns of v'; h's other
+  // rows are zero here, v's other columns only reach output columns that are not stored.
+  const int h_rows = (p.dv + p.slice - 1) / p.slice * p.slice;
   async_tile<DKP, DVP>(sH, p.h + (chunk * p.nv + h) * DVP * DKP, DKP, h_rows, DKP, tid);
   async_tile<DVP>(sVn, p.vnew + (t0 * p.nv + h) * DVP, int64_t(p.nv) * DVP, n, DVP, tid);
   cp_async_commit();
@@ -516,28 +527,70 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
 
   float row_scale[2];
   for (int e = 0; e < 2; ++e) row_scale[e] = expf(sGam[r0 + (lane >> 2) + 8 * e]);
-  for (int n0 = 0; n0 < DVP; n0 += 64) {
-    float acc[8][4];
-    zero(acc);
-    warp_mma_16x64<DKP>(acc, sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+  // All DVP columns stay in registers so that the fused norm sees whole rows.
+  constexpr int NH = DVP / 64;
+  float acc[NH][8][4];
+#pragma unroll
+  for (int nh = 0; nh < NH; ++nh) {
+    const int n0 = 64 * nh;
+    zero(acc[nh]);
+    warp_mma_16x64<DKP>(acc[nh], sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
       load_b_nk(b, sH, LK, k0, nn, lane);
     });
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) acc[nt][e] *= row_scale[e >> 1];
-    warp_mma_16x64<BT>(acc, sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+      for (int e = 0; e < 4; ++e) acc[nh][nt][e] *= row_scale[e >> 1];
+    warp_mma_16x64<BT>(acc[nh], sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
       load_b_kn(b, sVn, LV, k0, nn, lane);
     });
+  }
+  const int64_t row_len = int64_t(p.nv) * p.dv;
+  if (p.normed == nullptr) {
+#pragma unroll
+    for (int nh = 0; nh < NH; ++nh)
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = r0 + c_row(lane, e), c = 64 * nh + 8 * nt + c_col(lane, e);
+          if (r < n && c < p.dv) p.out[(t0 + r) * row_len + int64_t(h) * p.dv + c] = acc[nh][nt][e];
+        }
+    return;
+  }
+  // Gated RMS norm of each row (as gated_rms_norm_kernel): a row's columns are spread over the 4
+  // lanes of a quad; columns past dv (v' columns the state pass did not write) are left out.
+  float ss[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int nh = 0; nh < NH; ++nh)
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
-        if (r < n && c < p.dv)
-          p.out[(t0 + r) * int64_t(p.nv) * p.dv + int64_t(h) * p.dv + c] = acc[nt][e];
+        const int c = 64 * nh + 8 * nt + c_col(lane, e);
+        if (c < p.dv) ss[e >> 1] += acc[nh][nt][e] * acc[nh][nt][e];
       }
+  float inv[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    ss[i] += __shfl_xor_sync(0xffffffffu, ss[i], 1);
+    ss[i] += __shfl_xor_sync(0xffffffffu, ss[i], 2);
+    inv[i] = 1.0f / sqrtf(ss[i] / float(p.dv) + p.eps);
   }
+#pragma unroll
+  for (int nh = 0; nh < NH; ++nh)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = r0 + c_row(lane, e), c = 64 * nh + 8 * nt + c_col(lane, e);
+        if (r < n && c < p.dv) {
+          const int64_t at = (t0 + r) * row_len + int64_t(h) * p.dv + c;
+          const float zz = __bfloat162float(__ushort_as_bfloat16(p.z[at]));
+          const float y = p.norm_w[c] * (acc[nh][nt][e] * inv[e >> 1]) * silu(zz);
+          p.normed[at] = __bfloat16_as_ushort(__float2bfloat16_rn(y));
+        }
+      }
 }
 
 // ---- host side ----
@@ -578,16 +631,35 @@ void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) 
 
 }  // namespace
 
-void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
-                   Arena& scratch, void* stream) {
+namespace {
+
+// The state pass's slice width: 16 columns when 32-column slices would leave over half the SMs
+// idle (few heads), else 32 (fewer re-reads of W and Kd per chunk).
+int auto_state_columns(const Dims& d) {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    SPF_CUDA_CHECK(cudaGetDevice(&dev));
+    SPF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  return int64_t(d.nv) * ((d.dv + 31) / 32) * 2 <= sms ? 16 : 32;
+}
+
+// delta_chunked on packed inputs; the output is f32 `out`, or (fused) the gated RMS norm in bf16.
+void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
+                  const GatedNormOut* fused, Arena& scratch, void* stream, int state_columns) {
   d.validate();
   SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
   SPF_CHECK(d.dk <= kChunkedMaxDim && d.dv <= kChunkedMaxDim,
             "gdn cuda: the chunked form supports dk, dv <= ", kChunkedMaxDim, " (got dk=", d.dk,
             " dv=", d.dv, ")");
   if (T == 0) return;
-  SPF_CHECK(in.q && in.k && in.v && in.beta && in.g && state && out,
+  SPF_CHECK(in.q && in.k && in.v && in.beta && in.g && state && (out || fused),
             "gdn cuda: null input pointer");
+  SPF_CHECK(!fused || (fused->z && fused->w && fused->out), "gdn cuda: null norm pointer");
+  SPF_CHECK(state_columns == 0 || state_columns == 16 || state_columns == 32,
+            "gdn cuda: state_columns must be 0 (auto), 16 or 32, not ", state_columns);
+  if (state_columns == 0) state_columns = auto_state_columns(d);
   const int kp = head_pitch(d.dk), vp = head_pitch(d.dv);
   SPF_CHECK(in.stride >= std::max<int64_t>(int64_t(d.nk) * kp, int64_t(d.nv) * vp),
             "gdn cuda: row stride ", in.stride, " shorter than a head block");
@@ -623,20 +695,43 @@ void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* stat
   p.h = static_cast<bf16*>(scratch.alloc(DType::bf16, {n_chunks * d.nv * dvp * dkp}).ptr);
   p.state = state;
   p.out = out;
+  p.slice = state_columns;
+  if (fused) {
+    p.normed = fused->out;
+    p.z = fused->z;
+    p.norm_w = fused->w;
+    p.eps = fused->eps;
+  }
 
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   dispatch_tiles(d.dk, d.dv, [&](auto dk_tile, auto dv_tile) {
     constexpr int DKP = decltype(dk_tile)::value, DVP = decltype(dv_tile)::value;
     const dim3 chunks_by_heads(unsigned(n_chunks), unsigned(d.nv));
     launch<chunk_prepare_kernel<DKP, DVP>>(chunks_by_heads, PrepareSmem<DKP, DVP>::kBytes, s, p);
-    const dim3 slices_by_heads(unsigned((d.dv + kSlice - 1) / kSlice), unsigned(d.nv));
-    launch<chunk_state_kernel<DKP, DVP>>(slices_by_heads, StateSmem<DKP>::kBytes, s, p);
+    const dim3 slices_by_heads(unsigned((d.dv + p.slice - 1) / p.slice), unsigned(d.nv));
+    if (p.slice == 16) {
+      launch<chunk_state_kernel<DKP, DVP, 16>>(slices_by_heads, StateSmem<DKP, 16>::kBytes, s, p);
+    } else {
+      launch<chunk_state_kernel<DKP, DVP, 32>>(slices_by_heads, StateSmem<DKP, 32>::kBytes, s, p);
+    }
     launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
   });
 }
 
+}  // namespace
+
+void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
+                   Arena& scratch, void* stream, int state_columns) {
+  chunked_impl(d, T, in, state, out, nullptr, scratch, stream, state_columns);
+}
+
+void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state,
+                   const GatedNormOut& out, Arena& scratch, void* stream, int state_columns) {
+  chunked_impl(d, T, in, state, nullptr, &out, scratch, stream, state_columns);
+}
+
 void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
-                   Arena& scratch, void* stream) {
+                   Arena& scratch, void* stream, int state_columns) {
   d.validate();
   SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
   SPF_CHECK(d.dk <= kChunkedMaxDim && d.dv <= kChunkedMaxDim,
@@ -645,7 +740,10 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
   if (T == 0) return;
   SPF_CHECK(in.stride >= std::max<int64_t>(d.key_dim(), d.value_dim()), "gdn cuda: row stride ",
             in.stride, " shorter than a head block");
-  delta_chunked(d, T, pack_inputs(d, T, in, scratch, stream), state, out, scratch, stream);
+  SPF_CHECK(state_columns == 0 || state_columns == 16 || state_columns == 32,
+            "gdn cuda: state_columns must be 0 (auto), 16 or 32, not ", state_columns);
+  delta_chunked(d, T, pack_inputs(d, T, in, scratch, stream), state, out, scratch, stream,
+                state_columns);
 }
 
 }  // namespace spf::cuda::gdn

@@ -320,18 +320,19 @@ void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, 
   float* beta = scratch.alloc(DType::f32, {T * d.nv}).data<float>();
   float* g = scratch.alloc(DType::f32, {T * d.nv}).data<float>();
   gates(b, a, T, d.nv, w.A_log, w.dt_bias, beta, g, stream);
-  float* o = scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>();
   if (chunked) {
     const uint16_t* x = static_cast<const uint16_t*>(xv.ptr);
     SPF_CHECK(reinterpret_cast<uintptr_t>(x) % 16 == 0,
               "gdn cuda mix: scratch not 16-byte aligned");
     const int64_t kv0 = int64_t(d.nk) * ps.k_pitch;
-    delta_chunked(d, T, PackedInputs{x, x + kv0, x + 2 * kv0, ps.out_stride, beta, g}, state, o,
-                  scratch, stream);
-  } else {
-    const float* x = xv.data<float>();
-    delta_recurrent(d, T, {x, x + d.key_dim(), x + 2 * d.key_dim(), C, beta, g}, state, o, stream);
+    // The gated norm runs in the chunked output kernel.
+    delta_chunked(d, T, PackedInputs{x, x + kv0, x + 2 * kv0, ps.out_stride, beta, g}, state,
+                  GatedNormOut{z, w.norm_w, eps, out}, scratch, stream);
+    return;
   }
+  float* o = scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>();
+  const float* x = xv.data<float>();
+  delta_recurrent(d, T, {x, x + d.key_dim(), x + 2 * d.key_dim(), C, beta, g}, state, o, stream);
   launch_gated_rms_norm(o, z, T, d.nv, d.dv, w.norm_w, eps, out, stream);
 }
 

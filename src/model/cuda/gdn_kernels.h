@@ -75,15 +75,27 @@ PackedInputs pack_inputs(const Dims& d, int64_t T, const DeltaInputs& in, Arena&
                          void* stream = nullptr);
 
 // Chunks of 64 tokens (the UT/WY form of gdn::delta_chunked) in three kernels: per chunk and head
-// in parallel, the triangular solve giving W and U; per head and 32-column slice of the state, the
-// sequential pass over chunks (v' = U - W S, S <- decay S + K^T v'); per chunk and head in
+// in parallel, the triangular solve giving W and U; per head and 16/32-column slice of the state,
+// the sequential pass over chunks (v' = U - W S, S <- decay S + K^T v'); per chunk and head in
 // parallel, the outputs from each chunk's start state and v'. Scratch: about
 // T * nv * (4 dk + 6 dv + 4) + ceil(T / 64) * nv * 2 dk dv bytes (dk, dv padded to 64 or 128).
-// The f32 overload packs its inputs (pack_inputs) and runs the packed one.
+// The f32 overload packs its inputs (pack_inputs) and runs the packed one. state_columns: the
+// state pass's columns per CTA, 16 or 32 (0: 16 when there are few heads for the GPU's SMs).
 void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
-                   Arena& scratch, void* stream = nullptr);
+                   Arena& scratch, void* stream = nullptr, int state_columns = 0);
 void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
-                   Arena& scratch, void* stream = nullptr);
+                   Arena& scratch, void* stream = nullptr, int state_columns = 0);
+// mix()'s form: the output kernel applies the gated RMS norm (gated_rms_norm with z [T][nv*dv]
+// bf16 bits, weight w) and writes bf16 `out` [T][nv*dv]; no f32 o is stored.
+struct GatedNormOut {
+  const uint16_t* z;
+  const float* w;
+  float eps;
+  uint16_t* out;
+};
+void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state,
+                   const GatedNormOut& out, Arena& scratch, void* stream = nullptr,
+                   int state_columns = 0);
 
 void gated_rms_norm(float* o, const float* z, int64_t T, int nv, int dv, const float* w, float eps,
                     void* stream = nullptr);
