@@ -7,7 +7,7 @@
 // shapes.
 //
 //   cuda_gdn_bench --heads 32,16 --key-heads 16 --dim 128 --lengths 8192,32768,131072
-//                  --repeats 5 --json FILE
+//                  --repeats 5 --json FILE [--state-columns 16|32]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -17,11 +17,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "attention/cuda/cuda_check.h"
 #include "attention/cuda/cuda_executor.h"
 #include "core/buffer.h"
+#include "core/half.h"
 #include "model/cuda/gdn_kernels.h"
 
 namespace {
@@ -67,27 +69,40 @@ double time_ms(Fn&& fn, int repeats) {
   return ms[ms.size() / 2];
 }
 
-// n floats on the device: a random block of up to 2^20 values uniform in [lo, hi), repeated
-// (generating gigabytes on the host would dominate the run).
+// n values on the device (f32, or bf16 bits with Bf16): a random block of up to 2^20 values
+// uniform in [lo, hi), repeated (generating gigabytes on the host would dominate the run).
+template <bool Bf16 = false>
 Buffer device_uniform(int64_t n, uint32_t seed, float lo, float hi) {
+  using T = std::conditional_t<Bf16, uint16_t, float>;
   const int64_t block = std::min<int64_t>(n, int64_t(1) << 20);
-  std::vector<float> host(static_cast<size_t>(block));
+  std::vector<T> host(static_cast<size_t>(block));
   uint32_t x = seed * 2654435761u + 1u;
-  for (float& v : host) {
+  for (T& v : host) {
     x = x * 1664525u + 1013904223u;
-    v = lo + (hi - lo) * float(x >> 8) / float(1u << 24);
+    const float f = lo + (hi - lo) * float(x >> 8) / float(1u << 24);
+    if constexpr (Bf16) {
+      v = spf::f32_to_bf16(f);
+    } else {
+      v = f;
+    }
   }
-  Buffer b(Device::cuda, size_t(n) * sizeof(float));
+  Buffer b(Device::cuda, size_t(n) * sizeof(T));
   for (int64_t at = 0; at < n; at += block) {
     const int64_t len = std::min(block, n - at);
-    spf::cuda_copy_to_device(static_cast<float*>(b.data()) + at, host.data(),
-                             size_t(len) * sizeof(float));
+    spf::cuda_copy_to_device(static_cast<T*>(b.data()) + at, host.data(), size_t(len) * sizeof(T));
   }
   return b;
+}
+// device_uniform's values as bf16 (the GEMM outputs the mixer reads).
+Buffer device_uniform_bf16(int64_t n, uint32_t seed, float lo, float hi) {
+  return device_uniform<true>(n, seed, lo, hi);
 }
 
 float* f32(const Buffer& b) {
   return static_cast<float*>(b.data());
+}
+const uint16_t* u16(const Buffer& b) {
+  return static_cast<const uint16_t*>(b.data());
 }
 
 }  // namespace
@@ -103,6 +118,8 @@ int main(int argc, char** argv) try {
   const auto lengths_s = split(arg(argc, argv, "--lengths", "8192,32768,131072"), ',');
   const int repeats = std::atoi(arg(argc, argv, "--repeats", "5").c_str());
   const std::string json_path = arg(argc, argv, "--json", "");
+  // delta_chunked's state-pass slice width (16, 32; 0: its automatic choice, which mix() uses).
+  const int state_columns = std::atoi(arg(argc, argv, "--state-columns", "0").c_str());
   constexpr int kConv = 4;
 
   cudaDeviceProp prop{};
@@ -131,8 +148,8 @@ int main(int argc, char** argv) try {
       const int64_t T = std::atoll(ls.c_str());
       Arena arena(Device::cuda);
       // Mixer inputs (the input projections' outputs) and weights.
-      Buffer m = device_uniform(T * C, 1, -1.0f, 1.0f);
-      Buffer z = device_uniform(T * d.value_dim(), 2, -2.0f, 2.0f);
+      Buffer m = device_uniform_bf16(T * C, 1, -1.0f, 1.0f);
+      Buffer z = device_uniform_bf16(T * d.value_dim(), 2, -2.0f, 2.0f);
       Buffer a = device_uniform(T * d.nv, 3, -3.0f, 3.0f);
       Buffer b = device_uniform(T * d.nv, 4, -3.0f, 3.0f);
       Buffer conv_w = device_uniform(C * kConv, 5, -0.8f, 0.8f);
@@ -154,22 +171,26 @@ int main(int argc, char** argv) try {
       cg::gates(f32(b), f32(a), T, d.nv, f32(A_log), f32(dt_bias), f32(beta), f32(g));
       const spf::gdn::DeltaInputs in{
           f32(qkv), f32(qkv) + d.key_dim(), f32(qkv) + 2 * d.key_dim(), C, f32(beta), f32(g)};
+      // Timed on the packed bf16 inputs mix() hands it (the packing is not part of the time).
+      Arena packed_arena(Device::cuda);
+      const cg::PackedInputs packed = cg::pack_inputs(d, T, in, packed_arena);
       const double chunked_ms = time_ms(
           [&] {
             arena.reset();
-            cg::delta_chunked(d, T, in, f32(state), f32(out), arena);
+            cg::delta_chunked(d, T, packed, f32(state), f32(out), arena, nullptr, state_columns);
           },
           repeats);
       report(d, T, "delta_chunked", chunked_ms);
       out = Buffer();
       qkv = Buffer();
+      packed_arena.reset();
 
       Buffer mix_out(Device::cuda, size_t(T * d.value_dim()) * sizeof(uint16_t));
       const spf::gdn::MixerWeights w{f32(conv_w), f32(A_log), f32(dt_bias), f32(norm_w)};
       const double mix_ms = time_ms(
           [&] {
             arena.reset();
-            cg::mix(d, kConv, T, f32(m), f32(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
+            cg::mix(d, kConv, T, u16(m), u16(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
                     f32(state), static_cast<uint16_t*>(mix_out.data()), arena);
           },
           repeats);
@@ -179,7 +200,8 @@ int main(int argc, char** argv) try {
     // One decode step (the recurrent form) per layer.
     {
       Arena arena(Device::cuda);
-      Buffer m = device_uniform(C, 1, -1.0f, 1.0f), z = device_uniform(d.value_dim(), 2, -2.f, 2.f);
+      Buffer m = device_uniform_bf16(C, 1, -1.0f, 1.0f);
+      Buffer z = device_uniform_bf16(d.value_dim(), 2, -2.f, 2.f);
       Buffer a = device_uniform(d.nv, 3, -3.0f, 3.0f), b = device_uniform(d.nv, 4, -3.0f, 3.0f);
       Buffer conv_w = device_uniform(C * kConv, 5, -0.8f, 0.8f);
       Buffer A_log = device_uniform(d.nv, 6, -2.0f, 1.0f);
@@ -192,7 +214,7 @@ int main(int argc, char** argv) try {
       const double ms = time_ms(
           [&] {
             arena.reset();
-            cg::mix(d, kConv, 1, f32(m), f32(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
+            cg::mix(d, kConv, 1, u16(m), u16(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
                     f32(state), static_cast<uint16_t*>(mix_out.data()), arena);
           },
           std::max(repeats, 20));

@@ -85,6 +85,12 @@ std::vector<float> bf16_to_floats(const std::vector<uint16_t>& x) {
   return y;
 }
 
+std::vector<uint16_t> floats_to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = f32_to_bf16(x[i]);
+  return y;
+}
+
 std::string dims_name(const Dims& d, int64_t T) {
   return "T" + std::to_string(T) + "_nk" + std::to_string(d.nk) + "_nv" + std::to_string(d.nv) +
          "_dk" + std::to_string(d.dk) + "_dv" + std::to_string(d.dv);
@@ -139,14 +145,15 @@ struct DeviceDelta {
   }
 };
 
-// Runs tokens [t0, t0 + n) through the GPU form `mode` on device state S; returns the outputs.
+// Runs tokens [t0, t0 + n) through the GPU form `mode` on device state S (the chunked form's state
+// pass with `state_columns` per CTA, 0: its automatic choice); returns the outputs.
 std::vector<float> gpu_delta(const DeviceDelta& in, int64_t t0, int64_t n, DeviceArray<float>& S,
-                             DeltaMode mode, Arena& arena) {
+                             DeltaMode mode, Arena& arena, int state_columns = 0) {
   DeviceArray<float> out(size_t(n * in.d.value_dim()));
   if (mode == DeltaMode::recurrent) {
     cuda::gdn::delta_recurrent(in.d, n, in.at(t0), S.get(), out.get());
   } else {
-    cuda::gdn::delta_chunked(in.d, n, in.at(t0), S.get(), out.get(), arena);
+    cuda::gdn::delta_chunked(in.d, n, in.at(t0), S.get(), out.get(), arena, nullptr, state_columns);
   }
   std::vector<float> o = out.host();
   arena.reset();
@@ -161,6 +168,7 @@ TEST(GdnCudaShapes, BadShapesThrowBeforeAnyLaunch) {
   std::vector<float> host(64);
   const gdn::DeltaInputs in{host.data(), host.data(), host.data(), 64, host.data(), host.data()};
   float* p = host.data();
+  uint16_t* u = reinterpret_cast<uint16_t*>(host.data());
   // nv not a multiple of nk.
   EXPECT_THROW(cuda::gdn::delta_chunked(Dims{2, 3, 16, 16}, 4, in, p, p, arena), Error);
   EXPECT_THROW(cuda::gdn::delta_recurrent(Dims{2, 3, 16, 16}, 4, in, p, p), Error);
@@ -171,7 +179,7 @@ TEST(GdnCudaShapes, BadShapesThrowBeforeAnyLaunch) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("dk, dv <= 128"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(cuda::gdn::mix(Dims{1, 1, 64, 256}, kK, 100, p, p, p, p, {}, kEps, p, p, nullptr,
+  EXPECT_THROW(cuda::gdn::mix(Dims{1, 1, 64, 256}, kK, 100, u, u, p, p, {}, kEps, p, p, nullptr,
                               arena, nullptr, DeltaMode::chunked),
                Error);
   // A row stride shorter than the heads, a negative length, an in-place conv.
@@ -183,6 +191,7 @@ TEST(GdnCudaShapes, BadShapesThrowBeforeAnyLaunch) {
   EXPECT_THROW(cuda::gdn::delta_recurrent(Dims{1, 1, 16, 16}, -1, in, p, p), Error);
   EXPECT_THROW(cuda::gdn::conv_silu(p, 2, 16, kK, p, p, p), Error);
   EXPECT_THROW(cuda::gdn::conv_silu(p, 2, 16, 0, p, p, p + 32), Error);
+  EXPECT_THROW(cuda::gdn::delta_chunked(Dims{1, 1, 16, 16}, 4, in, p, p, arena, nullptr, 8), Error);
   EXPECT_EQ(arena.high_water(), 0u);
 }
 
@@ -282,21 +291,26 @@ TEST(GdnCuda, RecurrentMatchesCpu) {
   }
 }
 
+// Both widths of the state pass's column slices (16 and 32).
 TEST(GdnCuda, ChunkedMatchesCpuAndGpuRecurrent) {
   SPF_REQUIRE_CUDA();
   Arena arena(Device::cuda);
   for (const DeltaShape& sh : delta_shapes()) {
     const DeltaCase c(sh.d, sh.T, uint32_t(sh.T + sh.d.nv + sh.d.dk));
     const DeviceDelta in(c);
-    DeviceArray<float> S(c.state), S_rec(c.state);
-    const std::vector<float> got = gpu_delta(in, 0, c.T, S, DeltaMode::chunked, arena);
     std::vector<float> state = c.state, want(size_t(c.T * c.d.value_dim()));
     gdn::delta_chunked(c.d, c.T, c.host(), state.data(), want.data());
-    const std::string name = "chunked_" + dims_name(c.d, c.T);
-    EXPECT_LE(max_err(name, got, want), kBf16Tol) << name;
-    EXPECT_LE(max_err(name + "_state", S.host(), state), kBf16Tol) << name;
+    DeviceArray<float> S_rec(c.state);
     const std::vector<float> rec = gpu_delta(in, 0, c.T, S_rec, DeltaMode::recurrent, arena);
-    EXPECT_LE(max_err(name + "_vs_gpu_recurrent", got, rec), kBf16Tol) << name;
+    for (const int columns : {16, 32}) {
+      DeviceArray<float> S(c.state);
+      const std::vector<float> got = gpu_delta(in, 0, c.T, S, DeltaMode::chunked, arena, columns);
+      const std::string name =
+          "chunked_" + dims_name(c.d, c.T) + "_slice" + std::to_string(columns);
+      EXPECT_LE(max_err(name, got, want), kBf16Tol) << name;
+      EXPECT_LE(max_err(name + "_state", S.host(), state), kBf16Tol) << name;
+      EXPECT_LE(max_err(name + "_vs_gpu_recurrent", got, rec), kBf16Tol) << name;
+    }
   }
 }
 
@@ -331,13 +345,15 @@ TEST(GdnCuda, StateCarriedAcrossCallsEqualsOneCall) {
 // ---- the whole mixer
 // -----------------------------------------------------------------------------
 
+// m and z are bf16 values (the GEMMs' output type), a and b f32.
 struct MixCase {
   Dims d;
   int64_t T;
   std::vector<float> m, z, a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
   MixCase(Dims dims, int64_t t, uint32_t seed) : d(dims), T(t) {
-    m = test::random_floats(size_t(T * d.channels()), seed + 1);
-    z = test::random_floats(size_t(T * d.value_dim()), seed + 2, -2.0f, 2.0f);
+    m = bf16_to_floats(floats_to_bf16(test::random_floats(size_t(T * d.channels()), seed + 1)));
+    z = bf16_to_floats(
+        floats_to_bf16(test::random_floats(size_t(T * d.value_dim()), seed + 2, -2.0f, 2.0f)));
     a = test::random_floats(size_t(T * d.nv), seed + 3, -3.0f, 3.0f);
     b = test::random_floats(size_t(T * d.nv), seed + 4, -3.0f, 3.0f);
     conv_w = test::random_floats(size_t(d.channels() * kK), seed + 5, -0.8f, 0.8f);
@@ -352,11 +368,12 @@ struct MixCase {
 // The mixer's inputs, weights and states on the device.
 struct DeviceMix {
   const MixCase& c;
-  DeviceArray<float> m, z, a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
+  DeviceArray<uint16_t> m, z;
+  DeviceArray<float> a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
   explicit DeviceMix(const MixCase& mc)
       : c(mc),
-        m(mc.m),
-        z(mc.z),
+        m(floats_to_bf16(mc.m)),
+        z(floats_to_bf16(mc.z)),
         a(mc.a),
         b(mc.b),
         conv_w(mc.conv_w),

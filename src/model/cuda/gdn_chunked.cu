@@ -1,18 +1,22 @@
 // The chunked gated delta rule on the GPU (gdn_kernels.h: delta_chunked), the UT/WY form of
 // gdn::delta_chunked split into three kernels so that only the state recurrence is sequential:
 //
+// The inputs are the packed bf16 q, k, v of gdn_kernels.h (PackedInputs); every tile comes into
+// shared memory by cp.async in 16-byte pieces, all of a tile in flight at once.
+//
 //  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
 //     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
 //     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
 //     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
 //     Kd = e^(gamma_last - gamma_t) k_t (bf16), U (f32).
-//  2. state (grid 32-column slices of the state x heads, sequential over chunks): the slice
-//     S[dk][32] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
+//  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks): the slice
+//     S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
 //     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v' on tensor
 //     cores, while cp.async brings the next chunk's W, Kd and U slice (double-buffered), so the
 //     sequential loop never waits on global memory. Writes v' (bf16) and the final state.
 //  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
-//     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores.
+//     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores; f32 out, or (mix()) the gated RMS norm
+//     of each row straight to bf16.
 //
 // One template per kernel over the padded key / value dims (64 or 128; smaller dims are
 // zero-padded, which changes no sum), dispatched in dispatch_tiles(). All tiles are bf16 in shared
@@ -34,18 +38,19 @@ namespace {
 using namespace gdn_detail;
 
 constexpr int kThreads = 128;  // 4 warps: each owns 16 of a chunk's 64 token rows
-constexpr int kSlice = 32;     // state columns per CTA of the state pass
 
 struct ChunkParams {
-  const float* q;
-  const float* k;
-  const float* v;
+  const bf16* q;  // packed (PackedInputs): head h at h * k_pitch (q, k) or h * v_pitch (v)
+  const bf16* k;
+  const bf16* v;
   int64_t stride;
+  int k_pitch, v_pitch;
   const float* beta;  // [T][nv]
   const float* g;     // [T][nv]
   int64_t T;
   int nv, dk, dv;
   int group;     // value heads per key head
+  int slice;     // state columns per CTA of the state pass (16 or 32)
   float* gamma;  // [T][nv] cumulative log-decay within each chunk
   bf16* w;       // [T][nv][DKP]
   bf16* kd;      // [T][nv][DKP] e^(gamma_last - gamma_t) k_t, gamma_last of the token's chunk
@@ -53,8 +58,17 @@ struct ChunkParams {
   bf16* vnew;    // [T][nv][DVP] v' = U - W S
   bf16* h;       // [chunks][nv][DVP][DKP] each chunk's start state, transposed ([column][row])
   float* state;  // [nv][dk][dv]
-  float* out;    // [T][nv * dv]
+  float* out;    // [T][nv * dv] f32, when `normed` is null
+  // mix()'s fused epilogue: normed [T][nv * dv] (bf16) = the gated RMS norm of o with z, norm_w.
+  uint16_t* normed;
+  const uint16_t* z;
+  const float* norm_w;
+  float eps;
 };
+
+__device__ __forceinline__ float silu(float x) {
+  return x / (1.0f + expf(-x));
+}
 
 constexpr int padded_dim(int d) {
   return d <= 64 ? 64 : 128;
@@ -85,29 +99,40 @@ __device__ __forceinline__ void zero(float (&acc)[8][4]) {
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
 }
 
-// rows x DIM of f32 rows (row r at src + r * ld, the first `cols` of them real) into a bf16 tile
-// [64][DIM + kPad], zero past n rows and `cols` columns.
-template <int DIM>
-__device__ __forceinline__ void load_rows_bf16(bf16* dst, const float* src, int64_t ld, int n,
-                                               int cols, int tid) {
-  for (int idx = tid; idx < kChunk * DIM; idx += kThreads) {
-    const int r = idx / DIM, c = idx % DIM;
-    const float x = (r < n && c < cols) ? src[r * ld + c] : 0.0f;
-    dst[r * (DIM + kPad) + c] = __float2bfloat16_rn(x);
-  }
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16 bytes global -> shared, asynchronously; zero-filled (nothing read) when !valid.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+// Waits until at most one committed group is still in flight.
+__device__ __forceinline__ void cp_async_wait_one() {
+  asm volatile("cp.async.wait_group 1;\n" ::);
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+  asm volatile("cp.async.wait_all;\n" ::);
 }
 
-// rows of DIM bf16 (row r at src + r * ld elements, 16-byte aligned) into a tile [rows][DIM + kPad]
-// with 16-byte copies; rows at or past n are zero.
-template <int DIM>
-__device__ __forceinline__ void copy_rows_bf16(bf16* dst, const bf16* src, int64_t ld, int rows,
-                                               int n, int tid) {
+// ROWS x DIM bf16 (row r at src + r * ld elements, 16-byte aligned) into a tile [ROWS][DIM + kPad]
+// by cp.async: rows at or past n and columns at or past `cols` (a multiple of 8) are zero-filled.
+// Every thread issues its ROWS * DIM / 8 / kThreads copies before any completes; the caller
+// commits, waits and syncs.
+template <int DIM, int ROWS = kChunk>
+__device__ __forceinline__ void async_tile(bf16* dst, const bf16* src, int64_t ld, int n, int cols,
+                                           int tid) {
   constexpr int kVec = DIM / 8;
-  for (int idx = tid; idx < rows * kVec; idx += kThreads) {
+  static_assert(ROWS * kVec % kThreads == 0, "tile pieces must split evenly over the threads");
+#pragma unroll
+  for (int it = 0; it < ROWS * kVec / kThreads; ++it) {
+    const int idx = tid + it * kThreads;
     const int r = idx / kVec, cv = idx % kVec;
-    uint4 x = make_uint4(0, 0, 0, 0);
-    if (r < n) x = *reinterpret_cast<const uint4*>(src + r * ld + cv * 8);
-    *reinterpret_cast<uint4*>(dst + r * (DIM + kPad) + cv * 8) = x;
+    const bool ok = r < n && cv * 8 < cols;
+    cp_async16(dst + r * (DIM + kPad) + cv * 8, ok ? src + r * ld + cv * 8 : src, ok);
   }
 }
 
@@ -140,8 +165,9 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   const int64_t t0 = int64_t(blockIdx.x) * BT;
   const int n = int(min(int64_t(BT), p.T - t0));
 
-  load_rows_bf16<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
-  load_rows_bf16<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.dv, p.stride, n, p.dv, tid);
+  async_tile<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.k_pitch, p.stride, n, p.k_pitch, tid);
+  async_tile<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.v_pitch, p.stride, n, p.v_pitch, tid);
+  cp_async_commit();
   if (tid < BT) sBeta[tid] = tid < n ? p.beta[(t0 + tid) * p.nv + h] : 0.0f;
   if (warp == 0) {
     // Inclusive scan of g over the chunk, two tokens per lane.
@@ -160,6 +186,7 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
     if (i0 < n) p.gamma[(t0 + i0) * p.nv + h] = before + g0;
     if (i0 + 1 < n) p.gamma[(t0 + i0 + 1) * p.nv + h] = before + g0 + g1;
   }
+  cp_async_wait_all();
   __syncthreads();
 
   // L = strictly-lower(beta_i e^(gamma_i - gamma_j) K K^T); this warp's 16 rows.
@@ -221,15 +248,14 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   }
   __syncthreads();
 
-  // Kd = e^(gamma_last - gamma_t) k_t (bf16, from the f32 keys) for the state pass.
+  // Kd = e^(gamma_last - gamma_t) k_t (bf16) for the state pass; sK is zero past dk.
   {
     const float g_last = sGam[n - 1];
-    const float* kc = p.k + t0 * p.stride + int64_t(kh) * p.dk;
     for (int idx = tid; idx < n * (DKP / 2); idx += kThreads) {
       const int r = idx / (DKP / 2), c = 2 * (idx % (DKP / 2));
       const float f = expf(g_last - sGam[r]);
-      const float x0 = c < p.dk ? f * kc[r * p.stride + c] : 0.0f;
-      const float x1 = c + 1 < p.dk ? f * kc[r * p.stride + c + 1] : 0.0f;
+      const float x0 = f * __bfloat162float(sK[r * LK + c]);
+      const float x1 = f * __bfloat162float(sK[r * LK + c + 1]);
       *reinterpret_cast<__nv_bfloat162*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
           __floats2bfloat162_rn(x0, x1);
     }
@@ -272,33 +298,18 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 
 // ---- 2. state pass ----
 
-template <int DKP>
+template <int DKP, int SLICE>
 struct StateSmem {
-  static constexpr int kLK = DKP + kPad, kLV = kSlice + kPad, kLU = kSlice + 4;
+  static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 4;
   // Per stage: W, Kd (bf16) and the U slice (f32).
   static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
-  static constexpr size_t kBytes = 2 * kStage + size_t(kSlice * kLK + kChunk * kLV) * 2;
+  static constexpr size_t kBytes = 2 * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
 };
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-// 16 bytes global -> shared, asynchronously; zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-// Waits until at most one committed group is still in flight.
-__device__ __forceinline__ void cp_async_wait_one() {
-  asm volatile("cp.async.wait_group 1;\n" ::);
-}
-
-template <int DKP, int DVP>
+template <int DKP, int DVP, int SLICE>
 __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
-  using L = StateSmem<DKP>;
+  constexpr int kSlice = SLICE;
+  using L = StateSmem<DKP, SLICE>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU;
   constexpr int MT = DKP / 64;    // 16-row m-tiles of the state per warp
   constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
@@ -483,14 +494,17 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   const int64_t chunk = blockIdx.x, t0 = chunk * BT;
   const int n = int(min(int64_t(BT), p.T - t0));
 
-  load_rows_bf16<DKP>(sQ, p.q + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
-  load_rows_bf16<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.dk, p.stride, n, p.dk, tid);
-  // The state pass writes the first ceil(dv / 32) * 32 columns of h (and of v'); the rest of the
-  // tiles is zero here (v' columns past those only reach output columns that are not stored).
-  const int h_rows = (p.dv + kSlice - 1) / kSlice * kSlice;
-  copy_rows_bf16<DKP>(sH, p.h + (chunk * p.nv + h) * DVP * DKP, DKP, DVP, h_rows, tid);
-  copy_rows_bf16<DVP>(sVn, p.vnew + (t0 * p.nv + h) * DVP, int64_t(p.nv) * DVP, BT, n, tid);
+  const int64_t qk0 = t0 * p.stride + int64_t(kh) * p.k_pitch;
+  async_tile<DKP>(sQ, p.q + qk0, p.stride, n, p.k_pitch, tid);
+  async_tile<DKP>(sK, p.k + qk0, p.stride, n, p.k_pitch, tid);
+  // The state pass writes the first ceil(dv / slice) * slice rows of h and columns of v'; h's other
+  // rows are zero here, v's other columns only reach output columns that are not stored.
+  const int h_rows = (p.dv + p.slice - 1) / p.slice * p.slice;
+  async_tile<DKP, DVP>(sH, p.h + (chunk * p.nv + h) * DVP * DKP, DKP, h_rows, DKP, tid);
+  async_tile<DVP>(sVn, p.vnew + (t0 * p.nv + h) * DVP, int64_t(p.nv) * DVP, n, DVP, tid);
+  cp_async_commit();
   if (tid < BT) sGam[tid] = tid < n ? p.gamma[(t0 + tid) * p.nv + h] : 0.0f;
+  cp_async_wait_all();
   __syncthreads();
 
   const int r0 = 16 * warp;
@@ -513,28 +527,70 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
 
   float row_scale[2];
   for (int e = 0; e < 2; ++e) row_scale[e] = expf(sGam[r0 + (lane >> 2) + 8 * e]);
-  for (int n0 = 0; n0 < DVP; n0 += 64) {
-    float acc[8][4];
-    zero(acc);
-    warp_mma_16x64<DKP>(acc, sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+  // All DVP columns stay in registers so that the fused norm sees whole rows.
+  constexpr int NH = DVP / 64;
+  float acc[NH][8][4];
+#pragma unroll
+  for (int nh = 0; nh < NH; ++nh) {
+    const int n0 = 64 * nh;
+    zero(acc[nh]);
+    warp_mma_16x64<DKP>(acc[nh], sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
       load_b_nk(b, sH, LK, k0, nn, lane);
     });
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) acc[nt][e] *= row_scale[e >> 1];
-    warp_mma_16x64<BT>(acc, sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
+      for (int e = 0; e < 4; ++e) acc[nh][nt][e] *= row_scale[e >> 1];
+    warp_mma_16x64<BT>(acc[nh], sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
       load_b_kn(b, sVn, LV, k0, nn, lane);
     });
+  }
+  const int64_t row_len = int64_t(p.nv) * p.dv;
+  if (p.normed == nullptr) {
+#pragma unroll
+    for (int nh = 0; nh < NH; ++nh)
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = r0 + c_row(lane, e), c = 64 * nh + 8 * nt + c_col(lane, e);
+          if (r < n && c < p.dv) p.out[(t0 + r) * row_len + int64_t(h) * p.dv + c] = acc[nh][nt][e];
+        }
+    return;
+  }
+  // Gated RMS norm of each row (as gated_rms_norm_kernel): a row's columns are spread over the 4
+  // lanes of a quad; columns past dv (v' columns the state pass did not write) are left out.
+  float ss[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int nh = 0; nh < NH; ++nh)
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
-        if (r < n && c < p.dv)
-          p.out[(t0 + r) * int64_t(p.nv) * p.dv + int64_t(h) * p.dv + c] = acc[nt][e];
+        const int c = 64 * nh + 8 * nt + c_col(lane, e);
+        if (c < p.dv) ss[e >> 1] += acc[nh][nt][e] * acc[nh][nt][e];
       }
+  float inv[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    ss[i] += __shfl_xor_sync(0xffffffffu, ss[i], 1);
+    ss[i] += __shfl_xor_sync(0xffffffffu, ss[i], 2);
+    inv[i] = 1.0f / sqrtf(ss[i] / float(p.dv) + p.eps);
   }
+#pragma unroll
+  for (int nh = 0; nh < NH; ++nh)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = r0 + c_row(lane, e), c = 64 * nh + 8 * nt + c_col(lane, e);
+        if (r < n && c < p.dv) {
+          const int64_t at = (t0 + r) * row_len + int64_t(h) * p.dv + c;
+          const float zz = __bfloat162float(__ushort_as_bfloat16(p.z[at]));
+          const float y = p.norm_w[c] * (acc[nh][nt][e] * inv[e >> 1]) * silu(zz);
+          p.normed[at] = __bfloat16_as_ushort(__float2bfloat16_rn(y));
+        }
+      }
 }
 
 // ---- host side ----
@@ -575,27 +631,52 @@ void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) 
 
 }  // namespace
 
-void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
-                   Arena& scratch, void* stream) {
+namespace {
+
+// The state pass's slice width: 16 columns when 32-column slices would leave over half the SMs
+// idle (few heads), else 32 (fewer re-reads of W and Kd per chunk).
+int auto_state_columns(const Dims& d) {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    SPF_CUDA_CHECK(cudaGetDevice(&dev));
+    SPF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  return int64_t(d.nv) * ((d.dv + 31) / 32) * 2 <= sms ? 16 : 32;
+}
+
+// delta_chunked on packed inputs; the output is f32 `out`, or (fused) the gated RMS norm in bf16.
+void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
+                  const GatedNormOut* fused, Arena& scratch, void* stream, int state_columns) {
   d.validate();
   SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
   SPF_CHECK(d.dk <= kChunkedMaxDim && d.dv <= kChunkedMaxDim,
             "gdn cuda: the chunked form supports dk, dv <= ", kChunkedMaxDim, " (got dk=", d.dk,
             " dv=", d.dv, ")");
   if (T == 0) return;
-  SPF_CHECK(in.q && in.k && in.v && in.beta && in.g && state && out,
+  SPF_CHECK(in.q && in.k && in.v && in.beta && in.g && state && (out || fused),
             "gdn cuda: null input pointer");
-  SPF_CHECK(in.stride >= std::max<int64_t>(d.key_dim(), d.value_dim()), "gdn cuda: row stride ",
-            in.stride, " shorter than a head block");
+  SPF_CHECK(!fused || (fused->z && fused->w && fused->out), "gdn cuda: null norm pointer");
+  SPF_CHECK(state_columns == 0 || state_columns == 16 || state_columns == 32,
+            "gdn cuda: state_columns must be 0 (auto), 16 or 32, not ", state_columns);
+  if (state_columns == 0) state_columns = auto_state_columns(d);
+  const int kp = head_pitch(d.dk), vp = head_pitch(d.dv);
+  SPF_CHECK(in.stride >= std::max<int64_t>(int64_t(d.nk) * kp, int64_t(d.nv) * vp),
+            "gdn cuda: row stride ", in.stride, " shorter than a head block");
+  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  SPF_CHECK(in.stride % 8 == 0 && aligned(in.q) && aligned(in.k) && aligned(in.v),
+            "gdn cuda: packed inputs need 16-byte aligned rows (stride ", in.stride, ")");
 
   const int dkp = padded_dim(d.dk), dvp = padded_dim(d.dv);
   const int64_t n_chunks = (T + kChunk - 1) / kChunk;
   SPF_CHECK(n_chunks < (int64_t(1) << 31), "gdn cuda: too many tokens (", T, ")");
   ChunkParams p{};
-  p.q = in.q;
-  p.k = in.k;
-  p.v = in.v;
+  p.q = reinterpret_cast<const bf16*>(in.q);
+  p.k = reinterpret_cast<const bf16*>(in.k);
+  p.v = reinterpret_cast<const bf16*>(in.v);
   p.stride = in.stride;
+  p.k_pitch = kp;
+  p.v_pitch = vp;
   p.beta = in.beta;
   p.g = in.g;
   p.T = T;
@@ -614,16 +695,55 @@ void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state
   p.h = static_cast<bf16*>(scratch.alloc(DType::bf16, {n_chunks * d.nv * dvp * dkp}).ptr);
   p.state = state;
   p.out = out;
+  p.slice = state_columns;
+  if (fused) {
+    p.normed = fused->out;
+    p.z = fused->z;
+    p.norm_w = fused->w;
+    p.eps = fused->eps;
+  }
 
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   dispatch_tiles(d.dk, d.dv, [&](auto dk_tile, auto dv_tile) {
     constexpr int DKP = decltype(dk_tile)::value, DVP = decltype(dv_tile)::value;
     const dim3 chunks_by_heads(unsigned(n_chunks), unsigned(d.nv));
     launch<chunk_prepare_kernel<DKP, DVP>>(chunks_by_heads, PrepareSmem<DKP, DVP>::kBytes, s, p);
-    const dim3 slices_by_heads(unsigned((d.dv + kSlice - 1) / kSlice), unsigned(d.nv));
-    launch<chunk_state_kernel<DKP, DVP>>(slices_by_heads, StateSmem<DKP>::kBytes, s, p);
+    const dim3 slices_by_heads(unsigned((d.dv + p.slice - 1) / p.slice), unsigned(d.nv));
+    if (p.slice == 16) {
+      launch<chunk_state_kernel<DKP, DVP, 16>>(slices_by_heads, StateSmem<DKP, 16>::kBytes, s, p);
+    } else {
+      launch<chunk_state_kernel<DKP, DVP, 32>>(slices_by_heads, StateSmem<DKP, 32>::kBytes, s, p);
+    }
     launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
   });
+}
+
+}  // namespace
+
+void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
+                   Arena& scratch, void* stream, int state_columns) {
+  chunked_impl(d, T, in, state, out, nullptr, scratch, stream, state_columns);
+}
+
+void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* state,
+                   const GatedNormOut& out, Arena& scratch, void* stream, int state_columns) {
+  chunked_impl(d, T, in, state, nullptr, &out, scratch, stream, state_columns);
+}
+
+void delta_chunked(const Dims& d, int64_t T, const DeltaInputs& in, float* state, float* out,
+                   Arena& scratch, void* stream, int state_columns) {
+  d.validate();
+  SPF_CHECK(T >= 0, "gdn cuda: negative token count ", T);
+  SPF_CHECK(d.dk <= kChunkedMaxDim && d.dv <= kChunkedMaxDim,
+            "gdn cuda: the chunked form supports dk, dv <= ", kChunkedMaxDim, " (got dk=", d.dk,
+            " dv=", d.dv, ")");
+  if (T == 0) return;
+  SPF_CHECK(in.stride >= std::max<int64_t>(d.key_dim(), d.value_dim()), "gdn cuda: row stride ",
+            in.stride, " shorter than a head block");
+  SPF_CHECK(state_columns == 0 || state_columns == 16 || state_columns == 32,
+            "gdn cuda: state_columns must be 0 (auto), 16 or 32, not ", state_columns);
+  delta_chunked(d, T, pack_inputs(d, T, in, scratch, stream), state, out, scratch, stream,
+                state_columns);
 }
 
 }  // namespace spf::cuda::gdn
