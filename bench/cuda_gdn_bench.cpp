@@ -171,7 +171,7 @@ int main(int argc, char** argv) try {
       cg::gates(f32(b), f32(a), T, d.nv, f32(A_log), f32(dt_bias), f32(beta), f32(g));
       const spf::gdn::DeltaInputs in{
           f32(qkv), f32(qkv) + d.key_dim(), f32(qkv) + 2 * d.key_dim(), C, f32(beta), f32(g)};
-      // Timed on the packed bf16 inputs mix() hands it (the packing is not part of the time).
+      // Timed on the packed fp16 inputs mix() hands it (the packing is not part of the time).
       Arena packed_arena(Device::cuda);
       const cg::PackedInputs packed = cg::pack_inputs(d, T, in, packed_arena);
       const double chunked_ms = time_ms(

@@ -416,13 +416,14 @@ void CudaDecoder::gdn_layer(const cuda::DeviceLayerWeights& L, int slot, const u
   const gdn::Dims d = gdn_dims();
   const int64_t n = c.n, C = d.channels(), VD = d.value_dim(), NV = d.nv;
   Arena& scratch = c.st->layer_arena();
-  // m and z in bf16 (half the bytes; the mixer rounds its conv output to bf16 anyway), the gate
-  // inputs in f32 (the decay compounds over the sequence).
-  uint16_t* m = bf16_ptr(scratch.alloc(DType::bf16, {n * C}));
+  // m in f32: the delta rule is sensitive to its inputs, and rounding m to bf16 moves the mixer's
+  // outputs as much as all of the chunked form's own roundings. z in bf16 (it only gates the
+  // normed output), the gate inputs in f32 (the decay compounds over the sequence).
+  float* m = scratch.alloc(DType::f32, {n * C}).data<float>();
   uint16_t* z = bf16_ptr(scratch.alloc(DType::bf16, {n * VD}));
   float* b = scratch.alloc(DType::f32, {n * NV}).data<float>();
   float* a = scratch.alloc(DType::f32, {n * NV}).data<float>();
-  gemm(c, h, n, g.qkv, m, DType::bf16, 0.0f);
+  gemm(c, h, n, g.qkv, m, DType::f32, 0.0f);
   gemm(c, h, n, g.z, z, DType::bf16, 0.0f);
   gemm(c, h, n, g.b, b, DType::f32, 0.0f);
   gemm(c, h, n, g.a, a, DType::f32, 0.0f);

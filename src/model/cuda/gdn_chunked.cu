@@ -1,26 +1,27 @@
 // The chunked gated delta rule on the GPU (gdn_kernels.h: delta_chunked), the UT/WY form of
 // gdn::delta_chunked split into three kernels so that only the state recurrence is sequential:
 //
-// The inputs are the packed bf16 q, k, v of gdn_kernels.h (PackedInputs); every tile comes into
+// The inputs are the packed fp16 q, k, v of gdn_kernels.h (PackedInputs); every tile comes into
 // shared memory by cp.async in 16-byte pieces, all of a tile in flight at once.
 //
 //  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
 //     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
 //     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
 //     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
-//     Kd = e^(gamma_last - gamma_t) k_t (bf16), U (f32).
+//     Kd = e^(gamma_last - gamma_t) k_t (fp16), U (f32).
 //  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks): the slice
-//     S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (bf16, the chunk's start
+//     S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the chunk's start
 //     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v' on tensor
 //     cores, while cp.async brings the next chunk's W, Kd and U slice (double-buffered), so the
-//     sequential loop never waits on global memory. Writes v' (bf16) and the final state.
+//     sequential loop never waits on global memory. Writes v' (fp16) and the final state.
 //  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
 //     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores; f32 out, or (mix()) the gated RMS norm
 //     of each row straight to bf16.
 //
 // One template per kernel over the padded key / value dims (64 or 128; smaller dims are
-// zero-padded, which changes no sum), dispatched in dispatch_tiles(). All tiles are bf16 in shared
+// zero-padded, which changes no sum), dispatched in dispatch_tiles(). All tiles are fp16 in shared
 // memory with rows padded by 8 (gdn_mma.cuh); every matmul accumulates in fp32.
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -40,9 +41,9 @@ using namespace gdn_detail;
 constexpr int kThreads = 128;  // 4 warps: each owns 16 of a chunk's 64 token rows
 
 struct ChunkParams {
-  const bf16* q;  // packed (PackedInputs): head h at h * k_pitch (q, k) or h * v_pitch (v)
-  const bf16* k;
-  const bf16* v;
+  const f16* q;  // packed (PackedInputs): head h at h * k_pitch (q, k) or h * v_pitch (v)
+  const f16* k;
+  const f16* v;
   int64_t stride;
   int k_pitch, v_pitch;
   const float* beta;  // [T][nv]
@@ -52,11 +53,11 @@ struct ChunkParams {
   int group;     // value heads per key head
   int slice;     // state columns per CTA of the state pass (16 or 32)
   float* gamma;  // [T][nv] cumulative log-decay within each chunk
-  bf16* w;       // [T][nv][DKP]
-  bf16* kd;      // [T][nv][DKP] e^(gamma_last - gamma_t) k_t, gamma_last of the token's chunk
+  f16* w;        // [T][nv][DKP]
+  f16* kd;       // [T][nv][DKP] e^(gamma_last - gamma_t) k_t, gamma_last of the token's chunk
   float* u;      // [T][nv][DVP]
-  bf16* vnew;    // [T][nv][DVP] v' = U - W S
-  bf16* h;       // [chunks][nv][DVP][DKP] each chunk's start state, transposed ([column][row])
+  f16* vnew;     // [T][nv][DVP] v' = U - W S
+  f16* h;        // [chunks][nv][DVP][DKP] each chunk's start state, transposed ([column][row])
   float* state;  // [nv][dk][dv]
   float* out;    // [T][nv * dv] f32, when `normed` is null
   // mix()'s fused epilogue: normed [T][nv * dv] (bf16) = the gated RMS norm of o with z, norm_w.
@@ -77,7 +78,7 @@ constexpr int padded_dim(int d) {
 // acc[8][4] += A[m0, m0 + 16) x [0, K)  *  B [0, K) x [n0, n0 + 64), A m-major (lda), B read by
 // load_b(b, k0, n) for an 8-column tile at n.
 template <int K, class LoadB>
-__device__ __forceinline__ void warp_mma_16x64(float (&acc)[8][4], const bf16* a_tile, int lda,
+__device__ __forceinline__ void warp_mma_16x64(float (&acc)[8][4], const f16* a_tile, int lda,
                                                int m0, int n0, int lane, LoadB load_b) {
 #pragma unroll
   for (int k0 = 0; k0 < K; k0 += 16) {
@@ -87,7 +88,7 @@ __device__ __forceinline__ void warp_mma_16x64(float (&acc)[8][4], const bf16* a
     for (int nt = 0; nt < 8; ++nt) {
       uint32_t b[2];
       load_b(b, k0, n0 + 8 * nt);
-      mma_bf16(acc[nt], a, b);
+      mma_f16(acc[nt], a, b);
     }
   }
 }
@@ -118,12 +119,12 @@ __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::);
 }
 
-// ROWS x DIM bf16 (row r at src + r * ld elements, 16-byte aligned) into a tile [ROWS][DIM + kPad]
+// ROWS x DIM fp16 (row r at src + r * ld elements, 16-byte aligned) into a tile [ROWS][DIM + kPad]
 // by cp.async: rows at or past n and columns at or past `cols` (a multiple of 8) are zero-filled.
 // Every thread issues its ROWS * DIM / 8 / kThreads copies before any completes; the caller
 // commits, waits and syncs.
 template <int DIM, int ROWS = kChunk>
-__device__ __forceinline__ void async_tile(bf16* dst, const bf16* src, int64_t ld, int n, int cols,
+__device__ __forceinline__ void async_tile(f16* dst, const f16* src, int64_t ld, int n, int cols,
                                            int tid) {
   constexpr int kVec = DIM / 8;
   static_assert(ROWS * kVec % kThreads == 0, "tile pieces must split evenly over the threads");
@@ -150,10 +151,10 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   using L = PrepareSmem<DKP, DVP>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LT = L::kLT, LA = L::kLA;
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16* sK = reinterpret_cast<bf16*>(smem);             // [BT][LK]
-  bf16* sV = sK + BT * LK;                              // [BT][LV]
-  bf16* sTw = sV + BT * LV;                             // [BT][LT] X diag(beta e^gamma)
-  bf16* sTu = sTw + BT * LT;                            // [BT][LT] X diag(beta)
+  f16* sK = reinterpret_cast<f16*>(smem);               // [BT][LK]
+  f16* sV = sK + BT * LK;                               // [BT][LV]
+  f16* sTw = sV + BT * LV;                              // [BT][LT] X diag(beta e^gamma)
+  f16* sTu = sTw + BT * LT;                             // [BT][LT] X diag(beta)
   float* sL = reinterpret_cast<float*>(sTu + BT * LT);  // [BT][LA] strictly lower L
   float* sX = sL + BT * LA;                             // [BT][LA] strictly lower part of X
   float* sTmp = sX + BT * LA;                           // [16][LA] a block row's sums
@@ -243,24 +244,24 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   for (int idx = tid; idx < BT * BT; idx += kThreads) {
     const int i = idx / BT, j = idx % BT;
     const float x = j < i ? sX[i * LA + j] : (j == i ? 1.0f : 0.0f);
-    sTu[i * LT + j] = __float2bfloat16_rn(x * sBeta[j]);
-    sTw[i * LT + j] = __float2bfloat16_rn(x * sBeta[j] * expf(sGam[j]));
+    sTu[i * LT + j] = __float2half_rn(x * sBeta[j]);
+    sTw[i * LT + j] = __float2half_rn(x * sBeta[j] * expf(sGam[j]));
   }
   __syncthreads();
 
-  // Kd = e^(gamma_last - gamma_t) k_t (bf16) for the state pass; sK is zero past dk.
+  // Kd = e^(gamma_last - gamma_t) k_t (fp16) for the state pass; sK is zero past dk.
   {
     const float g_last = sGam[n - 1];
     for (int idx = tid; idx < n * (DKP / 2); idx += kThreads) {
       const int r = idx / (DKP / 2), c = 2 * (idx % (DKP / 2));
       const float f = expf(g_last - sGam[r]);
-      const float x0 = f * __bfloat162float(sK[r * LK + c]);
-      const float x1 = f * __bfloat162float(sK[r * LK + c + 1]);
-      *reinterpret_cast<__nv_bfloat162*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
-          __floats2bfloat162_rn(x0, x1);
+      const float x0 = f * __half2float(sK[r * LK + c]);
+      const float x1 = f * __half2float(sK[r * LK + c + 1]);
+      *reinterpret_cast<__half2*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
+          __floats2half2_rn(x0, x1);
     }
   }
-  // W = Tw K (bf16 out), U = Tu V (f32 out), 64 columns at a time.
+  // W = Tw K (fp16 out), U = Tu V (f32 out), 64 columns at a time.
   const int r0 = 16 * warp;
   for (int n0 = 0; n0 < DKP; n0 += 64) {
     float acc[8][4];
@@ -274,8 +275,8 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
       for (int e = 0; e < 4; e += 2) {
         const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
         if (r < n)
-          *reinterpret_cast<__nv_bfloat162*>(p.w + ((t0 + r) * p.nv + h) * DKP + c) =
-              __floats2bfloat162_rn(acc[nt][e], acc[nt][e + 1]);
+          *reinterpret_cast<__half2*>(p.w + ((t0 + r) * p.nv + h) * DKP + c) =
+              __floats2half2_rn(acc[nt][e], acc[nt][e + 1]);
       }
   }
   for (int n0 = 0; n0 < DVP; n0 += 64) {
@@ -301,7 +302,7 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 template <int DKP, int SLICE>
 struct StateSmem {
   static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 4;
-  // Per stage: W, Kd (bf16) and the U slice (f32).
+  // Per stage: W, Kd (fp16) and the U slice (f32).
   static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
   static constexpr size_t kBytes = 2 * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
 };
@@ -315,11 +316,11 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
   constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
   extern __shared__ __align__(16) unsigned char smem[];
   // Stage s (chunks alternate): W [BT][LK], Kd [BT][LK], U [BT][LU]; then S^T and v'.
-  auto sW = [&](int st) { return reinterpret_cast<bf16*>(smem + st * L::kStage); };
+  auto sW = [&](int st) { return reinterpret_cast<f16*>(smem + st * L::kStage); };
   auto sKd = [&](int st) { return sW(st) + BT * LK; };
   auto sU = [&](int st) { return reinterpret_cast<float*>(sKd(st) + BT * LK); };
-  bf16* sS = reinterpret_cast<bf16*>(smem + 2 * L::kStage);  // [kSlice][LK] the slice, transposed
-  bf16* sVn = sS + kSlice * LK;                              // [BT][LV] v'
+  f16* sS = reinterpret_cast<f16*>(smem + 2 * L::kStage);  // [kSlice][LK] the slice, transposed
+  f16* sVn = sS + kSlice * LK;                             // [BT][LV] v'
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int h = blockIdx.y;
@@ -382,14 +383,14 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int i = 16 * (warp + 4 * mi) + c_row(lane, e), c = 8 * nt + c_col(lane, e);
-          sS[c * LK + i] = __float2bfloat16_rn(S[mi][nt][e]);
+          sS[c * LK + i] = __float2half_rn(S[mi][nt][e]);
         }
     cp_async_wait_one();
     __syncthreads();
 
     // The chunk's start state for the output kernel: rows c_base.. of h[chunk][head] ([col][row]).
     {
-      bf16* hdst = p.h + ((chunk * p.nv + h) * DVP + c_base) * DKP;
+      f16* hdst = p.h + ((chunk * p.nv + h) * DVP + c_base) * DKP;
       constexpr int kVec = DKP / 8;
       for (int idx = tid; idx < kSlice * kVec; idx += kThreads) {
         const int c = idx / kVec, cv = idx % kVec;
@@ -400,7 +401,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
 
     // v' = U - W S for this warp's 16 tokens.
     {
-      const bf16* w_tile = sW(st);
+      const f16* w_tile = sW(st);
       const float* u_tile = sU(st);
       float acc[NT][4] = {};
 #pragma unroll
@@ -411,7 +412,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
         for (int nt = 0; nt < NT; ++nt) {
           uint32_t b[2];
           load_b_nk(b, sS, LK, k0, 8 * nt, lane);
-          mma_bf16(acc[nt], a, b);
+          mma_f16(acc[nt], a, b);
         }
       }
 #pragma unroll
@@ -420,18 +421,17 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
         for (int e = 0; e < 4; e += 2) {
           const int r = 16 * warp + c_row(lane, e), c = 8 * nt + c_col(lane, e);
           const float2 u = *reinterpret_cast<const float2*>(u_tile + r * LU + c);
-          const __nv_bfloat162 vb = __floats2bfloat162_rn(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
-          *reinterpret_cast<__nv_bfloat162*>(sVn + r * LV + c) = vb;
+          const __half2 vb = __floats2half2_rn(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
+          *reinterpret_cast<__half2*>(sVn + r * LV + c) = vb;
           if (r < n)
-            *reinterpret_cast<__nv_bfloat162*>(p.vnew + ((t0 + r) * p.nv + h) * DVP + c_base + c) =
-                vb;
+            *reinterpret_cast<__half2*>(p.vnew + ((t0 + r) * p.nv + h) * DVP + c_base + c) = vb;
         }
     }
     __syncthreads();
 
     // S <- e^gamma_last S + Kd^T v'.
     const float decay = expf(g_last);
-    const bf16* kd_tile = sKd(st);
+    const f16* kd_tile = sKd(st);
 #pragma unroll
     for (int mi = 0; mi < MT; ++mi)
 #pragma unroll
@@ -448,7 +448,7 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
         for (int nt = 0; nt < NT; ++nt) {
           uint32_t b[2];
           load_b_kn(b, sVn, LV, k0, 8 * nt, lane);
-          mma_bf16(S[mi][nt], a, b);
+          mma_f16(S[mi][nt], a, b);
         }
       }
     }
@@ -482,11 +482,11 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   using L = OutputSmem<DKP, DVP>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LT = L::kLT;
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16* sQ = reinterpret_cast<bf16*>(smem);  // [BT][LK]
-  bf16* sK = sQ + BT * LK;                   // [BT][LK]
-  bf16* sH = sK + BT * LK;                   // [DVP][LK] start state, transposed
-  bf16* sVn = sH + DVP * LK;                 // [BT][LV]
-  bf16* sP = sVn + BT * LV;                  // [BT][LT]
+  f16* sQ = reinterpret_cast<f16*>(smem);  // [BT][LK]
+  f16* sK = sQ + BT * LK;                  // [BT][LK]
+  f16* sH = sK + BT * LK;                  // [DVP][LK] start state, transposed
+  f16* sVn = sH + DVP * LK;                // [BT][LV]
+  f16* sP = sVn + BT * LV;                 // [BT][LT]
   float* sGam = reinterpret_cast<float*>(sP + BT * LT);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -520,7 +520,7 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int i = r0 + c_row(lane, e), j = 8 * nt + c_col(lane, e);
-        sP[i * LT + j] = __float2bfloat16_rn(j <= i ? acc[nt][e] * expf(sGam[i] - sGam[j]) : 0.0f);
+        sP[i * LT + j] = __float2half_rn(j <= i ? acc[nt][e] * expf(sGam[i] - sGam[j]) : 0.0f);
       }
   }
   __syncwarp();
@@ -671,9 +671,9 @@ void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state
   const int64_t n_chunks = (T + kChunk - 1) / kChunk;
   SPF_CHECK(n_chunks < (int64_t(1) << 31), "gdn cuda: too many tokens (", T, ")");
   ChunkParams p{};
-  p.q = reinterpret_cast<const bf16*>(in.q);
-  p.k = reinterpret_cast<const bf16*>(in.k);
-  p.v = reinterpret_cast<const bf16*>(in.v);
+  p.q = reinterpret_cast<const f16*>(in.q);
+  p.k = reinterpret_cast<const f16*>(in.k);
+  p.v = reinterpret_cast<const f16*>(in.v);
   p.stride = in.stride;
   p.k_pitch = kp;
   p.v_pitch = vp;
@@ -688,11 +688,11 @@ void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state
   SPF_CHECK(gamma.device == Device::cuda, "gdn cuda: scratch arena is on ",
             device_name(gamma.device), ", not cuda");
   p.gamma = gamma.data<float>();
-  p.w = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dkp}).ptr);
-  p.kd = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dkp}).ptr);
+  p.w = static_cast<f16*>(scratch.alloc(DType::f16, {T * d.nv * dkp}).ptr);
+  p.kd = static_cast<f16*>(scratch.alloc(DType::f16, {T * d.nv * dkp}).ptr);
   p.u = scratch.alloc(DType::f32, {T * d.nv * dvp}).data<float>();
-  p.vnew = static_cast<bf16*>(scratch.alloc(DType::bf16, {T * d.nv * dvp}).ptr);
-  p.h = static_cast<bf16*>(scratch.alloc(DType::bf16, {n_chunks * d.nv * dvp * dkp}).ptr);
+  p.vnew = static_cast<f16*>(scratch.alloc(DType::f16, {T * d.nv * dvp}).ptr);
+  p.h = static_cast<f16*>(scratch.alloc(DType::f16, {n_chunks * d.nv * dvp * dkp}).ptr);
   p.state = state;
   p.out = out;
   p.slice = state_columns;

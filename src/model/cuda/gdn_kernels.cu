@@ -4,6 +4,7 @@
 // one thread per element, or one warp per (token, head) row where a row reduces. mix()'s prologue
 // fuses conv + SiLU + L2 normalisation into one pass over m (a warp per (token, head) row).
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -103,6 +104,10 @@ __device__ __forceinline__ void store(float* p, float x) {
 __device__ __forceinline__ void store(uint16_t* p, float x) {
   *p = __bfloat16_as_ushort(__float2bfloat16_rn(x));
 }
+// The chunked form's packed inputs (PackedInputs) are fp16.
+__device__ __forceinline__ void store(__half* p, float x) {
+  *p = __float2half_rn(x);
+}
 
 // mix()'s prologue: per (token, head row) — q heads, then k heads, then v heads along the channel
 // axis — x = SiLU(causal conv(m)), L2-normalised (times `q_scale` for q) for q and k, written at
@@ -120,8 +125,8 @@ struct PrologueShape {
   int k_pitch, v_pitch;
 };
 
-template <class Out>
-__global__ void conv_norm_kernel(const uint16_t* m, const float* w, const float* conv_state,
+template <class In, class Out>
+__global__ void conv_norm_kernel(const In* m, const float* w, const float* conv_state,
                                  const PrologueShape s, Out* out) {
   const int64_t t = int64_t(blockIdx.x) * kTokensPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
@@ -158,10 +163,10 @@ __global__ void conv_norm_kernel(const uint16_t* m, const float* w, const float*
   for (int i = lane; i < pitch; i += 32) store(o + i, i < dim ? f * conv(i) : 0.0f);
 }
 
-// f32 delta-rule inputs -> the packed bf16 layout of PackedInputs, one thread per packed element.
+// f32 delta-rule inputs -> the packed fp16 layout of PackedInputs, one thread per packed element.
 __global__ void pack_kernel(const float* q, const float* k, const float* v, int64_t stride,
                             int64_t T, int nk, int nv, int dk, int dv, int kp, int vp,
-                            uint16_t* out) {
+                            __half* out) {
   const int64_t Cp = 2 * int64_t(nk) * kp + int64_t(nv) * vp;
   const int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= T * Cp) return;
@@ -257,7 +262,7 @@ PackedInputs pack_inputs(const Dims& d, int64_t T, const DeltaInputs& in, Arena&
   d.validate();
   SPF_CHECK(T >= 0, "gdn cuda pack: negative token count ", T);
   const int64_t Cp = packed_channels(d);
-  const TensorView xv = scratch.alloc(DType::bf16, {std::max<int64_t>(T, 1) * Cp});
+  const TensorView xv = scratch.alloc(DType::f16, {std::max<int64_t>(T, 1) * Cp});
   SPF_CHECK(xv.device == Device::cuda, "gdn cuda pack: scratch arena is on ",
             device_name(xv.device), ", not cuda");
   uint16_t* x = static_cast<uint16_t*>(xv.ptr);
@@ -266,16 +271,20 @@ PackedInputs pack_inputs(const Dims& d, int64_t T, const DeltaInputs& in, Arena&
     SPF_CHECK(in.q && in.k && in.v, "gdn cuda pack: null input pointer");
     pack_kernel<<<blocks_for(T * Cp), kBlock, 0, as_stream(stream)>>>(
         in.q, in.k, in.v, in.stride, T, d.nk, d.nv, d.dk, d.dv, head_pitch(d.dk), head_pitch(d.dv),
-        x);
+        reinterpret_cast<__half*>(x));
     SPF_CUDA_CHECK(cudaGetLastError());
   }
   const int64_t kv0 = int64_t(d.nk) * head_pitch(d.dk);
   return {x, x + kv0, x + 2 * kv0, Cp, in.beta, in.g};
 }
 
-void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, const float* a,
-         const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
-         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
+namespace {
+
+// mix() for m in bf16 bits (In = uint16_t) or f32.
+template <class In>
+void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, const float* a,
+              const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
+              uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
   d.validate();
   SPF_CHECK(K >= 1 && T >= 0, "gdn cuda mix: bad shape T=", T, " K=", K);
   if (mode == DeltaMode::automatic)
@@ -300,21 +309,20 @@ void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, 
                    chunked ? packed_channels(d) : C,
                    chunked ? head_pitch(d.dk) : d.dk,
                    chunked ? head_pitch(d.dv) : d.dv};
-  const TensorView xv = scratch.alloc(chunked ? DType::bf16 : DType::f32, {T * ps.out_stride});
+  const TensorView xv = scratch.alloc(chunked ? DType::f16 : DType::f32, {T * ps.out_stride});
   SPF_CHECK(xv.device == Device::cuda, "gdn cuda mix: scratch arena is on ", device_name(xv.device),
             ", not cuda");
   const dim3 grid(blocks_for(T, kTokensPerBlock), unsigned(2 * d.nk + d.nv));
   if (chunked) {
-    conv_norm_kernel<uint16_t><<<grid, kBlock, 0, as_stream(stream)>>>(
-        m, w.conv_w, conv_state, ps, static_cast<uint16_t*>(xv.ptr));
+    conv_norm_kernel<In, __half><<<grid, kBlock, 0, as_stream(stream)>>>(
+        m, w.conv_w, conv_state, ps, static_cast<__half*>(xv.ptr));
   } else {
-    conv_norm_kernel<float>
+    conv_norm_kernel<In, float>
         <<<grid, kBlock, 0, as_stream(stream)>>>(m, w.conv_w, conv_state, ps, xv.data<float>());
   }
   SPF_CUDA_CHECK(cudaGetLastError());
   if (K > 1) {  // after the prologue has read the old state
-    conv_state_kernel<uint16_t>
-        <<<blocks_for(C), kBlock, 0, as_stream(stream)>>>(m, T, C, K, conv_state);
+    conv_state_kernel<In><<<blocks_for(C), kBlock, 0, as_stream(stream)>>>(m, T, C, K, conv_state);
     SPF_CUDA_CHECK(cudaGetLastError());
   }
   float* beta = scratch.alloc(DType::f32, {T * d.nv}).data<float>();
@@ -334,6 +342,20 @@ void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, 
   const float* x = xv.data<float>();
   delta_recurrent(d, T, {x, x + d.key_dim(), x + 2 * d.key_dim(), C, beta, g}, state, o, stream);
   launch_gated_rms_norm(o, z, T, d.nv, d.dv, w.norm_w, eps, out, stream);
+}
+
+}  // namespace
+
+void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, const float* a,
+         const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
+         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
+  mix_impl(d, K, T, m, z, a, b, w, eps, conv_state, state, out, scratch, stream, mode);
+}
+
+void mix(const Dims& d, int K, int64_t T, const float* m, const uint16_t* z, const float* a,
+         const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
+         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
+  mix_impl(d, K, T, m, z, a, b, w, eps, conv_state, state, out, scratch, stream, mode);
 }
 
 }  // namespace spf::cuda::gdn

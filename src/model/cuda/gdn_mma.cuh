@@ -1,9 +1,13 @@
 // Warp-level tensor-core building blocks of the chunked Gated DeltaNet kernels: fragments of the
-// mma.sync m16n8k16 bf16 instruction (fp32 accumulation) read from bf16 tiles in shared memory by
+// mma.sync m16n8k16 fp16 instruction (fp32 accumulation) read from fp16 tiles in shared memory by
 // plain 32-bit / 16-bit loads, for either storage order of each operand, so every matmul of the
 // chunked delta rule reads its tiles as they were stored (no transposed copies).
 //
-// Fragment layout (PTX ISA, mma.m16n8k16 .bf16), with g = lane / 4 and t = lane % 4:
+// The operands are fp16, not bf16: every one of them is bounded (unit keys, decays <= 1, states and
+// values of activation size), and fp16's 11-bit significand keeps 8x more of each rounded operand;
+// with bf16 operands the rounding of q, k and v alone moved the mixer's outputs by up to 2%.
+//
+// Fragment layout (PTX ISA, mma.m16n8k16 .f16 and .bf16 alike), with g = lane / 4, t = lane % 4:
 //   A (16 x 16, m x k): a[0] = (g, 2t..2t+1), a[1] = (g+8, 2t..), a[2] = (g, 2t+8..),
 //                       a[3] = (g+8, 2t+8..)             (low half = lower column)
 //   B (16 x 8,  k x n): b[0] = (2t..2t+1, g), b[1] = (2t+8..2t+9, g)
@@ -12,42 +16,38 @@
 // row lengths that are multiples of 64 elements.
 #pragma once
 
-#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cstdint>
 
 namespace spf::cuda::gdn_detail {
 
-using bf16 = __nv_bfloat16;
+using f16 = __half;
 
 constexpr int kPad = 8;     // elements of padding per shared-memory tile row
 constexpr int kChunk = 64;  // tokens per chunk of the chunked form
 
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&v);
+__device__ __forceinline__ uint32_t pack_f16(f16 lo, f16 hi) {
+  return uint32_t(__half_as_ushort(lo)) | (uint32_t(__half_as_ushort(hi)) << 16);
 }
-__device__ __forceinline__ uint32_t pack_bf16(bf16 lo, bf16 hi) {
-  return uint32_t(__bfloat16_as_ushort(lo)) | (uint32_t(__bfloat16_as_ushort(hi)) << 16);
-}
-__device__ __forceinline__ uint32_t ld32(const bf16* p) {
+__device__ __forceinline__ uint32_t ld32(const f16* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
 
 // c += a * b.
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4],
-                                         const uint32_t (&b)[2]) {
+__device__ __forceinline__ void mma_f16(float (&c)[4], const uint32_t (&a)[4],
+                                        const uint32_t (&b)[2]) {
   asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
 // A fragment at (m0, k0) of a matrix stored m-major: element (m, k) at s[m * ld + k].
-__device__ __forceinline__ void load_a_mk(uint32_t (&a)[4], const bf16* s, int ld, int m0, int k0,
+__device__ __forceinline__ void load_a_mk(uint32_t (&a)[4], const f16* s, int ld, int m0, int k0,
                                           int lane) {
-  const bf16* p = s + (m0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
+  const f16* p = s + (m0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
   a[0] = ld32(p);
   a[1] = ld32(p + 8 * ld);
   a[2] = ld32(p + 8);
@@ -55,29 +55,29 @@ __device__ __forceinline__ void load_a_mk(uint32_t (&a)[4], const bf16* s, int l
 }
 
 // A fragment at (m0, k0) of a matrix stored k-major: element (m, k) at s[k * ld + m].
-__device__ __forceinline__ void load_a_km(uint32_t (&a)[4], const bf16* s, int ld, int m0, int k0,
+__device__ __forceinline__ void load_a_km(uint32_t (&a)[4], const f16* s, int ld, int m0, int k0,
                                           int lane) {
-  const bf16* p = s + (k0 + 2 * (lane & 3)) * ld + m0 + (lane >> 2);
-  a[0] = pack_bf16(p[0], p[ld]);
-  a[1] = pack_bf16(p[8], p[ld + 8]);
-  a[2] = pack_bf16(p[8 * ld], p[9 * ld]);
-  a[3] = pack_bf16(p[8 * ld + 8], p[9 * ld + 8]);
+  const f16* p = s + (k0 + 2 * (lane & 3)) * ld + m0 + (lane >> 2);
+  a[0] = pack_f16(p[0], p[ld]);
+  a[1] = pack_f16(p[8], p[ld + 8]);
+  a[2] = pack_f16(p[8 * ld], p[9 * ld]);
+  a[3] = pack_f16(p[8 * ld + 8], p[9 * ld + 8]);
 }
 
 // B fragment at (k0, n0) of a matrix stored n-major: element (k, n) at s[n * ld + k].
-__device__ __forceinline__ void load_b_nk(uint32_t (&b)[2], const bf16* s, int ld, int k0, int n0,
+__device__ __forceinline__ void load_b_nk(uint32_t (&b)[2], const f16* s, int ld, int k0, int n0,
                                           int lane) {
-  const bf16* p = s + (n0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
+  const f16* p = s + (n0 + (lane >> 2)) * ld + k0 + 2 * (lane & 3);
   b[0] = ld32(p);
   b[1] = ld32(p + 8);
 }
 
 // B fragment at (k0, n0) of a matrix stored k-major: element (k, n) at s[k * ld + n].
-__device__ __forceinline__ void load_b_kn(uint32_t (&b)[2], const bf16* s, int ld, int k0, int n0,
+__device__ __forceinline__ void load_b_kn(uint32_t (&b)[2], const f16* s, int ld, int k0, int n0,
                                           int lane) {
-  const bf16* p = s + (k0 + 2 * (lane & 3)) * ld + n0 + (lane >> 2);
-  b[0] = pack_bf16(p[0], p[ld]);
-  b[1] = pack_bf16(p[8 * ld], p[9 * ld]);
+  const f16* p = s + (k0 + 2 * (lane & 3)) * ld + n0 + (lane >> 2);
+  b[0] = pack_f16(p[0], p[ld]);
+  b[1] = pack_f16(p[8 * ld], p[9 * ld]);
 }
 
 // Row / column of accumulator element e (0..3) of a C fragment, relative to the tile origin.
