@@ -61,7 +61,8 @@ std::unique_ptr<CudaModel> make_random_cuda_model(const ModelConfig& cfg, uint64
                                                   CudaModelOptions options = {});
 
 // Makes load_model(path, {.device = Device::cuda}) build the GPU model (model/model.h) and
-// executor_for(Device::cuda) the CUDA executor (attention/executor.h); idempotent. Commands that offer --device cuda call it once.
+// executor_for(Device::cuda) the CUDA executor (attention/executor.h); idempotent. Commands that
+// offer --device cuda call it once.
 void install_cuda_models();
 
 }  // namespace spf
