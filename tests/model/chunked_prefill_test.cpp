@@ -52,20 +52,23 @@ Run prefill(const Model& m, const std::vector<int32_t>& ids, int64_t chunk, Logi
 }
 
 // One-shot vs chunk sizes 1 (last-row logits and the residual of every token: 1-token calls are
-// slow on a real model), 17 and 512 (every row's logits).
-void expect_chunked_equals_one_shot(const Model& m, const std::vector<int32_t>& ids) {
+// slow on a real model), 17 and 512 (every row's logits), within tol of each other: f32 rounding
+// (chunk boundaries change summation orders; a Gated DeltaNet's chunked form regroups its sums at
+// every call, measured up to 1.1e-5 on the Qwen3.5 fixture).
+void expect_chunked_equals_one_shot(const Model& m, const std::vector<int32_t>& ids,
+                                    double tol = 1e-5) {
   const Run all = prefill(m, ids, 0, LogitsMode::all);
   const Run last = prefill(m, ids, 0, LogitsMode::last);
   const int64_t V = m.config().vocab_size;
-  EXPECT_LE(max_rel(last.logits, std::span(all.logits).last(size_t(V))), 1e-5);
+  EXPECT_LE(max_rel(last.logits, std::span(all.logits).last(size_t(V))), tol);
   for (int64_t chunk : {17, 512}) {
     const Run c = prefill(m, ids, chunk, LogitsMode::all);
-    EXPECT_LE(max_rel(c.logits, all.logits), 1e-5) << "chunk " << chunk;
-    EXPECT_LE(max_rel(c.residual, all.residual), 1e-5) << "chunk " << chunk;
+    EXPECT_LE(max_rel(c.logits, all.logits), tol) << "chunk " << chunk;
+    EXPECT_LE(max_rel(c.residual, all.residual), tol) << "chunk " << chunk;
   }
   const Run one = prefill(m, ids, 1, LogitsMode::last);
-  EXPECT_LE(max_rel(one.logits, last.logits), 1e-5) << "chunk 1";
-  EXPECT_LE(max_rel(one.residual, all.residual), 1e-5) << "chunk 1";
+  EXPECT_LE(max_rel(one.logits, last.logits), tol) << "chunk 1";
+  EXPECT_LE(max_rel(one.residual, all.residual), tol) << "chunk 1";
   // The comparison is not vacuous: a different prompt changes the logits.
   std::vector<int32_t> other = ids;
   other[other.size() / 2] = (other[other.size() / 2] + 1) % int32_t(V);
@@ -90,7 +93,7 @@ TEST(ChunkedPrefill, Qwen35HybridEqualsOneShot) {
   std::mt19937 rng(7);
   while (int64_t(ids.size()) < cfg.max_context)
     ids.push_back(int32_t(rng() % uint32_t(cfg.vocab_size)));
-  expect_chunked_equals_one_shot(*model, ids);
+  expect_chunked_equals_one_shot(*model, ids, 3e-5);
 }
 
 TEST(ChunkedPrefill, RejectsANegativeChunk) {
