@@ -61,6 +61,8 @@ struct TtftOptions {
   bool breakdown = true;
 };
 
+#if SPF_HAVE_CUDA
+
 std::vector<int64_t> parse_lengths(const std::string& s) {
   std::vector<int64_t> v;
   std::stringstream in(s);
@@ -127,8 +129,6 @@ double median(std::vector<double> v) {
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
-
-#if SPF_HAVE_CUDA
 
 // One method's backend over the GPU executor; indexer_s() is the indexer's share of the last run.
 struct MethodBackend {
