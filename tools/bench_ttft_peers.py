@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from bench_attention_peers import time_ms  # CUDA-event median after 2 warm-ups, one definition
+
 SHAPES = {
     # hidden, ffn, layers, q heads, kv heads, head_dim, gdn k heads, gdn v heads, gdn dim, vocab
     "qwen3.5-9b": dict(H=4096, I=12288, L=32, Hq=16, Hkv=4, D=256, nk=16, nv=32, dk=128,
@@ -19,23 +21,6 @@ SHAPES = {
     "qwen3.5-0.8b": dict(H=1024, I=3584, L=24, Hq=8, Hkv=2, D=256, nk=16, nv=16, dk=128,
                          V=248320),
 }
-
-
-def time_ms(fn, repeats):
-    for _ in range(2):
-        fn()
-    torch.cuda.synchronize()
-    ms = []
-    for _ in range(repeats):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ms.append(a.elapsed_time(b))
-    ms.sort()
-    return ms[len(ms) // 2]
 
 
 def gemm_shapes(s):

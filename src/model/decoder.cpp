@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "model/attention_mixer.h"
 #include "model/decoder_weights.h"
+#include "model/forward_plan.h"
 #include "model/gdn_mixer.h"
 #include "model/linear.h"
 #include "model/ops.h"
@@ -97,39 +98,15 @@ class Decoder final : public Model {
 
 void Decoder::forward(std::span<const int32_t> tokens, ModelState& st, AttentionBackend& attention,
                       std::span<float> logits, const ForwardOptions& options) const {
-  SPF_CHECK(st.owner() == this, "model state was not created by this model");
+  check_forward_call(cfg_, st, this, tokens, logits, options);
   const int64_t n = int64_t(tokens.size());
   if (n == 0) return;
-  const int64_t pos0 = st.n_past(), V = cfg_.vocab_size;
-  SPF_CHECK(pos0 + n <= st.capacity(), "sequence of ", pos0 + n,
-            " tokens exceeds the state's capacity of ", st.capacity(), " tokens");
-  const bool all = options.mode == LogitsMode::all;
-  SPF_CHECK(int64_t(logits.size()) == (all ? n : 1) * V, "logits buffer has ", logits.size(),
-            " floats, expected ", (all ? n : 1) * V);
-  SPF_CHECK(options.prefill_chunk >= 0, "prefill chunk must be >= 0 (0: the whole prompt), got ",
-            options.prefill_chunk);
-  for (int64_t t = 0; t < n; ++t) {
-    const int32_t id = tokens[size_t(t)];
-    SPF_CHECK(id >= 0 && id < V, "token id ", id, " at position ", pos0 + t,
-              " is outside the vocabulary [0, ", V, ")");
-  }
-
   ForwardStats stats;
-  const int64_t chunk = options.prefill_chunk > 0 ? options.prefill_chunk : n;
-  for (int64_t c0 = 0; c0 < n; c0 += chunk) {
-    const int64_t nc = std::min(chunk, n - c0);
-    float* out = nullptr;
-    int64_t rows = 0;
-    if (all) {
-      out = logits.data() + c0 * V;
-      rows = nc;
-    } else if (c0 + nc == n) {
-      out = logits.data();
-      rows = 1;
-    }
-    run_chunk(tokens.subspan(size_t(c0), size_t(nc)), st, attention, out, rows, options.trace,
-              stats);
-  }
+  for_each_prefill_chunk(n, logits, options, cfg_.vocab_size,
+                         [&](int64_t c0, int64_t nc, float* out, int64_t rows) {
+                           run_chunk(tokens.subspan(size_t(c0), size_t(nc)), st, attention, out,
+                                     rows, options.trace, stats);
+                         });
   stats.tokens = n;
   stats.calls = 1;
   std::lock_guard<std::mutex> lock(stats_mutex_);

@@ -6,10 +6,12 @@
 #include <fstream>
 
 #include "core/atomic_file.h"
+#include "core/blas_threads.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "core/mapped_file.h"
 #include "core/npy.h"
+#include "core/threads.h"
 #include "test_util.h"
 
 namespace spf {
@@ -130,3 +132,15 @@ TEST(MappedFile, MapsAndReportsMissing) {
 
 }  // namespace
 }  // namespace spf
+
+// A thread count set by the user (--threads) survives the executors' single-threaded BLAS guard:
+// OpenBLAS kept its own start-up count, and the guard's restore used to reset OpenMP to it (found
+// by TrainKill: `train-indexer --threads 1` ran on every core after its first attention call).
+TEST(Threads, SetCountSurvivesTheBlasGuard) {
+  const int before = spf::num_threads();
+  spf::set_num_threads(1);
+  { spf::detail::BlasSingleThread guard; }
+  EXPECT_EQ(spf::num_threads(), 1);
+  EXPECT_EQ(openblas_get_num_threads(), 1);
+  spf::set_num_threads(before);
+}

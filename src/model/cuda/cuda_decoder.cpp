@@ -16,6 +16,7 @@
 #include "model/cuda/gemm.h"
 #include "model/cuda/kernels.h"
 #include "model/decoder_weights.h"
+#include "model/forward_plan.h"
 #include "model/gdn.h"
 #include "model/ops.h"
 #include "model/trace.h"
@@ -189,52 +190,29 @@ void CudaDecoder::capture(const Chunk& c, const char* name, const void* p, DType
 void CudaDecoder::forward(std::span<const int32_t> tokens, ModelState& st,
                           AttentionBackend& attention, std::span<float> logits,
                           const ForwardOptions& options) const {
-  SPF_CHECK(st.owner() == this, "model state was not created by this model");
+  check_forward_call(cfg_, st, this, tokens, logits, options);
   auto* ext = dynamic_cast<CudaState*>(st.extension());
   SPF_CHECK(ext != nullptr, "model state has no device caches");
   const int64_t n = int64_t(tokens.size());
   if (n == 0) return;
-  const int64_t pos0 = st.n_past(), V = cfg_.vocab_size;
-  SPF_CHECK(pos0 + n <= st.capacity(), "sequence of ", pos0 + n,
-            " tokens exceeds the state's capacity of ", st.capacity(), " tokens");
-  const bool all = options.mode == LogitsMode::all;
-  SPF_CHECK(int64_t(logits.size()) == (all ? n : 1) * V, "logits buffer has ", logits.size(),
-            " floats, expected ", (all ? n : 1) * V);
-  SPF_CHECK(options.prefill_chunk >= 0, "prefill chunk must be >= 0 (0: the whole prompt), got ",
-            options.prefill_chunk);
-  for (int64_t t = 0; t < n; ++t) {
-    const int32_t id = tokens[size_t(t)];
-    SPF_CHECK(id >= 0 && id < V, "token id ", id, " at position ", pos0 + t,
-              " is outside the vocabulary [0, ", V, ")");
-  }
   ForwardStats stats;
   CudaBreakdown parts;
   PartTimer timer(options_.time_parts);
   const Clock::time_point start = Clock::now();
-  const int64_t chunk = options.prefill_chunk > 0 ? options.prefill_chunk : n;
-  for (int64_t c0 = 0; c0 < n; c0 += chunk) {
-    const int64_t nc = std::min(chunk, n - c0);
-    float* out = nullptr;
-    int64_t rows = 0;
-    if (all) {
-      out = logits.data() + c0 * V;
-      rows = nc;
-    } else if (c0 + nc == n) {
-      out = logits.data();
-      rows = 1;
-    }
-    Chunk c;
-    c.n = nc;
-    c.pos0 = st.n_past();
-    c.st = &st;
-    c.ext = ext;
-    c.backend = &attention;
-    c.trace = options.trace;
-    c.timer = &timer;
-    c.parts = &parts;
-    c.stats = &stats;
-    run_chunk(tokens.subspan(size_t(c0), size_t(nc)), c, out, rows);
-  }
+  for_each_prefill_chunk(n, logits, options, cfg_.vocab_size,
+                         [&](int64_t c0, int64_t nc, float* out, int64_t rows) {
+                           Chunk c;
+                           c.n = nc;
+                           c.pos0 = st.n_past();
+                           c.st = &st;
+                           c.ext = ext;
+                           c.backend = &attention;
+                           c.trace = options.trace;
+                           c.timer = &timer;
+                           c.parts = &parts;
+                           c.stats = &stats;
+                           run_chunk(tokens.subspan(size_t(c0), size_t(nc)), c, out, rows);
+                         });
   stats.other_s += std::chrono::duration<double>(Clock::now() - start).count() - stats.total_s();
   stats.tokens = n;
   stats.calls = 1;
