@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peer timings for `spf bench ttft`, in the same machine session: for a Qwen3.5 geometry and each
+"""Peer timings for `spf bench ttft`, in the same run on the machine: for a Qwen3.5 geometry and each
 prompt length, (1) the model's dense GEMMs with torch bf16 matmuls (x @ w.T, every projection of
 every layer plus the head's last row), (2) one full-attention layer with torch SDPA's flash
 (FlashAttention-2) and cuDNN back-ends (causal, GQA, bf16, batch 1), and (3) one Gated DeltaNet

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Folds `spf bench ttft --json` results and tools/bench_ttft_peers.py timings of the same machine
-session into Markdown tables (one per model shape) and one plot of TTFT against prompt length.
+"""Folds `spf bench ttft --json` results and tools/bench_ttft_peers.py timings of the same run
+on the machine into Markdown tables (one per model shape) and one plot of TTFT against prompt length.
 
   ttft_report.py --ttft A.json [B.json ...] --peers PA.json [PB.json ...] --out DIR
 
@@ -78,7 +78,7 @@ def main():
                           f"{r['device_memory_bytes'] / 1e9:.1f} |")
                 series.setdefault((model, r["method"]), []).append((n, ms))
         md.append("")
-        md.append("Amdahl bound (attention at zero cost) and the peers of the same session:\n")
+        md.append("Amdahl bound (attention at zero cost) and the peers of the same run:\n")
         md.append("| tokens | our dense ms | floor ms | bound vs our dense | FA2-class dense ms | "
                   "bound vs FA2-class | cuDNN dense ms | torch GEMMs ms (TFLOP/s) | our GEMMs ms | "
                   "fla GDN ms / layer | our GDN ms / layer |")

@@ -10,7 +10,7 @@
 // first length, then once more with a synchronised breakdown by part: GEMMs, Gated DeltaNet,
 // attention (the executor's part), indexer scoring + top-k, the rest. Output: a table on stdout,
 // --json (every run) and --markdown. Peers (FlashAttention-2 / cuDNN through torch) are timed by
-// tools/bench_attention_peers.py in the same machine session; tools/ttft_report.py combines them.
+// tools/bench_ttft_peers.py in the same run; tools/ttft_report.py combines them.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
