@@ -23,6 +23,7 @@
 #include "attention/cuda/fill.h"
 #include "attention/cuda/indexer_topk.h"
 #include "core/buffer.h"
+#include "cuda_bench_util.h"
 
 namespace {
 
@@ -31,40 +32,13 @@ using spf::Buffer;
 using spf::Device;
 using spf::DType;
 using spf::TensorView;
+using spf::bench::arg;
+using spf::bench::split;
+using spf::bench::time_ms;
 
 struct Shape {
   int heads, kv_heads, head_dim;
 };
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, sep);)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-template <class Fn>
-double time_ms(Fn&& fn, int repeats) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  for (int i = 0; i < 2; ++i) fn();
-  std::vector<float> ms;
-  for (int i = 0; i < repeats; ++i) {
-    cudaEventRecord(a);
-    fn();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float t = 0.0f;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 // A random causal block mask: each strictly-below-diagonal block kept with probability p, the
 // diagonal always (FlexAttention's benchmark mask). Rows of n_blocks = N / block.
@@ -164,12 +138,6 @@ template <class T>
 void write_raw(const std::string& path, const std::vector<T>& x) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(x.data()), std::streamsize(x.size() * sizeof(T)));
-}
-
-std::string arg(int argc, char** argv, const char* name, const char* dflt) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return argv[i + 1];
-  return dflt;
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "attention/cuda/cuda_executor.h"
 #include "core/buffer.h"
 #include "core/half.h"
+#include "cuda_bench_util.h"
 #include "model/cuda/gdn_kernels.h"
 
 namespace {
@@ -32,42 +33,9 @@ using spf::Arena;
 using spf::Buffer;
 using spf::Device;
 namespace cg = spf::cuda::gdn;
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, sep);)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::string arg(int argc, char** argv, const char* name, const char* dflt) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string(argv[i]) == name) return argv[i + 1];
-  return dflt;
-}
-
-template <class Fn>
-double time_ms(Fn&& fn, int repeats) {
-  cudaEvent_t a, b;
-  SPF_CUDA_CHECK(cudaEventCreate(&a));
-  SPF_CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 2; ++i) fn();
-  std::vector<float> ms;
-  for (int i = 0; i < repeats; ++i) {
-    SPF_CUDA_CHECK(cudaEventRecord(a));
-    fn();
-    SPF_CUDA_CHECK(cudaEventRecord(b));
-    SPF_CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0.0f;
-    SPF_CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  SPF_CUDA_CHECK(cudaEventDestroy(a));
-  SPF_CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
+using spf::bench::arg;
+using spf::bench::split;
+using spf::bench::time_ms;
 
 // n values on the device (f32, or bf16 bits with Bf16): a random block of up to 2^20 values
 // uniform in [lo, hi), repeated (generating gigabytes on the host would dominate the run).
