@@ -39,16 +39,6 @@ const char* storage_name(WeightStorage s) {
   return s == WeightStorage::f32 ? "f32" : "stored";
 }
 
-// Seeded pseudo-random ids in [0, vocab).
-std::vector<int32_t> synthetic_ids(int64_t n, int vocab, uint64_t& state) {
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (int32_t& id : ids) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    id = int32_t((state >> 33) % uint64_t(vocab));
-  }
-  return ids;
-}
-
 // Times every attention call made through it.
 class TimedBackend final : public AttentionBackend {
  public:

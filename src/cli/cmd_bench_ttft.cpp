@@ -114,16 +114,6 @@ nlohmann::json qwen35_shape(const std::string& name) {
            {{"rope_type", "default"}, {"rope_theta", 1e7}, {"partial_rotary_factor", 0.25}}}};
 }
 
-std::vector<int32_t> prompt_ids(int64_t n, int vocab) {
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  uint64_t s = 0x5eed;
-  for (int32_t& id : ids) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    id = int32_t((s >> 33) % uint64_t(vocab));
-  }
-  return ids;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
@@ -268,13 +258,15 @@ void run_ttft(const TtftOptions& o) {
   std::printf("%-8s %-16s %10s %9s %9s %9s %9s %9s %9s %8s\n", "tokens", "method", "ttft_ms",
               "gemm", "gdn", "attn", "indexer", "other", "vs_dense", "mem_GB");
   for (const int64_t n : lengths) {
-    const std::vector<int32_t> ids = prompt_ids(n, cfg.vocab_size);
+    uint64_t seed = 0x5eed;
+    const std::vector<int32_t> ids = synthetic_ids(n, cfg.vocab_size, seed);
     double dense_ms = 0;
     for (const std::string& method : methods) {
       if (method.rfind("oracle", 0) == 0 && n > o.oracle_max) continue;
       MethodBackend mb = make_method(method, o, cfg, true);
-      auto state = model->new_state(n);
+      std::unique_ptr<ModelState> state;
       auto run_once = [&] {
+        state.reset();  // free the last run's caches before the next ones are made
         state = model->new_state(n);
         cuda_synchronize();
         Stopwatch sw;

@@ -94,6 +94,15 @@ void check_output_path(const std::string& path, const std::string& option) {
             " does not exist");
 }
 
+std::vector<int32_t> synthetic_ids(int64_t n, int vocab, uint64_t& state) {
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int32_t& id : ids) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    id = int32_t((state >> 33) % uint64_t(vocab));
+  }
+  return ids;
+}
+
 void add_threads_option(CLI::App& app, int& threads) {
   app.add_option("--threads", threads, "Worker threads (default: all cores, or OMP_NUM_THREADS)")
       ->check(CLI::Range(1, 4096));

@@ -29,6 +29,10 @@ std::vector<int32_t> read_ids_file(const std::string& path);
 // a model loads, so that a typo in an output path costs no forward pass.
 void check_output_path(const std::string& path, const std::string& option);
 
+// Seeded pseudo-random token ids in [0, vocab) for benchmarks (speed does not depend on content);
+// state advances, so successive calls continue one stream.
+std::vector<int32_t> synthetic_ids(int64_t n, int vocab, uint64_t& state);
+
 // Registers --threads on a subcommand; apply_threads() applies it.
 void add_threads_option(CLI::App& app, int& threads);
 void apply_threads(int threads);

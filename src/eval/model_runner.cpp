@@ -104,19 +104,16 @@ RunResult ModelRunner::run(const Sample& sample, const CellKey& cell, const RunO
                                    device_, ao);
       measured_density = sparse == nullptr;
     }
-  }
-  if (canonical_method(cell.method) != "dense" && sparse == nullptr) {
-    SupportAttentionOptions ao;
-    ao.sparse_layers =
-        LayerSelection::parse(options.sparse_layers).mask(l.model->config().n_attention_layers());
-    auto backend = std::make_unique<SupportAttention>(make_cell_producer(cell.method, cell.budget),
-                                                      executor_for(device_), ao);
-    backend->set_observer([&](const AttentionCall& call, const Support& s) {
-      const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
-      admitted += double(s.admitted_pairs()) / double(s.n_groups);
-      causal += nq * p0 + nq * (nq + 1) / 2;
-    });
-    sparse = std::move(backend);
+    if (sparse == nullptr) {
+      auto backend = std::make_unique<SupportAttention>(
+          make_cell_producer(cell.method, cell.budget), executor_for(device_), ao);
+      backend->set_observer([&](const AttentionCall& call, const Support& s) {
+        const double nq = double(call.shape.n_q), p0 = double(call.shape.q_pos0);
+        admitted += double(s.admitted_pairs()) / double(s.n_groups);
+        causal += nq * p0 + nq * (nq + 1) / 2;
+      });
+      sparse = std::move(backend);
+    }
   }
   AttentionBackend& backend = sparse ? *sparse : dense_attention_backend(device_);
   const GenerateResult g = generate(*l.model, ids, gp, backend);
