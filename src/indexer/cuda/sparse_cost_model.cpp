@@ -11,12 +11,12 @@
 #include <sstream>
 
 #include "attention/cuda/cuda_check.h"
+#include "attention/cuda/fill.h"
 #include "attention/side_cache.h"
 #include "core/atomic_file.h"
 #include "core/buffer.h"
 #include "core/error.h"
 #include "model/cuda/cuda_decoder.h"
-#include "model/cuda/kernels.h"
 
 namespace spf {
 
@@ -115,10 +115,10 @@ SparseCostEntry calibrate_sparse_cost(const IndexerWeights& weights, CudaIndexer
     Buffer q(Device::cuda, size_t(n * qd) * 2), k(Device::cuda, size_t(n * kvd) * 2),
         v(Device::cuda, size_t(n * kvd) * 2), out(Device::cuda, size_t(n * qd) * 2),
         hidden(Device::cuda, size_t(n * d_model) * 2);
-    cuda::fill_normal_bf16(static_cast<uint16_t*>(q.data()), n * qd, 1, 1.0f, nullptr);
-    cuda::fill_normal_bf16(static_cast<uint16_t*>(k.data()), n * kvd, 2, 1.0f, nullptr);
-    cuda::fill_normal_bf16(static_cast<uint16_t*>(v.data()), n * kvd, 3, 1.0f, nullptr);
-    cuda::fill_normal_bf16(static_cast<uint16_t*>(hidden.data()), n * d_model, 4, 1.0f, nullptr);
+    cuda_fill_normal_bf16(q.data(), n * qd, 1, 1.0f);
+    cuda_fill_normal_bf16(k.data(), n * kvd, 2, 1.0f);
+    cuda_fill_normal_bf16(v.data(), n * kvd, 3, 1.0f);
+    cuda_fill_normal_bf16(hidden.data(), n * d_model, 4, 1.0f);
     AttentionCall call;
     call.shape = {n, n, 0, n_heads, n_kv_heads, head_dim, 1.0f / std::sqrt(float(head_dim))};
     call.q = TensorView(q.data(), DType::bf16, {n, n_heads, head_dim}, Device::cuda);

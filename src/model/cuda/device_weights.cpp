@@ -4,9 +4,9 @@
 #include <initializer_list>
 
 #include "attention/cuda/cuda_executor.h"
+#include "attention/cuda/fill.h"
 #include "core/error.h"
 #include "core/half.h"
-#include "model/cuda/kernels.h"
 
 namespace spf::cuda {
 
@@ -68,7 +68,7 @@ DeviceVector upload_vector(std::initializer_list<const std::vector<float>*> part
 
 DeviceMatrix random_matrix(int64_t rows, int64_t cols, uint64_t seed, size_t& bytes) {
   DeviceMatrix m = alloc_matrix(rows, cols, bytes);
-  fill_normal_bf16(static_cast<uint16_t*>(m.data.data()), rows * cols, seed, 0.02f, nullptr);
+  cuda_fill_normal_bf16(m.data.data(), rows * cols, seed, 0.02f);
   return m;
 }
 
@@ -82,13 +82,13 @@ DeviceVector alloc_vector(int64_t n, size_t& bytes) {
 
 DeviceVector const_vector(int64_t n, float value, size_t& bytes) {
   DeviceVector v = alloc_vector(n, bytes);
-  fill_f32(static_cast<float*>(v.data.data()), n, value, nullptr);
+  cuda_fill_f32(static_cast<float*>(v.data.data()), n, value);
   return v;
 }
 
 DeviceVector uniform_vector(int64_t n, uint64_t seed, float lo, float hi, size_t& bytes) {
   DeviceVector v = alloc_vector(n, bytes);
-  fill_uniform_f32(static_cast<float*>(v.data.data()), n, seed, lo, hi, nullptr);
+  cuda_fill_uniform_f32(static_cast<float*>(v.data.data()), n, seed, lo, hi);
   return v;
 }
 

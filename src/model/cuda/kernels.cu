@@ -156,38 +156,6 @@ __global__ void bf16_to_f32_kernel(const uint16_t* x, int64_t count, float* out)
     out[e] = to_f32(x[e]);
 }
 
-// splitmix64 of (seed, index): independent uniform bits per element.
-__device__ __forceinline__ uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-__device__ __forceinline__ float unit(uint64_t bits) {  // (0, 1]
-  return (float((bits >> 40) & 0xffffffu) + 1.0f) * (1.0f / 16777216.0f);
-}
-
-__global__ void fill_normal_kernel(uint16_t* p, int64_t count, uint64_t seed, float std) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const uint64_t r = mix64(seed * 0x100000001b3ull + uint64_t(e));
-    const float u1 = unit(r), u2 = unit(mix64(r));
-    p[e] = to_bf16(std * sqrtf(-2.0f * logf(u1)) * cospif(2.0f * u2));
-  }
-}
-
-__global__ void fill_uniform_kernel(float* p, int64_t count, uint64_t seed, float lo, float hi) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count;
-       e += int64_t(gridDim.x) * blockDim.x)
-    p[e] = lo + (hi - lo) * (1.0f - unit(mix64(seed * 0x100000001b3ull + uint64_t(e))));
-}
-
-__global__ void fill_kernel(float* p, int64_t count, float value) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count;
-       e += int64_t(gridDim.x) * blockDim.x)
-    p[e] = value;
-}
-
 int norm_threads(int64_t dim) {
   return dim >= 2048 ? 1024 : dim >= 512 ? 256 : 128;
 }
@@ -258,24 +226,6 @@ void f32_to_bf16(const float* x, int64_t count, uint16_t* out, void* stream) {
 void bf16_to_f32(const uint16_t* x, int64_t count, float* out, void* stream) {
   if (count <= 0) return;
   bf16_to_f32_kernel<<<grid_for(count, 256), 256, 0, as_stream(stream)>>>(x, count, out);
-  check_launch();
-}
-
-void fill_normal_bf16(uint16_t* p, int64_t count, uint64_t seed, float std, void* stream) {
-  if (count <= 0) return;
-  fill_normal_kernel<<<grid_for(count, 256), 256, 0, as_stream(stream)>>>(p, count, seed, std);
-  check_launch();
-}
-
-void fill_uniform_f32(float* p, int64_t count, uint64_t seed, float lo, float hi, void* stream) {
-  if (count <= 0) return;
-  fill_uniform_kernel<<<grid_for(count, 256), 256, 0, as_stream(stream)>>>(p, count, seed, lo, hi);
-  check_launch();
-}
-
-void fill_f32(float* p, int64_t count, float value, void* stream) {
-  if (count <= 0) return;
-  fill_kernel<<<grid_for(count, 256), 256, 0, as_stream(stream)>>>(p, count, value);
   check_launch();
 }
 

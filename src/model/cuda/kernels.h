@@ -1,9 +1,10 @@
 // The GPU forward's own kernels (everything between the GEMMs): embedding lookup, RMSNorm, per-head
-// q/k norm + RoPE, SwiGLU, the attention output gate, biases, dtype conversion and random fills.
-// Activations are bf16 (uint16_t bits) except the residual stream, which stays f32 so that the
-// output projections accumulate into it (gemm.h, beta = 1). Each kernel's CPU reference is the
-// model/ops.h function of the same name (tests/model_cuda/kernels_test.cpp compares them); all run
-// on a stream (a cudaStream_t, null: the default stream) and launch nothing for empty inputs.
+// q/k norm + RoPE, SwiGLU, the attention output gate, biases and dtype conversion (random fills:
+// attention/cuda/fill.h). Activations are bf16 (uint16_t bits) except the residual stream, which
+// stays f32 so that the output projections accumulate into it (gemm.h, beta = 1). Each kernel's CPU
+// reference is the model/ops.h function of the same name (tests/model_cuda/kernels_test.cpp
+// compares them); all run on a stream (a cudaStream_t, null: the default stream) and launch nothing
+// for empty inputs.
 #pragma once
 
 #include <cstdint>
@@ -54,11 +55,5 @@ void add_bias_f32(float* y, int64_t ld, const float* bias, int64_t n, int64_t co
 // Elementwise conversions of count values.
 void f32_to_bf16(const float* x, int64_t count, uint16_t* out, void* stream);
 void bf16_to_f32(const uint16_t* x, int64_t count, float* out, void* stream);
-
-// Deterministic pseudo-random fills (a counter hash of (seed, index); Box-Muller normals), for
-// random-weight benchmarks: normal(0, std) in bf16, and uniform [lo, hi) in f32.
-void fill_normal_bf16(uint16_t* p, int64_t count, uint64_t seed, float std, void* stream);
-void fill_uniform_f32(float* p, int64_t count, uint64_t seed, float lo, float hi, void* stream);
-void fill_f32(float* p, int64_t count, float value, void* stream);
 
 }  // namespace spf::cuda
