@@ -144,18 +144,6 @@ __global__ void add_bias_kernel(T* y, int64_t ld, const float* bias, int64_t n, 
   }
 }
 
-__global__ void f32_to_bf16_kernel(const float* x, int64_t count, uint16_t* out) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count;
-       e += int64_t(gridDim.x) * blockDim.x)
-    out[e] = to_bf16(x[e]);
-}
-
-__global__ void bf16_to_f32_kernel(const uint16_t* x, int64_t count, float* out) {
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count;
-       e += int64_t(gridDim.x) * blockDim.x)
-    out[e] = to_f32(x[e]);
-}
-
 int norm_threads(int64_t dim) {
   return dim >= 2048 ? 1024 : dim >= 512 ? 256 : 128;
 }
@@ -214,18 +202,6 @@ void add_bias_bf16(uint16_t* y, int64_t ld, const float* bias, int64_t n, int64_
 void add_bias_f32(float* y, int64_t ld, const float* bias, int64_t n, int64_t cols, void* stream) {
   if (n * cols <= 0) return;
   add_bias_kernel<<<grid_for(n * cols, 256), 256, 0, as_stream(stream)>>>(y, ld, bias, n, cols);
-  check_launch();
-}
-
-void f32_to_bf16(const float* x, int64_t count, uint16_t* out, void* stream) {
-  if (count <= 0) return;
-  f32_to_bf16_kernel<<<grid_for(count, 256), 256, 0, as_stream(stream)>>>(x, count, out);
-  check_launch();
-}
-
-void bf16_to_f32(const uint16_t* x, int64_t count, float* out, void* stream) {
-  if (count <= 0) return;
-  bf16_to_f32_kernel<<<grid_for(count, 256), 256, 0, as_stream(stream)>>>(x, count, out);
   check_launch();
 }
 

@@ -1,5 +1,5 @@
 // The GPU forward's own kernels (everything between the GEMMs): embedding lookup, RMSNorm, per-head
-// q/k norm + RoPE, SwiGLU, the attention output gate, biases and dtype conversion (random fills:
+// q/k norm + RoPE, SwiGLU, the attention output gate, and biases (random fills:
 // attention/cuda/fill.h). Activations are bf16 (uint16_t bits) except the residual stream, which
 // stays f32 so that the output projections accumulate into it (gemm.h, beta = 1). Each kernel's CPU
 // reference is the model/ops.h function of the same name (tests/model_cuda/kernels_test.cpp
@@ -51,9 +51,5 @@ void sigmoid_gate(uint16_t* att, const uint16_t* gate, int64_t gate_ld, int64_t 
 void add_bias_bf16(uint16_t* y, int64_t ld, const float* bias, int64_t n, int64_t cols,
                    void* stream);
 void add_bias_f32(float* y, int64_t ld, const float* bias, int64_t n, int64_t cols, void* stream);
-
-// Elementwise conversions of count values.
-void f32_to_bf16(const float* x, int64_t count, uint16_t* out, void* stream);
-void bf16_to_f32(const uint16_t* x, int64_t count, float* out, void* stream);
 
 }  // namespace spf::cuda
