@@ -17,8 +17,13 @@ def load(paths):
     return [json.load(open(p)) for p in paths]
 
 
-def n_attention_layers(model_name):
-    return 8 if "9b" in model_name else 6 if "0.8b" in model_name else None
+def layer_counts(t):
+    """(attention layers, Gated DeltaNet layers) of a ttft JSON; older files lack the counts and
+    are recognised by their shape name."""
+    if "attention_layers" in t:
+        return t["attention_layers"], t["layers"] - t["attention_layers"]
+    name = t["model"]
+    return (8, 24) if "9b" in name else (6, 18) if "0.8b" in name else (None, None)
 
 
 def main():
@@ -34,7 +39,7 @@ def main():
     for t in load(a.ttft):
         model = t["model"]
         shape = model.split(" ")[0]
-        layers = n_attention_layers(shape)
+        layers, n_gdn = layer_counts(t)
         peer = peers.get(shape, {})
         md.append(f"### {model}\n")
         md.append(f"{t['device']}, {t['date']}, median of {t['repeats']} runs, indexer "
@@ -86,7 +91,6 @@ def main():
         for n, d_ms, floor, fa2, cudnn, p in bounds:
             dense = next(r for r in by_len[n] if r["method"] == "dense")
             b = dense.get("breakdown_s", {})
-            n_gdn = (32 - 8) if layers == 8 else (24 - 6) if layers == 6 else None
             ours_gdn = f"{b['gdn'] * 1e3 / n_gdn:.2f}" if n_gdn and "gdn" in b else "–"
             tg = (f"{p['gemm_ms']:.0f} ({p['gemm_tflops']:.0f})" if "gemm_ms" in p else "–")
             og = f"{b['gemm'] * 1e3:.0f}" if "gemm" in b else "–"

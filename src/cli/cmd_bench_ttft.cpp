@@ -332,6 +332,8 @@ void run_ttft(const TtftOptions& o) {
                         {"indexer", o.indexer.empty() ? "random-init" : o.indexer},
                         {"q_block", o.q_block},
                         {"weight_bytes", model->weight_bytes()},
+                        {"layers", cfg.n_layers},
+                        {"attention_layers", cfg.n_attention_layers()},
                         {"rows", rows}};
   if (!o.json_out.empty()) write_file_atomic(o.json_out, out.dump(1) + "\n");
   if (!o.markdown_out.empty()) {
