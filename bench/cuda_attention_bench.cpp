@@ -7,6 +7,7 @@
 //
 //   cuda_attention_bench --shapes 16/4/256,32/8/128,9/3/64 --lengths 8192,32768,131072
 //                        --densities 0.032,0.102 --topk 2048 --mask-dir DIR --json FILE
+//                        [--kernels auto,mma,wgmma] [--m-tiles 0,1,2]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -156,8 +157,11 @@ int main(int argc, char** argv) try {
   const int repeats = std::atoi(arg(argc, argv, "--repeats", "5").c_str());
   const std::string mask_dir = arg(argc, argv, "--mask-dir", "");
   const std::string json_path = arg(argc, argv, "--json", "");
-  // Dense runs once per m-tile variant listed (0: the executor's default).
+  // Dense runs once per m-tile variant listed (0: the executor's default) of the mma kernel.
   const auto m_tiles_s = split(arg(argc, argv, "--m-tiles", "0"), ',');
+  // Every case runs once per kernel listed (auto, mma, wgmma); the first one's rows carry the
+  // plain names, the others' a " [kernel]" suffix.
+  const auto kernels_s = split(arg(argc, argv, "--kernels", "auto"), ',');
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
@@ -199,35 +203,80 @@ int main(int argc, char** argv) try {
       c.out = TensorView(o.data(), DType::bf16, {n, sh.heads, d}, Device::cuda);
       const double causal = double(n) * double(n + 1) / 2.0;
       const double per_pair = 4.0 * d * sh.heads;
-      spf::CudaExecutor& ex = spf::cuda_executor();
-      for (const std::string& mt : m_tiles_s) {
-        const int m = std::atoi(mt.c_str());
-        if (m > 1 && d == 256) continue;
-        spf::CudaExecutor variant(spf::CudaExecutorOptions{m});
-        const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
-        report(ss, n, m == 0 ? std::string("dense") : "dense m_tiles " + mt, 1.0, dense_ms,
-               per_pair * causal);
-      }
+      for (const std::string& ks : kernels_s) {
+        const spf::CudaAttentionKernel kernel = spf::parse_cuda_attention_kernel(ks);
+        const std::string tag = ks == kernels_s.front() ? "" : " [" + ks + "]";
+        spf::CudaExecutor ex(spf::CudaExecutorOptions{0, kernel});
+        for (const std::string& mt : m_tiles_s) {
+          const int m = std::atoi(mt.c_str());
+          if (m > 1 && d == 256) continue;
+          if (m > 0 && kernel != spf::CudaAttentionKernel::mma) continue;
+          spf::CudaExecutor variant(spf::CudaExecutorOptions{m, kernel});
+          const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
+          report(ss, n, (m == 0 ? std::string("dense") : "dense m_tiles " + mt) + tag, 1.0,
+                 dense_ms, per_pair * causal);
+        }
 
-      // Block-sparse, block 128 (as FlexAttention's BLOCK_SIZE), one mask shared by all heads.
-      for (const std::string& ds : dens_s) {
-        const double want = std::atof(ds.c_str());
-        const int64_t nb = (n + 127) / 128;
-        // Keep probability p off the diagonal so that the kept fraction of causal blocks ~ want.
-        const double causal_blocks = double(nb) * double(nb + 1) / 2.0;
-        const double p = std::max(0.0, (want * causal_blocks - double(nb)) / (causal_blocks - nb));
-        const BlockMask m = random_block_mask(n, 128, p, uint32_t(n + 17));
-        const double kept = double(m.cols.size()) / causal_blocks;
-        const double ms = time_block_mask(ex, c, m, repeats);
-        char name[64];
-        std::snprintf(name, sizeof name, "block128 keep %.3f", kept);
-        report(ss, n, name, double(m.pairs) / causal, ms, per_pair * double(m.pairs));
-        if (!mask_dir.empty()) {
-          char base[256];
-          std::snprintf(base, sizeof base, "%s/mask_%lld_%s", mask_dir.c_str(), (long long)n,
-                        ds.c_str());
-          write_raw(std::string(base) + ".row_ptr.i32", m.row_ptr);
-          write_raw(std::string(base) + ".cols.i32", m.cols);
+        // Block-sparse, block 128 (as FlexAttention's BLOCK_SIZE), one mask shared by all heads.
+        for (const std::string& ds : dens_s) {
+          const double want = std::atof(ds.c_str());
+          const int64_t nb = (n + 127) / 128;
+          // Keep probability p off the diagonal so that the kept fraction of causal blocks ~ want.
+          const double causal_blocks = double(nb) * double(nb + 1) / 2.0;
+          const double p =
+              std::max(0.0, (want * causal_blocks - double(nb)) / (causal_blocks - nb));
+          const BlockMask m = random_block_mask(n, 128, p, uint32_t(n + 17));
+          const double kept = double(m.cols.size()) / causal_blocks;
+          const double ms = time_block_mask(ex, c, m, repeats);
+          char name[64];
+          std::snprintf(name, sizeof name, "block128 keep %.3f", kept);
+          report(ss, n, name + tag, double(m.pairs) / causal, ms, per_pair * double(m.pairs));
+          if (!mask_dir.empty() && tag.empty()) {
+            char base[256];
+            std::snprintf(base, sizeof base, "%s/mask_%lld_%s", mask_dir.c_str(), (long long)n,
+                          ds.c_str());
+            write_raw(std::string(base) + ".row_ptr.i32", m.row_ptr);
+            write_raw(std::string(base) + ".cols.i32", m.cols);
+          }
+        }
+
+        // Gathered token-sparse: top-k keys per block of 64 queries, shared by all heads; and the
+        // block-sparse walk over the same number of keys (topk / 128 blocks of 128 per row).
+        if (topk > 0 && n > topk) {
+          const TokenLists t = random_token_lists(n, 64, topk, uint32_t(n + 5));
+          Buffer dcols = upload(t.cols), dcounts = upload(t.counts);
+          spf::DeviceSupportView sv;
+          sv.n_q = n;
+          sv.n_kv = n;
+          sv.q_block = 64;
+          sv.k_block = 1;
+          sv.n_groups = 1;
+          sv.cols = static_cast<const int32_t*>(dcols.data());
+          sv.counts = static_cast<const int32_t*>(dcounts.data());
+          sv.k = topk;
+          const double ms = time_ms([&] { ex.sparse_device(c, sv); }, repeats);
+          report(ss, n, "gather top" + std::to_string(topk) + "/q64" + tag,
+                 double(t.pairs) / causal, ms, per_pair * double(t.pairs));
+
+          // Same key count as blocks: topk / 128 random causal blocks of 128 per 128-query row.
+          const int per_row = topk / 128;
+          const int64_t nb = (n + 127) / 128;
+          BlockMask m(n, 128);
+          std::mt19937 rng(uint32_t(n + 9));
+          for (int64_t r = 0; r < nb; ++r) {
+            std::vector<char> used(size_t(r + 1), r + 1 <= per_row);
+            used[size_t(r)] = 1;  // the diagonal
+            for (int got = 1; r + 1 > per_row && got < per_row;) {
+              const int64_t x = int64_t(rng() % uint64_t(r));
+              if (!used[size_t(x)]) used[size_t(x)] = 1, ++got;
+            }
+            for (int64_t cc = 0; cc <= r; ++cc)
+              if (used[size_t(cc)]) m.add(r, cc);
+            m.end_row();
+          }
+          const double bms = time_block_mask(ex, c, m, repeats);
+          report(ss, n, "block128 " + std::to_string(per_row) + "/row" + tag,
+                 double(m.pairs) / causal, bms, per_pair * double(m.pairs));
         }
       }
 
@@ -252,45 +301,6 @@ int main(int argc, char** argv) try {
         report(ss, n,
                "indexer d" + std::to_string(indexer_dim) + " top" + std::to_string(topk) + "/q64",
                1.0, ms, 2.0 * indexer_dim * causal);
-      }
-
-      // Gathered token-sparse: top-k keys per block of 64 queries, shared by all heads; and the
-      // block-sparse walk over the same number of keys (topk / 128 blocks of 128 per row).
-      if (topk > 0 && n > topk) {
-        const TokenLists t = random_token_lists(n, 64, topk, uint32_t(n + 5));
-        Buffer dcols = upload(t.cols), dcounts = upload(t.counts);
-        spf::DeviceSupportView sv;
-        sv.n_q = n;
-        sv.n_kv = n;
-        sv.q_block = 64;
-        sv.k_block = 1;
-        sv.n_groups = 1;
-        sv.cols = static_cast<const int32_t*>(dcols.data());
-        sv.counts = static_cast<const int32_t*>(dcounts.data());
-        sv.k = topk;
-        const double ms = time_ms([&] { ex.sparse_device(c, sv); }, repeats);
-        report(ss, n, "gather top" + std::to_string(topk) + "/q64", double(t.pairs) / causal, ms,
-               per_pair * double(t.pairs));
-
-        // Same key count as blocks: topk / 128 random causal blocks of 128 per 128-query row.
-        const int per_row = topk / 128;
-        const int64_t nb = (n + 127) / 128;
-        BlockMask m(n, 128);
-        std::mt19937 rng(uint32_t(n + 9));
-        for (int64_t r = 0; r < nb; ++r) {
-          std::vector<char> used(size_t(r + 1), r + 1 <= per_row);
-          used[size_t(r)] = 1;  // the diagonal
-          for (int got = 1; r + 1 > per_row && got < per_row;) {
-            const int64_t x = int64_t(rng() % uint64_t(r));
-            if (!used[size_t(x)]) used[size_t(x)] = 1, ++got;
-          }
-          for (int64_t cc = 0; cc <= r; ++cc)
-            if (used[size_t(cc)]) m.add(r, cc);
-          m.end_row();
-        }
-        const double bms = time_block_mask(ex, c, m, repeats);
-        report(ss, n, "block128 " + std::to_string(per_row) + "/row", double(m.pairs) / causal, bms,
-               per_pair * double(m.pairs));
       }
     }
   }

@@ -1,8 +1,8 @@
 # Optional CUDA: SPF_CUDA=AUTO enables the language when nvcc is found, ON requires it, OFF skips it.
 # Sets SPF_HAVE_CUDA. spf_cuda is built with explicit -gencode pairs (SASS for each of
 # SPF_CUDA_ARCHS, plus PTX of the newest for later chips), so no other architecture is compiled.
-# (Hopper-only instructions such as wgmma would need the sm_90a target,
-# -gencode=arch=compute_90a,code=sm_90a; the kernels here use mma.sync, which sm_80 and sm_90 share.)
+# Hopper-only instructions (wgmma) need the sm_90a target: spf_add_sm90a_library builds those
+# files for it alone, when 90 is among SPF_CUDA_ARCHS.
 include(CheckLanguage)
 set(SPF_HAVE_CUDA OFF)
 if(NOT SPF_CUDA STREQUAL "OFF")
@@ -31,6 +31,18 @@ if(NOT SPF_CUDA STREQUAL "OFF")
 endif()
 message(STATUS "CUDA executor: ${SPF_HAVE_CUDA} (archs ${SPF_CUDA_ARCHS})")
 
+# The project's nvcc options for target `name`, with the -gencode pairs in the remaining arguments.
+function(spf_cuda_options name)
+  set(cuda_flags ${ARGN} --expt-relaxed-constexpr -Xcompiler=-Wall,-Wextra)
+  if(SPF_WERROR)
+    list(APPEND cuda_flags -Werror=all-warnings -Xcompiler=-Werror)
+  endif()
+  if(SPF_CUDA_PTXAS_VERBOSE)
+    list(APPEND cuda_flags -Xptxas=-v)
+  endif()
+  target_compile_options(${name} PRIVATE "$<$<COMPILE_LANGUAGE:CUDA>:${cuda_flags}>")
+endfunction()
+
 # spf_add_cuda_library(name dir deps...): the .cu and .cpp files of dir in one static library.
 function(spf_add_cuda_library name dir)
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*.cu ${CMAKE_SOURCE_DIR}/${dir}/*.cpp)
@@ -43,12 +55,15 @@ function(spf_add_cuda_library name dir)
     list(APPEND gencode "-gencode=arch=compute_${arch},code=sm_${arch}")
   endforeach()
   list(APPEND gencode "-gencode=arch=compute_${newest},code=compute_${newest}")
-  set(cuda_flags ${gencode} --expt-relaxed-constexpr -Xcompiler=-Wall,-Wextra)
-  if(SPF_WERROR)
-    list(APPEND cuda_flags -Werror=all-warnings -Xcompiler=-Werror)
-  endif()
-  if(SPF_CUDA_PTXAS_VERBOSE)
-    list(APPEND cuda_flags -Xptxas=-v)
-  endif()
-  target_compile_options(${name} PRIVATE "$<$<COMPILE_LANGUAGE:CUDA>:${cuda_flags}>")
+  spf_cuda_options(${name} ${gencode})
+endfunction()
+
+# spf_add_sm90a_library(name dir deps...): the .cu files of dir for Hopper's architecture-specific
+# target only (sm_90a: wgmma), no PTX, so no other chip can pick up its code.
+function(spf_add_sm90a_library name dir)
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*.cu)
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARGN} CUDA::cudart)
+  spf_cuda_options(${name} "-gencode=arch=compute_90a,code=sm_90a")
 endfunction()

@@ -20,9 +20,18 @@ namespace {
 constexpr double kOutTol = 1e-2;
 constexpr double kLseTol = 1e-3;
 
-// Every m-tile variant of the kernel built for a head dim.
-std::vector<int> m_tile_variants(int head_dim) {
-  return head_dim == 256 ? std::vector<int>{1} : std::vector<int>{1, 2};
+// Every kernel variant built for a head dim: the mma.sync kernel's m-tile counts, and the wgmma
+// kernel where this build and GPU have it.
+struct Variant {
+  CudaExecutorOptions options;
+  std::string name;
+};
+std::vector<Variant> kernel_variants(int head_dim) {
+  std::vector<Variant> v;
+  for (const int mt : head_dim == 256 ? std::vector<int>{1} : std::vector<int>{1, 2})
+    v.push_back({{mt, CudaAttentionKernel::mma}, "mma mt " + std::to_string(mt)});
+  if (cuda_wgmma_available()) v.push_back({{0, CudaAttentionKernel::wgmma}, "wgmma"});
+  return v;
 }
 
 struct Errors {
@@ -62,13 +71,13 @@ TEST_P(CudaDense, MatchesCpuExecutor) {
   } else {
     cpu_executor().dense(in.host_call());
   }
-  for (const int m_tiles : m_tile_variants(c.head_dim)) {
+  for (const Variant& k : kernel_variants(c.head_dim)) {
     test::DeviceAttn::poison(in);
-    CudaExecutor(CudaExecutorOptions{m_tiles}).dense(in.device_call());
+    CudaExecutor(k.options).dense(in.device_call());
     cuda_synchronize();
     const std::string what = "n_q " + std::to_string(c.n_q) + " n_kv " + std::to_string(c.n_kv) +
                              " d " + std::to_string(c.head_dim) + " G " + std::to_string(c.group) +
-                             " mt " + std::to_string(m_tiles);
+                             " " + k.name;
     const Errors e = check_against(in, what);
     std::printf("dense %-36s max|out err| %.2e  max|lse err| %.2e\n", what.c_str(), e.out, e.lse);
   }
@@ -90,6 +99,8 @@ std::vector<DenseCase> dense_cases() {
   // double reference stands in, and is cheap here.)
   v.push_back({129, 4097, 256, 1, true});
   v.push_back({129, 4097, 128, 4, true});
+  v.push_back({300, 2500, 64, 8});   // several query tiles at an offset over many key chunks
+  v.push_back({1500, 1500, 256, 3});  // a query tile straddling key chunks, GQA 3
   return v;
 }
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaDense, ::testing::ValuesIn(dense_cases()));
@@ -140,15 +151,15 @@ TEST_P(CudaSparse, MatchesCpuExecutor) {
                                 : layout == "topk" ? validate_support(topk.view())
                                                    : validate_support(sup.view());
   cpu_executor().sparse(in.host_call(), plan);
-  for (const int m_tiles : m_tile_variants(c.head_dim)) {
+  for (const Variant& k : kernel_variants(c.head_dim)) {
     test::DeviceAttn::poison(in);
-    CudaExecutor(CudaExecutorOptions{m_tiles}).sparse(in.device_call(), plan);
+    CudaExecutor(k.options).sparse(in.device_call(), plan);
     cuda_synchronize();
     char what[200];
     std::snprintf(what, sizeof what,
-                  "%s n_q %lld n_kv %lld d %d G %d qb %d kb %d groups %d %.3f mt %d", c.layout,
+                  "%s n_q %lld n_kv %lld d %d G %d qb %d kb %d groups %d %.3f %s", c.layout,
                   (long long)c.n_q, (long long)c.n_kv, c.head_dim, c.group, c.q_block, c.k_block,
-                  groups, plan.density(), m_tiles);
+                  groups, plan.density(), k.name.c_str());
     const Errors e = check_against(in, what);
     std::printf("sparse %-66s max|out err| %.2e  max|lse err| %.2e\n", what, e.out, e.lse);
   }

@@ -15,6 +15,7 @@ namespace spf {
 
 namespace {
 
+using cuda_detail::FlashKernel;
 using cuda_detail::FlashParams;
 using cuda_detail::KeyWalk;
 
@@ -203,6 +204,29 @@ struct HostStatsCall {
 
 }  // namespace
 
+const char* kernel_name(CudaAttentionKernel k) {
+  switch (k) {
+    case CudaAttentionKernel::automatic:
+      return "auto";
+    case CudaAttentionKernel::mma:
+      return "mma";
+    case CudaAttentionKernel::wgmma:
+      return "wgmma";
+  }
+  return "?";
+}
+
+CudaAttentionKernel parse_cuda_attention_kernel(const std::string& s) {
+  if (s == "auto") return CudaAttentionKernel::automatic;
+  if (s == "mma") return CudaAttentionKernel::mma;
+  if (s == "wgmma") return CudaAttentionKernel::wgmma;
+  fail("unknown attention kernel '", s, "' (auto, mma, wgmma)");
+}
+
+bool cuda_wgmma_available() {
+  return cuda_device_present() && cuda_detail::flash_wgmma_available();
+}
+
 CudaExecutor::CudaExecutor(CudaExecutorOptions options) : options_(options) {
   (void)cuda_device_present();
 }
@@ -211,16 +235,43 @@ int CudaExecutor::m_tiles(int head_dim) const {
   return options_.m_tiles > 0 ? options_.m_tiles : cuda_detail::flash_default_m_tiles(head_dim);
 }
 
+CudaAttentionKernel CudaExecutor::kernel_for(int head_dim, int k_block) const {
+  switch (options_.kernel) {
+    case CudaAttentionKernel::mma:
+      return CudaAttentionKernel::mma;
+    case CudaAttentionKernel::wgmma:
+      SPF_CHECK(cuda_wgmma_available(), "cuda executor: the wgmma kernel needs a build with ",
+                "sm_90a code and a compute capability 9.0 GPU");
+      return CudaAttentionKernel::wgmma;
+    case CudaAttentionKernel::automatic:
+      break;
+  }
+  if (!cuda_wgmma_available()) return CudaAttentionKernel::mma;
+  if (k_block > 1 && k_block % cuda_detail::flash_wgmma_key_chunk(head_dim) != 0 &&
+      k_block % cuda_detail::flash_key_chunk(FlashKernel::kMma, head_dim, m_tiles(head_dim)) == 0) {
+    return CudaAttentionKernel::mma;  // keep the block walk rather than expand to tokens
+  }
+  return CudaAttentionKernel::wgmma;
+}
+
+namespace {
+FlashKernel flash_kernel(CudaAttentionKernel k) {
+  return k == CudaAttentionKernel::wgmma ? FlashKernel::kWgmma : FlashKernel::kMma;
+}
+}  // namespace
+
 int CudaExecutor::key_chunk(int head_dim) const {
-  return cuda_detail::flash_key_chunk(head_dim, m_tiles(head_dim));
+  return cuda_detail::flash_key_chunk(flash_kernel(kernel_for(head_dim)), head_dim,
+                                      m_tiles(head_dim));
 }
 
 void CudaExecutor::dense(const AttentionCall& call) {
   check_call(call, "dense");
   FlashParams p = base_params(call);
+  p.kernel = flash_kernel(kernel_for(call.shape.head_dim));
   p.m_tiles = m_tiles(call.shape.head_dim);
   p.pack = call.shape.group_size();
-  p.q_tile = cuda_detail::flash_rows(call.shape.head_dim, p.m_tiles) / p.pack;
+  p.q_tile = cuda_detail::flash_rows(p.kernel, call.shape.head_dim, p.m_tiles) / p.pack;
   p.n_tiles = (call.shape.n_q + p.q_tile - 1) / p.q_tile;
   p.walk = KeyWalk::kDense;
   cuda_detail::launch_flash_attention(p, call.stream);
@@ -228,7 +279,10 @@ void CudaExecutor::dense(const AttentionCall& call) {
 
 void CudaExecutor::sparse(const AttentionCall& call, const ValidatedSupport& support) {
   check_call(call, "sparse");
-  const HostRows h = host_rows(support, key_chunk(call.shape.head_dim));
+  const int k_block = support.dims().k_block;
+  const HostRows h = host_rows(
+      support, cuda_detail::flash_key_chunk(flash_kernel(kernel_for(call.shape.head_dim, k_block)),
+                                            call.shape.head_dim, m_tiles(call.shape.head_dim)));
   const size_t bytes = (h.row_ptr.size() * 8 + 255) / 256 * 256 + (h.n_cols * 4 + 255) / 256 * 256 +
                        (h.n_counts * 4 + 255) / 256 * 256 + 256;
   if (support_scratch_.bytes() < bytes) support_scratch_ = Buffer(Device::cuda, bytes * 5 / 4);
@@ -262,7 +316,9 @@ void CudaExecutor::sparse(const AttentionCall& call, const ValidatedSupport& sup
 void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportView& support) {
   check_call(call, "sparse");
   support.validate_dims("cuda executor sparse support");
-  const int chunk = key_chunk(call.shape.head_dim);
+  const FlashKernel kernel = flash_kernel(kernel_for(call.shape.head_dim, support.k_block));
+  const int chunk =
+      cuda_detail::flash_key_chunk(kernel, call.shape.head_dim, m_tiles(call.shape.head_dim));
   SPF_CHECK(support.k_block == 1 || support.k_block % chunk == 0,
             "cuda executor sparse: a device support's k_block ", support.k_block,
             " must be 1 or a multiple of ", chunk, " for head_dim ", call.shape.head_dim);
@@ -270,9 +326,10 @@ void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportV
                 (support.row_ptr != nullptr || (support.counts != nullptr && support.k >= 0)),
             "cuda executor sparse: the device support has no rows (cols, row_ptr or counts + k)");
   FlashParams p = base_params(call);
+  p.kernel = kernel;
   p.m_tiles = m_tiles(call.shape.head_dim);
   set_support_tiling(p, call.shape, support,
-                     cuda_detail::flash_rows(call.shape.head_dim, p.m_tiles));
+                     cuda_detail::flash_rows(kernel, call.shape.head_dim, p.m_tiles));
   p.walk = walk_for(support.k_block, chunk);
   p.cols = support.cols;
   p.row_ptr = support.row_ptr;

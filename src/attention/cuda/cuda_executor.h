@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "attention/executor.h"
 #include "core/buffer.h"
@@ -41,10 +42,21 @@ struct DeviceSupportView : SupportDims {
   int k = 0;
 };
 
+// The flash kernels: mma.sync (flash_kernel.cuh, every GPU from sm_80) and wgmma (Hopper, built
+// for sm_90a: sm90/flash_wgmma.cu). automatic takes wgmma where this build and GPU have it (and,
+// for a block walk, where k_block is a multiple of its key chunk), else mma.
+enum class CudaAttentionKernel { automatic, mma, wgmma };
+const char* kernel_name(CudaAttentionKernel k);
+// Parses "auto", "mma" or "wgmma" (spf::Error for anything else).
+CudaAttentionKernel parse_cuda_attention_kernel(const std::string& s);
+// Whether this build and the current GPU run the wgmma kernel.
+bool cuda_wgmma_available();
+
 struct CudaExecutorOptions {
-  // m16 tiles per warp of the flash kernel (1: 64 packed rows per CTA, 2: 128); 0 picks the
+  // m16 tiles per warp of the mma.sync kernel (1: 64 packed rows per CTA, 2: 128); 0 picks the
   // measured default per head_dim. head_dim 256 has only 1.
   int m_tiles = 0;
+  CudaAttentionKernel kernel = CudaAttentionKernel::automatic;
 };
 
 class CudaExecutor final : public AttentionExecutor {
@@ -56,8 +68,11 @@ class CudaExecutor final : public AttentionExecutor {
   void sparse(const AttentionCall& call, const ValidatedSupport& support) override;
   // A device-resident support (see DeviceSupportView); k_block 1 or a multiple of key_chunk().
   void sparse_device(const AttentionCall& call, const DeviceSupportView& support);
-  // The kernel's key chunk for a head_dim (32 or 64) under this executor's options.
+  // The key chunk (32, 64 or 128 keys) of the kernel a call of this head_dim takes under this
+  // executor's options (a block support of another k_block may take the other kernel).
   int key_chunk(int head_dim) const;
+  // The kernel a call takes (k_block 0: dense).
+  CudaAttentionKernel kernel_for(int head_dim, int k_block = 0) const;
 
   RowStats row_stats(const AttentionCall& call, const MassOptions& tiles) override;
   void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbVisitor& visitor,

@@ -1,5 +1,6 @@
-// Instantiates the flash-attention kernel for the specialised head dims (the one dispatch point,
-// core/dispatch.h) and its m-tile variants, and launches it.
+// Instantiates the mma.sync flash-attention kernel for the specialised head dims (the one
+// dispatch point, core/dispatch.h) and its m-tile variants, and launches it or, for
+// FlashKernel::kWgmma, the Hopper kernel of sm90/ (stubs here when the build has no sm_90a code).
 #include <cuda_runtime.h>
 
 #include "attention/cuda/cuda_check.h"
@@ -34,15 +35,21 @@ int flash_default_m_tiles(int head_dim) {
   return head_dim == 256 ? 1 : 2;
 }
 
-int flash_rows(int head_dim, int m_tiles) {
+int flash_rows(FlashKernel kernel, int head_dim, int m_tiles) {
+  if (kernel == FlashKernel::kWgmma) return flash_wgmma_rows(head_dim);
   return dispatch_tiles(head_dim, m_tiles, [](auto tile) { return decltype(tile)::kRows; });
 }
 
-int flash_key_chunk(int head_dim, int m_tiles) {
+int flash_key_chunk(FlashKernel kernel, int head_dim, int m_tiles) {
+  if (kernel == FlashKernel::kWgmma) return flash_wgmma_key_chunk(head_dim);
   return dispatch_tiles(head_dim, m_tiles, [](auto tile) { return decltype(tile)::kKeys; });
 }
 
 void launch_flash_attention(const FlashParams& p, void* stream) {
+  if (p.kernel == FlashKernel::kWgmma) {
+    launch_flash_wgmma(p, stream);
+    return;
+  }
   dispatch_tiles(p.head_dim, p.m_tiles, [&](auto tile) {
     using Tile = decltype(tile);
     constexpr int D = Tile::kChunks * 8;
@@ -64,5 +71,21 @@ void launch_flash_attention(const FlashParams& p, void* stream) {
     SPF_CUDA_CHECK(cudaGetLastError());
   });
 }
+
+#if !defined(SPF_HAVE_SM90A)
+// A build without sm_90 code has no wgmma kernel.
+bool flash_wgmma_available() {
+  return false;
+}
+void launch_flash_wgmma(const FlashParams&, void*) {
+  fail("flash attention: this build has no wgmma kernel (configure with 90 in SPF_CUDA_ARCHS)");
+}
+int flash_wgmma_rows(int) {
+  fail("flash attention: this build has no wgmma kernel");
+}
+int flash_wgmma_key_chunk(int) {
+  fail("flash attention: this build has no wgmma kernel");
+}
+#endif
 
 }  // namespace spf::cuda_detail

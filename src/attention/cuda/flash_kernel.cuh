@@ -16,6 +16,7 @@
 
 #include <cstdint>
 
+#include "attention/cuda/flash_common.cuh"
 #include "attention/cuda/flash_params.h"
 
 namespace spf::cuda_detail {
@@ -35,24 +36,6 @@ struct FlashTile {
   static constexpr size_t kSmemBytes =
       size_t(kRows * D + 4 * kKeys * D) * 2 + size_t(2 * kKeys) * sizeof(int);
 };
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared; zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(n));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -106,47 +89,10 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// 2^x on the SFU, flushing subnormal results to zero (-inf gives 0); softmax weights that small
-// do not matter next to the row's maximum, which is 1.
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&v);
-}
-
 // Element offset of 16-byte chunk c of row r in a [rows][D] bf16 tile.
 template <int D>
 __device__ __forceinline__ int swz(int r, int c) {
   return r * D + ((c ^ (r & 7)) << 3);
-}
-
-// The keys of chunk `it`: contiguous from first_key(it) (dense and block walks; -1 when the
-// chunk's block column is invalid) or gathered from the list (token walk).
-__device__ __forceinline__ int64_t chunk_first_key(const FlashParams& p, const int32_t* list,
-                                                   int sub, int bn, int64_t it) {
-  if (p.walk == KeyWalk::kDense) return it * bn;
-  if (p.walk == KeyWalk::kTokens) return -1;
-  const int64_t c = it / sub;  // one division per chunk, not per key
-  const int32_t col = list[c];
-  return col < 0 ? -1 : int64_t(col) * p.k_block + (it - c * sub) * bn;
-}
-
-// Key index of slot n of a chunk, or -1 when the slot holds no valid key.
-__device__ __forceinline__ int key_of(const FlashParams& p, const int32_t* list, int64_t count,
-                                      int bn, int64_t it, int64_t first, int n) {
-  int64_t key;
-  if (p.walk == KeyWalk::kTokens) {
-    const int64_t slot = it * bn + n;
-    key = slot < count ? int64_t(list[slot]) : -1;
-  } else {
-    key = first < 0 ? -1 : first + n;
-  }
-  return (key >= 0 && key < p.n_kv) ? int(key) : -1;
 }
 
 template <int D, int MT>
@@ -170,31 +116,10 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
   const int rows_used = p.pack * int(q_last - q0 + 1);
   const int64_t pos_first = p.q_pos0 + q0;
 
-  // The key chunks this tile walks.
-  const int32_t* list = nullptr;
-  int64_t count = 0, n_iters = 0;
-  int sub = 1;
-  if (p.walk == KeyWalk::kDense) {
-    n_iters = (min(p.q_pos0 + q_last + 1, p.n_kv) + BN - 1) / BN;
-  } else {
-    const int64_t row = int64_t(head0 / p.group_div) * p.n_rows + q0 / p.q_block;
-    int64_t begin;
-    if (p.row_ptr != nullptr) {
-      begin = p.row_ptr[row];
-      count = p.row_ptr[row + 1] - begin;
-    } else {
-      begin = row * p.row_width;
-      count = min(int64_t(p.counts[row]), p.row_width);
-    }
-    count = max(count, int64_t(0));
-    list = p.cols + begin;
-    if (p.walk == KeyWalk::kBlocks) {
-      sub = p.k_block / BN;
-      n_iters = count * sub;
-    } else {
-      n_iters = (count + BN - 1) / BN;
-    }
-  }
+  const TileKeys walk = tile_keys(p, head0, q0, q_last, BN);
+  const int32_t* list = walk.list;
+  const int64_t count = walk.count, n_iters = walk.n_iters;
+  const int sub = walk.sub;
 
   const __nv_bfloat16* qg = static_cast<const __nv_bfloat16*>(p.q);
   const __nv_bfloat16* kg = static_cast<const __nv_bfloat16*>(p.k) + int64_t(kvh) * D;
@@ -315,41 +240,8 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
                            int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
-      float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          if (need_mask) {
-            const int key = ib[t * 8 + 2 * (lane & 3) + (e & 1)];
-            if (key < 0 || key > pos[mt][e >> 1]) s[mt][t][e] = -INFINITY;
-          }
-          mx[e >> 1] = fmaxf(mx[e >> 1], s[mt][t][e]);
-        }
-      }
-      float corr[2], m_use[2];
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-        // Statistics in base-2 units of the scaled score (scale > 0 keeps the max the max).
-        const float m_new = fmaxf(m_run[mt][h], mx[h] * p.scale_log2);
-        m_use[h] = m_new == -INFINITY ? 0.0f : m_new;  // a row with no key yet stays at zero
-        corr[h] = fast_exp2(m_run[mt][h] - m_use[h]);
-        m_run[mt][h] = m_new;
-      }
-      float rs[2] = {0.0f, 0.0f};
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float pe = fast_exp2(fmaf(s[mt][t][e], p.scale_log2, -m_use[e >> 1]));
-          s[mt][t][e] = pe;
-          rs[e >> 1] += pe;
-        }
-      }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) l_run[mt][h] = l_run[mt][h] * corr[h] + rs[h];
+      float corr[2];
+      softmax_step(s[mt], ib, need_mask, pos[mt], p.scale_log2, lane, m_run[mt], l_run[mt], corr);
 #pragma unroll
       for (int t = 0; t < DT; ++t) {
         o[mt][t][0] *= corr[0];
@@ -385,32 +277,10 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
   }
   cp_async_wait<0>();
 
-  // Epilogue: O / l (0 for a row that saw no key), lse = ln 2 * (m + log2 l) (-inf when none).
-  __nv_bfloat16* og = static_cast<__nv_bfloat16*>(p.out);
+  // Epilogue: O / l and lse per row.
 #pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      float l = l_run[mt][h];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const int r = row_of(mt, h);
-      if (r >= rows_used) continue;
-      const int64_t qi = q0 + r / p.pack;
-      const int head = head0 + r % p.pack;
-      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-      __nv_bfloat16* orow = og + qi * p.o_row + int64_t(head) * D + 2 * (lane & 3);
-#pragma unroll
-      for (int t = 0; t < DT; ++t) {
-        *reinterpret_cast<__nv_bfloat162*>(orow + t * 8) =
-            __floats2bfloat162_rn(o[mt][t][2 * h] * inv, o[mt][t][2 * h + 1] * inv);
-      }
-      if (p.lse != nullptr && (lane & 3) == 0) {
-        p.lse[qi * p.n_heads + head] =
-            l > 0.0f ? (m_run[mt][h] + log2f(l)) * 0.6931471805599453f : -INFINITY;
-      }
-    }
-  }
+  for (int mt = 0; mt < MT; ++mt)
+    store_rows(p, o[mt], m_run[mt], l_run[mt], row_of(mt, 0), rows_used, q0, head0, lane);
 }
 
 }  // namespace spf::cuda_detail

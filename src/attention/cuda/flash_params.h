@@ -17,6 +17,10 @@ namespace spf::cuda_detail {
 
 enum class KeyWalk : int { kDense = 0, kBlocks = 1, kTokens = 2 };
 
+// Which kernel runs a call: kMma (flash_kernel.cuh, mma.sync: sm_80 and later; m_tiles picks its
+// tile) or kWgmma (sm90/flash_wgmma.cu: Hopper warpgroup MMAs, built for sm_90a only).
+enum class FlashKernel : int { kMma = 0, kWgmma = 1 };
+
 struct FlashParams {
   const void* q = nullptr;  // bf16 [n_q][n_heads][D], rows q_row elements apart
   const void* k = nullptr;  // bf16 [n_kv][n_kv_heads][D]
@@ -28,7 +32,8 @@ struct FlashParams {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale_log2 = 0.0f;  // scale * log2(e): scores are exponentiated base 2
 
-  int m_tiles = 1;      // m16 tiles per warp (1 or 2): the CTA holds 64 * m_tiles packed rows
+  FlashKernel kernel = FlashKernel::kMma;
+  int m_tiles = 1;      // kMma: m16 tiles per warp (1 or 2): the CTA holds 64 * m_tiles packed rows
   int pack = 1;         // heads per CTA (divides the GQA group)
   int q_tile = 1;       // queries per CTA; pack * q_tile <= the CTA's rows
   int64_t n_tiles = 0;  // ceil(n_q / q_tile)
@@ -46,13 +51,21 @@ struct FlashParams {
   int group_div = 1;  // support group of a CTA = (first head) / group_div
 };
 
-// Launches the kernel for p.head_dim (64, 128 or 256) and p.m_tiles on a cudaStream_t; throws
-// spf::Error for any other head_dim, an m_tiles without a kernel, or a launch failure.
+// Launches p.kernel for p.head_dim (64, 128 or 256) (and p.m_tiles) on a cudaStream_t; throws
+// spf::Error for any other head_dim, an m_tiles without a kernel, a kernel this build or GPU
+// lacks, or a launch failure.
 void launch_flash_attention(const FlashParams& p, void* stream);
-// The m_tiles used when none is asked for, and the tile geometry of a (head_dim, m_tiles) kernel:
-// packed rows per CTA and keys per chunk (block supports need k_block % chunk == 0).
+// The m_tiles used when none is asked for, and the tile geometry of a kernel: packed rows per CTA
+// and keys per chunk (block supports need k_block % chunk == 0). m_tiles is ignored for kWgmma.
 int flash_default_m_tiles(int head_dim);
-int flash_rows(int head_dim, int m_tiles);
-int flash_key_chunk(int head_dim, int m_tiles);
+int flash_rows(FlashKernel kernel, int head_dim, int m_tiles);
+int flash_key_chunk(FlashKernel kernel, int head_dim, int m_tiles);
+
+// The wgmma kernel (sm90/flash_wgmma.cu): whether this build has it (compiled for sm_90a) and
+// the current device runs it (compute capability 9.0); its launcher and geometry.
+bool flash_wgmma_available();
+void launch_flash_wgmma(const FlashParams& p, void* stream);
+int flash_wgmma_rows(int head_dim);
+int flash_wgmma_key_chunk(int head_dim);
 
 }  // namespace spf::cuda_detail
