@@ -18,6 +18,8 @@
 // and this file's reference: tests/cuda run every case through both.
 #include <cuda_runtime.h>
 
+#include <utility>
+
 #include "attention/cuda/cuda_check.h"
 #include "attention/cuda/flash_common.cuh"
 #include "attention/cuda/sm90/wgmma.cuh"
@@ -97,21 +99,25 @@ __global__ void __launch_bounds__(WgTile<D>::kThreads, WgTile<D>::kMinBlocks)
     cp_async16(sQ + panel_offset(BM, r, c), src, ok);
   }
 
-  auto load_chunk = [&](int64_t it, int buf) {
-    unsigned char* kd = sK + buf * Tile::kKvBytes;
-    unsigned char* vd = sV + buf * Tile::kKvBytes;
+  // K (with the chunk's key indices) or V of chunk `it` into buffer `buf` (see the pipeline
+  // below for when each is loaded).
+  auto load_rows = [&](int64_t it, int buf, const __nv_bfloat16* g, int64_t row_stride,
+                       unsigned char* dst) {
     const int64_t first = chunk_first_key(p, walk.list, walk.sub, BN, it);
     for (int id = tid; id < BN * CH; id += Tile::kThreads) {
       const int n = id / CH, c = id % CH;
       const int key = key_of(p, walk.list, walk.count, BN, it, first, n);
       const bool ok = key >= 0;
-      const int64_t kk = ok ? key : 0;
-      const uint32_t off = panel_offset(BN, n, c);
-      cp_async16(kd + off, kg + kk * p.k_row + c * 8, ok);
-      cp_async16(vd + off, vg + kk * p.v_row + c * 8, ok);
+      cp_async16(dst + buf * Tile::kKvBytes + panel_offset(BN, n, c),
+                 g + (ok ? key : 0) * row_stride + c * 8, ok);
     }
+    return first;
+  };
+  auto load_k = [&](int64_t it, int buf) {
+    const int64_t first = load_rows(it, buf, kg, p.k_row, sK);
     if (tid < BN) sIdx[buf * BN + tid] = key_of(p, walk.list, walk.count, BN, it, first, tid);
   };
+  auto load_v = [&](int64_t it, int buf) { (void)load_rows(it, buf, vg, p.v_row, sV); };
 
   // This thread's rows: warp `warp` of warpgroup wg holds rows 64 wg + 16 warp + lane / 4 (+ 8).
   const int row0 = 64 * wg + 16 * warp + (lane >> 2);
@@ -137,22 +143,10 @@ __global__ void __launch_bounds__(WgTile<D>::kThreads, WgTile<D>::kMinBlocks)
   float(&s_flat)[NT * 4] = reinterpret_cast<float(&)[NT * 4]>(s);
 
   const uint32_t q_base = smem_addr(sQ) + uint32_t(wg * 64 * 128);
-  if (walk.n_iters > 0) load_chunk(0, 0);
-  cp_async_commit();
-  for (int64_t it = 0; it < walk.n_iters; ++it) {
-    const int buf = int(it & 1);
-    // Chunk it (and, at it = 0, Q) has landed for every thread, and both warpgroups are done
-    // with chunk it - 1, whose buffer the prefetch below refills.
-    cp_async_wait<0>();
-    fence_proxy_async();
-    __syncthreads();
-    if (it + 1 < walk.n_iters) load_chunk(it + 1, buf ^ 1);
-    cp_async_commit();
+  // S = Q K^T of the chunk in K buffer `buf` over D / 16 k-steps: panel kk / 4, 32 bytes per step
+  // within it.
+  auto issue_s = [&](int buf) {
     const uint32_t k_base = smem_addr(sK) + uint32_t(buf) * Tile::kKvBytes;
-    const uint32_t v_base = smem_addr(sV) + uint32_t(buf) * Tile::kKvBytes;
-    const int* ib = sIdx + buf * BN;
-
-    // S = Q K^T over D / 16 k-steps: panel kk / 4, 32 bytes per step within it.
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
@@ -161,25 +155,38 @@ __global__ void __launch_bounds__(WgTile<D>::kThreads, WgTile<D>::kMinBlocks)
                  desc_k_major(k_base + uint32_t((kk >> 2) * BN * 128) + step), kk > 0 ? 1 : 0);
     }
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_registers(s_flat);
+  };
+  // O += P V of the chunk in V buffer `buf` over BN / 16 k-steps of 16 keys (2048 bytes of each
+  // panel of V), P (bf16 A fragments) from registers.
+  uint32_t pa[BN / 16][4];
+  auto issue_pv = [&](int buf) {
+    const uint32_t v_base = smem_addr(sV) + uint32_t(buf) * Tile::kKvBytes;
+    fence_registers(o_flat);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; ++kk)
+      mma_rs_tb<D>(o_flat, pa[kk], desc_mn_major(v_base + uint32_t(kk) * 2048u, BN));
+    wgmma_commit();
+  };
 
+  // The softmax of chunk it (S in registers, landed) and the re-packing of P for the next P V.
+  auto softmax_chunk = [&](int64_t it) {
+    const int* ib = sIdx + int(it & 1) * BN;
     const int first_key = ib[0];
     const bool need_mask = p.walk == KeyWalk::kTokens || first_key < 0 ||
                            int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
     float corr[2];
     softmax_step(s, ib, need_mask, pos, p.scale_log2, lane, m_run, l_run, corr);
+    return std::pair<float, float>(corr[0], corr[1]);
+  };
+  auto rescale_and_pack = [&](std::pair<float, float> corr) {
 #pragma unroll
     for (int t = 0; t < DT; ++t) {
-      o[t][0] *= corr[0];
-      o[t][1] *= corr[0];
-      o[t][2] *= corr[1];
-      o[t][3] *= corr[1];
+      o[t][0] *= corr.first;
+      o[t][1] *= corr.first;
+      o[t][2] *= corr.second;
+      o[t][3] *= corr.second;
     }
-
-    // O += P V over BN / 16 k-steps of 16 keys (2048 bytes of each panel of V). P is packed
-    // before the fence: registers the MMAs read must not be written after it.
-    uint32_t pa[BN / 16][4];
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
       pa[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
@@ -187,12 +194,47 @@ __global__ void __launch_bounds__(WgTile<D>::kThreads, WgTile<D>::kMinBlocks)
       pa[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
       pa[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
     }
-    fence_registers(o_flat);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk)
-      mma_rs_tb<D>(o_flat, pa[kk], desc_mn_major(v_base + uint32_t(kk) * 2048u, BN));
-    wgmma_commit();
+  };
+  // Every thread's copies have landed, and both warpgroups are done with the products that read
+  // the buffers the next loads refill.
+  auto landed = [] {
+    cp_async_wait<0>();
+    fence_proxy_async();
+    __syncthreads();
+  };
+
+  // Software pipeline: iteration it issues S of chunk it and P V of chunk it - 1, then runs the
+  // softmax of chunk it while the tensor cores still work on P V (and on the other warpgroup's
+  // products). K of chunk it + 1 and V of chunk it are loaded meanwhile; both have landed by
+  // the next iteration's barrier. The first chunk has no P V before it; the last P V follows.
+  const int64_t n = walk.n_iters;
+  if (n > 0) {
+    load_k(0, 0);
+    cp_async_commit();
+    landed();
+    if (n > 1) load_k(1, 1);
+    load_v(0, 0);
+    cp_async_commit();
+    issue_s(0);
+    wgmma_wait<0>();
+    fence_registers(s_flat);
+    rescale_and_pack(softmax_chunk(0));
+    for (int64_t it = 1; it < n; ++it) {
+      landed();
+      if (it + 1 < n) load_k(it + 1, int((it + 1) & 1));
+      load_v(it, int(it & 1));
+      cp_async_commit();
+      issue_s(int(it & 1));
+      issue_pv(int((it - 1) & 1));
+      wgmma_wait<1>();
+      fence_registers(s_flat);
+      const std::pair<float, float> corr = softmax_chunk(it);
+      wgmma_wait<0>();
+      fence_registers(o_flat);
+      rescale_and_pack(corr);
+    }
+    landed();
+    issue_pv(int((n - 1) & 1));
     wgmma_wait<0>();
     fence_registers(o_flat);
   }
