@@ -7,7 +7,7 @@
 //
 //   cuda_attention_bench --shapes 16/4/256,32/8/128,9/3/64 --lengths 8192,32768,131072
 //                        --densities 0.032,0.102 --topk 2048 --mask-dir DIR --json FILE
-//                        [--kernels auto,mma,wgmma] [--m-tiles 0,1,2]
+//                        [--kernels auto,mma,wgmma] [--m-tiles 0,1,2] [--wgmma-keys 0,64,128]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -162,6 +162,8 @@ int main(int argc, char** argv) try {
   // Every case runs once per kernel listed (auto, mma, wgmma); the first one's rows carry the
   // plain names, the others' a " [kernel]" suffix.
   const auto kernels_s = split(arg(argc, argv, "--kernels", "auto"), ',');
+  // Dense also runs once per wgmma key chunk listed (0: the default).
+  const auto wgmma_keys_s = split(arg(argc, argv, "--wgmma-keys", "0"), ',');
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
   std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
@@ -215,6 +217,14 @@ int main(int argc, char** argv) try {
           const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
           report(ss, n, (m == 0 ? std::string("dense") : "dense m_tiles " + mt) + tag, 1.0,
                  dense_ms, per_pair * causal);
+        }
+        for (const std::string& wk : wgmma_keys_s) {
+          const int keys = std::atoi(wk.c_str());
+          if (keys == 0 || kernel == spf::CudaAttentionKernel::mma || (d == 256 && keys != 64))
+            continue;
+          spf::CudaExecutor variant(spf::CudaExecutorOptions{0, kernel, keys});
+          const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
+          report(ss, n, "dense keys " + wk + tag, 1.0, dense_ms, per_pair * causal);
         }
 
         // Block-sparse, block 128 (as FlexAttention's BLOCK_SIZE), one mask shared by all heads.

@@ -21,7 +21,7 @@ constexpr double kOutTol = 1e-2;
 constexpr double kLseTol = 1e-3;
 
 // Every kernel variant built for a head dim: the mma.sync kernel's m-tile counts, and the wgmma
-// kernel where this build and GPU have it.
+// kernel's key chunks where this build and GPU have it.
 struct Variant {
   CudaExecutorOptions options;
   std::string name;
@@ -30,7 +30,10 @@ std::vector<Variant> kernel_variants(int head_dim) {
   std::vector<Variant> v;
   for (const int mt : head_dim == 256 ? std::vector<int>{1} : std::vector<int>{1, 2})
     v.push_back({{mt, CudaAttentionKernel::mma}, "mma mt " + std::to_string(mt)});
-  if (cuda_wgmma_available()) v.push_back({{0, CudaAttentionKernel::wgmma}, "wgmma"});
+  if (cuda_wgmma_available()) {
+    for (const int keys : head_dim == 256 ? std::vector<int>{64} : std::vector<int>{64, 128})
+      v.push_back({{0, CudaAttentionKernel::wgmma, keys}, "wgmma k" + std::to_string(keys)});
+  }
   return v;
 }
 
@@ -99,7 +102,7 @@ std::vector<DenseCase> dense_cases() {
   // double reference stands in, and is cheap here.)
   v.push_back({129, 4097, 256, 1, true});
   v.push_back({129, 4097, 128, 4, true});
-  v.push_back({300, 2500, 64, 8});   // several query tiles at an offset over many key chunks
+  v.push_back({300, 2500, 64, 8});    // several query tiles at an offset over many key chunks
   v.push_back({1500, 1500, 256, 3});  // a query tile straddling key chunks, GQA 3
   return v;
 }

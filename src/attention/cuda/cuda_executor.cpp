@@ -247,7 +247,8 @@ CudaAttentionKernel CudaExecutor::kernel_for(int head_dim, int k_block) const {
       break;
   }
   if (!cuda_wgmma_available()) return CudaAttentionKernel::mma;
-  if (k_block > 1 && k_block % cuda_detail::flash_wgmma_key_chunk(head_dim) != 0 &&
+  if (k_block > 1 &&
+      k_block % cuda_detail::flash_wgmma_key_chunk(head_dim, options_.wgmma_keys) != 0 &&
       k_block % cuda_detail::flash_key_chunk(FlashKernel::kMma, head_dim, m_tiles(head_dim)) == 0) {
     return CudaAttentionKernel::mma;  // keep the block walk rather than expand to tokens
   }
@@ -262,7 +263,7 @@ FlashKernel flash_kernel(CudaAttentionKernel k) {
 
 int CudaExecutor::key_chunk(int head_dim) const {
   return cuda_detail::flash_key_chunk(flash_kernel(kernel_for(head_dim)), head_dim,
-                                      m_tiles(head_dim));
+                                      m_tiles(head_dim), options_.wgmma_keys);
 }
 
 void CudaExecutor::dense(const AttentionCall& call) {
@@ -270,6 +271,7 @@ void CudaExecutor::dense(const AttentionCall& call) {
   FlashParams p = base_params(call);
   p.kernel = flash_kernel(kernel_for(call.shape.head_dim));
   p.m_tiles = m_tiles(call.shape.head_dim);
+  p.wgmma_keys = options_.wgmma_keys;
   p.pack = call.shape.group_size();
   p.q_tile = cuda_detail::flash_rows(p.kernel, call.shape.head_dim, p.m_tiles) / p.pack;
   p.n_tiles = (call.shape.n_q + p.q_tile - 1) / p.q_tile;
@@ -282,7 +284,8 @@ void CudaExecutor::sparse(const AttentionCall& call, const ValidatedSupport& sup
   const int k_block = support.dims().k_block;
   const HostRows h = host_rows(
       support, cuda_detail::flash_key_chunk(flash_kernel(kernel_for(call.shape.head_dim, k_block)),
-                                            call.shape.head_dim, m_tiles(call.shape.head_dim)));
+                                            call.shape.head_dim, m_tiles(call.shape.head_dim),
+                                            options_.wgmma_keys));
   const size_t bytes = (h.row_ptr.size() * 8 + 255) / 256 * 256 + (h.n_cols * 4 + 255) / 256 * 256 +
                        (h.n_counts * 4 + 255) / 256 * 256 + 256;
   if (support_scratch_.bytes() < bytes) support_scratch_ = Buffer(Device::cuda, bytes * 5 / 4);
@@ -317,8 +320,8 @@ void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportV
   check_call(call, "sparse");
   support.validate_dims("cuda executor sparse support");
   const FlashKernel kernel = flash_kernel(kernel_for(call.shape.head_dim, support.k_block));
-  const int chunk =
-      cuda_detail::flash_key_chunk(kernel, call.shape.head_dim, m_tiles(call.shape.head_dim));
+  const int chunk = cuda_detail::flash_key_chunk(kernel, call.shape.head_dim,
+                                                 m_tiles(call.shape.head_dim), options_.wgmma_keys);
   SPF_CHECK(support.k_block == 1 || support.k_block % chunk == 0,
             "cuda executor sparse: a device support's k_block ", support.k_block,
             " must be 1 or a multiple of ", chunk, " for head_dim ", call.shape.head_dim);
@@ -328,6 +331,7 @@ void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportV
   FlashParams p = base_params(call);
   p.kernel = kernel;
   p.m_tiles = m_tiles(call.shape.head_dim);
+  p.wgmma_keys = options_.wgmma_keys;
   set_support_tiling(p, call.shape, support,
                      cuda_detail::flash_rows(kernel, call.shape.head_dim, p.m_tiles));
   p.walk = walk_for(support.k_block, chunk);

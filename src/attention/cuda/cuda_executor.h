@@ -57,6 +57,8 @@ struct CudaExecutorOptions {
   // measured default per head_dim. head_dim 256 has only 1.
   int m_tiles = 0;
   CudaAttentionKernel kernel = CudaAttentionKernel::automatic;
+  // Keys per chunk of the wgmma kernel (64 or 128 where built for the head_dim; 0: its default).
+  int wgmma_keys = 0;
 };
 
 class CudaExecutor final : public AttentionExecutor {

@@ -40,8 +40,8 @@ int flash_rows(FlashKernel kernel, int head_dim, int m_tiles) {
   return dispatch_tiles(head_dim, m_tiles, [](auto tile) { return decltype(tile)::kRows; });
 }
 
-int flash_key_chunk(FlashKernel kernel, int head_dim, int m_tiles) {
-  if (kernel == FlashKernel::kWgmma) return flash_wgmma_key_chunk(head_dim);
+int flash_key_chunk(FlashKernel kernel, int head_dim, int m_tiles, int wgmma_keys) {
+  if (kernel == FlashKernel::kWgmma) return flash_wgmma_key_chunk(head_dim, wgmma_keys);
   return dispatch_tiles(head_dim, m_tiles, [](auto tile) { return decltype(tile)::kKeys; });
 }
 
@@ -83,7 +83,7 @@ void launch_flash_wgmma(const FlashParams&, void*) {
 int flash_wgmma_rows(int) {
   fail("flash attention: this build has no wgmma kernel");
 }
-int flash_wgmma_key_chunk(int) {
+int flash_wgmma_key_chunk(int, int) {
   fail("flash attention: this build has no wgmma kernel");
 }
 #endif

@@ -33,6 +33,7 @@ struct FlashParams {
   float scale_log2 = 0.0f;  // scale * log2(e): scores are exponentiated base 2
 
   FlashKernel kernel = FlashKernel::kMma;
+  int wgmma_keys = 0;   // kWgmma: keys per chunk (0: the default of the head dim)
   int m_tiles = 1;      // kMma: m16 tiles per warp (1 or 2): the CTA holds 64 * m_tiles packed rows
   int pack = 1;         // heads per CTA (divides the GQA group)
   int q_tile = 1;       // queries per CTA; pack * q_tile <= the CTA's rows
@@ -59,13 +60,13 @@ void launch_flash_attention(const FlashParams& p, void* stream);
 // and keys per chunk (block supports need k_block % chunk == 0). m_tiles is ignored for kWgmma.
 int flash_default_m_tiles(int head_dim);
 int flash_rows(FlashKernel kernel, int head_dim, int m_tiles);
-int flash_key_chunk(FlashKernel kernel, int head_dim, int m_tiles);
+int flash_key_chunk(FlashKernel kernel, int head_dim, int m_tiles, int wgmma_keys = 0);
 
 // The wgmma kernel (sm90/flash_wgmma.cu): whether this build has it (compiled for sm_90a) and
 // the current device runs it (compute capability 9.0); its launcher and geometry.
 bool flash_wgmma_available();
 void launch_flash_wgmma(const FlashParams& p, void* stream);
 int flash_wgmma_rows(int head_dim);
-int flash_wgmma_key_chunk(int head_dim);
+int flash_wgmma_key_chunk(int head_dim, int keys = 0);
 
 }  // namespace spf::cuda_detail

@@ -32,15 +32,15 @@ namespace {
 
 using namespace sm90;
 
-template <int D>
+template <int D, int BN>
 struct WgTile {
+  static constexpr int kDim = D;
   static constexpr int kWarpgroups = 2;
   static constexpr int kRows = 64 * kWarpgroups;
-  // Keys per chunk: S (kKeys / 2 f32 per thread) next to O (D / 2) within the register file;
-  // d = 64 takes 64 so that two CTAs fit an SM (122 registers).
-  static constexpr int kKeys = D == 128 ? 128 : 64;
+  // Keys per chunk: S (kKeys / 2 f32 per thread) lives next to O (D / 2) in the registers.
+  static constexpr int kKeys = BN;
   static constexpr int kThreads = 128 * kWarpgroups;
-  static constexpr int kMinBlocks = D == 64 ? 2 : 1;
+  static constexpr int kMinBlocks = D == 64 && BN == 64 ? 2 : 1;  // 119 registers
   static constexpr uint32_t kQBytes = kRows * D * 2;
   static constexpr uint32_t kKvBytes = kKeys * D * 2;  // one of K, V for one chunk
   // 1024 bytes of slack to align the tiles to the swizzle atom.
@@ -60,11 +60,11 @@ __device__ __forceinline__ void mma_rs_tb(float (&d)[N / 2], const uint32_t (&a)
   if constexpr (N == 256) wgmma_rs_n256_tb(d, a, b, 1);
 }
 
-template <int D>
-__global__ void __launch_bounds__(WgTile<D>::kThreads, WgTile<D>::kMinBlocks)
+template <int D, int KEYS>
+__global__ void __launch_bounds__(WgTile<D, KEYS>::kThreads, WgTile<D, KEYS>::kMinBlocks)
     flash_wgmma_kernel(const FlashParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using Tile = WgTile<D>;
+  using Tile = WgTile<D, KEYS>;
   constexpr int BM = Tile::kRows, BN = Tile::kKeys, CH = D / 8;
   constexpr int NT = BN / 8;  // S n8 blocks per thread row pair
   constexpr int DT = D / 8;   // O n8 blocks
@@ -245,6 +245,31 @@ __global__ void __launch_bounds__(WgTile<D>::kThreads, WgTile<D>::kMinBlocks)
 #endif
 }
 
+// The key-chunk variants built per head dim, the first one the default (keys 0): d = 64 and 256
+// default to 64 keys (d = 64: two CTAs per SM; d = 256: O alone takes 128 registers), d = 128 to
+// 128.
+template <class Fn>
+decltype(auto) dispatch_keys(int head_dim, int keys, Fn&& fn) {
+  return dispatch_head_dim(head_dim, [&](auto hd) {
+    constexpr int D = decltype(hd)::value;
+    if constexpr (D == 64) {
+      if (keys == 128) return fn(WgTile<64, 128>{});
+      SPF_CHECK(keys == 0 || keys == 64, "flash attention: no wgmma kernel with ", keys,
+                " keys per chunk for head_dim 64 (64, 128)");
+      return fn(WgTile<64, 64>{});
+    } else if constexpr (D == 128) {
+      if (keys == 64) return fn(WgTile<128, 64>{});
+      SPF_CHECK(keys == 0 || keys == 128, "flash attention: no wgmma kernel with ", keys,
+                " keys per chunk for head_dim 128 (128, 64)");
+      return fn(WgTile<128, 128>{});
+    } else {
+      SPF_CHECK(keys == 0 || keys == 64, "flash attention: no wgmma kernel with ", keys,
+                " keys per chunk for head_dim 256 (64)");
+      return fn(WgTile<256, 64>{});
+    }
+  });
+}
+
 bool device_is_sm90() {
   static const bool yes = [] {
     int dev = 0, major = 0, minor = 0;
@@ -265,21 +290,21 @@ bool flash_wgmma_available() {
 }
 
 int flash_wgmma_rows(int head_dim) {
-  return dispatch_head_dim(head_dim, [](auto hd) { return WgTile<decltype(hd)::value>::kRows; });
+  return dispatch_keys(head_dim, 0, [](auto tile) { return decltype(tile)::kRows; });
 }
 
-int flash_wgmma_key_chunk(int head_dim) {
-  return dispatch_head_dim(head_dim, [](auto hd) { return WgTile<decltype(hd)::value>::kKeys; });
+int flash_wgmma_key_chunk(int head_dim, int keys) {
+  return dispatch_keys(head_dim, keys, [](auto tile) { return decltype(tile)::kKeys; });
 }
 
 void launch_flash_wgmma(const FlashParams& p, void* stream) {
   SPF_CHECK(flash_wgmma_available(),
             "flash attention: the wgmma kernel needs a compute capability 9.0 GPU (sm_90a)");
-  dispatch_head_dim(p.head_dim, [&](auto hd) {
-    constexpr int D = decltype(hd)::value;
-    using Tile = WgTile<D>;
+  dispatch_keys(p.head_dim, p.wgmma_keys, [&](auto tile) {
+    using Tile = decltype(tile);
+    constexpr int D = Tile::kDim, BN = Tile::kKeys;
     static const bool configured = [] {
-      SPF_CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel<D>,
+      SPF_CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel<D, BN>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           int(Tile::kSmemBytes)));
       return true;
@@ -289,11 +314,11 @@ void launch_flash_wgmma(const FlashParams& p, void* stream) {
               " query tiles do not fit one grid");
     SPF_CHECK(p.pack * p.q_tile <= Tile::kRows, "flash attention: ", p.pack, " heads x ", p.q_tile,
               " queries exceed the ", Tile::kRows, "-row tile");
-    SPF_CHECK(p.walk != KeyWalk::kBlocks || p.k_block % Tile::kKeys == 0,
+    SPF_CHECK(p.walk != KeyWalk::kBlocks || p.k_block % BN == 0,
               "flash attention: block walk with k_block ", p.k_block,
-              " needs a multiple of the wgmma kernel's chunk ", Tile::kKeys);
+              " needs a multiple of the wgmma kernel's chunk ", BN);
     const dim3 grid(unsigned(p.n_tiles), unsigned(p.n_heads / p.pack));
-    flash_wgmma_kernel<D>
+    flash_wgmma_kernel<D, BN>
         <<<grid, Tile::kThreads, Tile::kSmemBytes, static_cast<cudaStream_t>(stream)>>>(p);
     SPF_CUDA_CHECK(cudaGetLastError());
   });
