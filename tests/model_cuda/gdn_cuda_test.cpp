@@ -261,7 +261,8 @@ struct DeltaShape {
 };
 
 // The lengths of the brief (1, 17, 64, 1000, 4097) over group sizes 1 and 2, dk = dv = 128 and
-// small dims (32; the tiny test model's 16 / 24, which are not multiples of 16 for dv).
+// small dims (32; the tiny test model's 16 / 24, which are not multiples of 16 for dv); chunk
+// counts around the state pass's pipeline depth.
 std::vector<DeltaShape> delta_shapes() {
   std::vector<DeltaShape> s;
   for (const int64_t T : {1, 17, 64, 1000, 4097}) {
@@ -273,6 +274,12 @@ std::vector<DeltaShape> delta_shapes() {
   s.push_back({Dims{2, 4, 16, 24}, 200});
   s.push_back({Dims{1, 2, 64, 128}, 300});
   s.push_back({Dims{1, 1, 128, 48}, 130});
+  // The state pass keeps 3 chunks in flight in a ring of 4 stages: 3 chunks (no wrap), 4 (every
+  // stage once), 4 and a token, and 9 (the ring wraps twice) with a partial last chunk.
+  for (const int64_t T : {192, 256, 257, 560}) {
+    s.push_back({Dims{1, 2, 128, 128}, T});
+    s.push_back({Dims{2, 2, 64, 40}, T});
+  }
   return s;
 }
 

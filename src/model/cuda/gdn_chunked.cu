@@ -9,11 +9,12 @@
 //     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
 //     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
 //     Kd = e^(gamma_last - gamma_t) k_t (fp16), U (f32).
-//  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks): the slice
-//     S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the chunk's start
-//     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v' on tensor
-//     cores, while cp.async brings the next chunk's W, Kd and U slice (double-buffered), so the
-//     sequential loop never waits on global memory. Writes v' (fp16) and the final state.
+//  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks; 8 warps):
+//     the slice S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the
+//     chunk's start state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v'
+//     on tensor cores (ldmatrix fragments, two barriers per chunk), while cp.async brings the
+//     next three chunks' W, Kd, U slice and gamma_last (a 4-stage ring), so the sequential loop
+//     never waits on global memory. Writes v' (fp16) and the final state.
 //  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
 //     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores; f32 out, or (mix()) the gated RMS norm
 //     of each row straight to bf16.
@@ -110,10 +111,6 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
 }
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::);
-}
-// Waits until at most one committed group is still in flight.
-__device__ __forceinline__ void cp_async_wait_one() {
-  asm volatile("cp.async.wait_group 1;\n" ::);
 }
 __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::);
@@ -299,127 +296,161 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 
 // ---- 2. state pass ----
 
+// 8 warps: the v' tile (64 tokens x SLICE) and the state slice (DKP x SLICE) split over more warps
+// than the 4 of the parallel kernels, so that the sequential loop has more independent work per
+// SM to hide each step's latency chain (S -> v' -> S).
+constexpr int kStateThreads = 256;
+constexpr int kStateWarps = kStateThreads / 32;
+
 template <int DKP, int SLICE>
 struct StateSmem {
-  static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 4;
-  // Per stage: W, Kd (fp16) and the U slice (f32).
-  static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
-  static constexpr size_t kBytes = 2 * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
+  // The next chunks' W, Kd and U are in flight while one computes: kStages - 1 of them.
+  static constexpr int kStages = 4;
+  static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 8;
+  // Per stage: W, Kd (fp16), the U slice (f32) and the chunk's gamma_last (padded to 16 bytes).
+  static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4 + 16;
+  static constexpr size_t kBytes = kStages * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
+  static_assert(kStage % 16 == 0, "stages must keep 16-byte alignment");
 };
 
+// 4 bytes global -> shared, asynchronously (through L1).
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(dst)), "l"(src));
+}
+// Waits until at most N committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 template <int DKP, int DVP, int SLICE>
-__global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
-  constexpr int kSlice = SLICE;
+__global__ void __launch_bounds__(kStateThreads) chunk_state_kernel(const ChunkParams p) {
   using L = StateSmem<DKP, SLICE>;
-  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU;
-  constexpr int MT = DKP / 64;    // 16-row m-tiles of the state per warp
-  constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
+  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU, kStages = L::kStages;
+  constexpr int NT = SLICE / 8;  // 8-column n-tiles of the slice
+  // v' = U - W S: warp w computes tokens 16 (w % 4).. and n-tiles [(w / 4) NTV, +NTV).
+  constexpr int NTV = NT / 2;
+  // S <- decay S + Kd^T v': warps as WM (state rows, 16 each) x WN (n-tiles, NTS each).
+  constexpr int WM = DKP / 16 < kStateWarps ? DKP / 16 : kStateWarps;
+  constexpr int WN = kStateWarps / WM;
+  constexpr int NTS = NT / WN;
+  static_assert(NTV >= 1 && NTV <= 2 && NTS >= 1 && NTS * WN == NT && WM * 16 == DKP,
+                "state pass tiling");
   extern __shared__ __align__(16) unsigned char smem[];
-  // Stage s (chunks alternate): W [BT][LK], Kd [BT][LK], U [BT][LU]; then S^T and v'.
+  // Stage s: W [BT][LK], Kd [BT][LK], U [BT][LU], gamma_last; then S^T and v'.
   auto sW = [&](int st) { return reinterpret_cast<f16*>(smem + st * L::kStage); };
   auto sKd = [&](int st) { return sW(st) + BT * LK; };
   auto sU = [&](int st) { return reinterpret_cast<float*>(sKd(st) + BT * LK); };
-  f16* sS = reinterpret_cast<f16*>(smem + 2 * L::kStage);  // [kSlice][LK] the slice, transposed
-  f16* sVn = sS + kSlice * LK;                             // [BT][LV] v'
+  auto sG = [&](int st) { return sU(st) + BT * LU; };
+  f16* sS = reinterpret_cast<f16*>(smem + kStages * L::kStage);  // [SLICE][LK] slice, transposed
+  f16* sVn = sS + SLICE * LK;                                    // [BT][LV] v'
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int h = blockIdx.y;
-  const int c_base = int(blockIdx.x) * kSlice;
+  const int c_base = int(blockIdx.x) * SLICE;
   const int dk = p.dk, dv = p.dv;
   float* S_global = p.state + int64_t(h) * dk * dv;
   const int64_t n_chunks = (p.T + BT - 1) / BT;
 
-  // Chunk `chunk`'s W, Kd and U slice into stage st (rows past the sequence zero-filled).
+  // Chunk `chunk`'s W, Kd, U slice and gamma_last into stage st (rows past the sequence
+  // zero-filled); nothing past the last chunk. The caller commits.
   auto prefetch = [&](int64_t chunk, int st) {
+    if (chunk >= n_chunks) return;
     const int64_t t0 = chunk * BT;
     const int n = int(min(int64_t(BT), p.T - t0));
     constexpr int kVec = DKP / 8;
-    for (int idx = tid; idx < BT * kVec; idx += kThreads) {
+    static_assert(BT * kVec % kStateThreads == 0, "tile pieces must split evenly");
+#pragma unroll
+    for (int it = 0; it < BT * kVec / kStateThreads; ++it) {
+      const int idx = tid + it * kStateThreads;
       const int r = idx / kVec, cv = idx % kVec;
       const int64_t at = ((t0 + min(r, n - 1)) * p.nv + h) * DKP + cv * 8;
       cp_async16(sW(st) + r * LK + cv * 8, p.w + at, r < n);
       cp_async16(sKd(st) + r * LK + cv * 8, p.kd + at, r < n);
     }
-    for (int idx = tid; idx < BT * (kSlice / 4); idx += kThreads) {
-      const int r = idx / (kSlice / 4), cv = idx % (kSlice / 4);
+    for (int idx = tid; idx < BT * (SLICE / 4); idx += kStateThreads) {
+      const int r = idx / (SLICE / 4), cv = idx % (SLICE / 4);
       const int64_t at = ((t0 + min(r, n - 1)) * p.nv + h) * DVP + c_base + cv * 4;
       cp_async16(sU(st) + r * LU + cv * 4, p.u + at, r < n);
     }
+    if (tid == 0) cp_async4(sG(st), p.gamma + (t0 + n - 1) * p.nv + h);
   };
 
-  // State rows of m-tile mi of this warp start at 16 * (warp + 4 * mi).
-  float S[MT][NT][4];
+  // This warp's part of the state: rows 16 sm.., n-tiles [sn NTS, +NTS).
+  const int sm = warp % WM, sn = warp / WM;
+  float S[NTS][4];
 #pragma unroll
-  for (int mi = 0; mi < MT; ++mi)
+  for (int nt = 0; nt < NTS; ++nt)
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = 16 * (warp + 4 * mi) + c_row(lane, e);
-        const int c = c_base + 8 * nt + c_col(lane, e);
-        S[mi][nt][e] = (i < dk && c < dv) ? S_global[int64_t(i) * dv + c] : 0.0f;
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int i = 16 * sm + c_row(lane, e);
+      const int c = c_base + 8 * (sn * NTS + nt) + c_col(lane, e);
+      S[nt][e] = (i < dk && c < dv) ? S_global[int64_t(i) * dv + c] : 0.0f;
+    }
 
-  prefetch(0, 0);
-  cp_async_commit();
-  float g_next = p.gamma[(min(int64_t(BT), p.T) - 1) * p.nv + h];
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    prefetch(st, st);
+    cp_async_commit();
+  }
+  const int vm = warp % 4, vn = warp / 4;  // the v' tile of this warp
   for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
-    const int st = int(chunk & 1);
+    const int st = int(chunk % kStages);
     const int64_t t0 = chunk * BT;
     const int n = int(min(int64_t(BT), p.T - t0));
-    const float g_last = g_next;
-    // The next chunk's loads fly while this one computes (an empty group on the last chunk keeps
-    // the wait below uniform).
-    if (chunk + 1 < n_chunks) {
-      prefetch(chunk + 1, st ^ 1);
-      g_next = p.gamma[(min(t0 + 2 * BT, p.T) - 1) * p.nv + h];
-    }
-    cp_async_commit();
 
+    // The chunk's start state, fp16, transposed: the B operand of W S and kernel 3's input. (sS
+    // was last read before the previous chunk's second barrier.)
 #pragma unroll
-    for (int mi = 0; mi < MT; ++mi)
+    for (int nt = 0; nt < NTS; ++nt)
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int i = 16 * (warp + 4 * mi) + c_row(lane, e), c = 8 * nt + c_col(lane, e);
-          sS[c * LK + i] = __float2half_rn(S[mi][nt][e]);
-        }
-    cp_async_wait_one();
+      for (int e = 0; e < 4; ++e) {
+        const int i = 16 * sm + c_row(lane, e), c = 8 * (sn * NTS + nt) + c_col(lane, e);
+        sS[c * LK + i] = __float2half_rn(S[nt][e]);
+      }
+    // Groups committed so far: kStages - 1 + chunk; this chunk's is number chunk.
+    cp_async_wait<kStages - 2>();
     __syncthreads();
+    // Every thread is past the previous chunk, so its stage can be refilled: kStages - 1 ahead.
+    prefetch(chunk + kStages - 1, int((chunk + kStages - 1) % kStages));
+    cp_async_commit();
 
     // The chunk's start state for the output kernel: rows c_base.. of h[chunk][head] ([col][row]).
     {
       f16* hdst = p.h + ((chunk * p.nv + h) * DVP + c_base) * DKP;
       constexpr int kVec = DKP / 8;
-      for (int idx = tid; idx < kSlice * kVec; idx += kThreads) {
+      for (int idx = tid; idx < SLICE * kVec; idx += kStateThreads) {
         const int c = idx / kVec, cv = idx % kVec;
         *reinterpret_cast<uint4*>(hdst + c * DKP + cv * 8) =
             *reinterpret_cast<const uint4*>(sS + c * LK + cv * 8);
       }
     }
 
-    // v' = U - W S for this warp's 16 tokens.
+    // v' = U - W S for this warp's 16 tokens and NTV n-tiles.
     {
       const f16* w_tile = sW(st);
       const float* u_tile = sU(st);
-      float acc[NT][4] = {};
+      float acc[NTV][4] = {};
 #pragma unroll
       for (int k0 = 0; k0 < DKP; k0 += 16) {
         uint32_t a[4];
-        load_a_mk(a, w_tile, LK, 16 * warp, k0, lane);
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
+        ldsm_a_mk(a, w_tile, LK, 16 * vm, k0, lane);
+        if constexpr (NTV == 2) {
+          uint32_t b0[2], b1[2];
+          ldsm_b_nk_x2(b0, b1, sS, LK, k0, 16 * vn, lane);
+          mma_f16(acc[0], a, b0);
+          mma_f16(acc[NTV - 1], a, b1);
+        } else {
           uint32_t b[2];
-          load_b_nk(b, sS, LK, k0, 8 * nt, lane);
-          mma_f16(acc[nt], a, b);
+          ldsm_b_nk(b, sS, LK, k0, 8 * vn, lane);
+          mma_f16(acc[0], a, b);
         }
       }
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
+      for (int nt = 0; nt < NTV; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; e += 2) {
-          const int r = 16 * warp + c_row(lane, e), c = 8 * nt + c_col(lane, e);
+          const int r = 16 * vm + c_row(lane, e), c = 8 * (vn * NTV + nt) + c_col(lane, e);
           const float2 u = *reinterpret_cast<const float2*>(u_tile + r * LU + c);
           const __half2 vb = __floats2half2_rn(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
           *reinterpret_cast<__half2*>(sVn + r * LV + c) = vb;
@@ -429,43 +460,46 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
     }
     __syncthreads();
 
-    // S <- e^gamma_last S + Kd^T v'.
-    const float decay = expf(g_last);
+    // S <- e^gamma_last S + Kd^T v'. (Stage st and sVn are next written after the next chunk's
+    // first barrier.)
+    const float decay = expf(*sG(st));
+#pragma unroll
+    for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) S[nt][e] *= decay;
     const f16* kd_tile = sKd(st);
 #pragma unroll
-    for (int mi = 0; mi < MT; ++mi)
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) S[mi][nt][e] *= decay;
-#pragma unroll
     for (int k0 = 0; k0 < BT; k0 += 16) {
+      uint32_t a[4];
+      ldsm_a_km(a, kd_tile, LK, 16 * sm, k0, lane);
+      if constexpr (NTS % 2 == 0) {
 #pragma unroll
-      for (int mi = 0; mi < MT; ++mi) {
-        uint32_t a[4];
-        load_a_km(a, kd_tile, LK, 16 * (warp + 4 * mi), k0, lane);
+        for (int nt = 0; nt < NTS; nt += 2) {
+          uint32_t b0[2], b1[2];
+          ldsm_b_kn_x2(b0, b1, sVn, LV, k0, 8 * (sn * NTS + nt), lane);
+          mma_f16(S[nt], a, b0);
+          mma_f16(S[nt + 1], a, b1);
+        }
+      } else {
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
+        for (int nt = 0; nt < NTS; ++nt) {
           uint32_t b[2];
-          load_b_kn(b, sVn, LV, k0, 8 * nt, lane);
-          mma_f16(S[mi][nt], a, b);
+          ldsm_b_kn(b, sVn, LV, k0, 8 * (sn * NTS + nt), lane);
+          mma_f16(S[nt], a, b);
         }
       }
     }
-    // Stage st is refilled by the next iteration's prefetch.
-    __syncthreads();
   }
+  cp_async_wait_all();  // nothing is left in flight at exit (the last groups are empty)
 
 #pragma unroll
-  for (int mi = 0; mi < MT; ++mi)
+  for (int nt = 0; nt < NTS; ++nt)
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = 16 * (warp + 4 * mi) + c_row(lane, e);
-        const int c = c_base + 8 * nt + c_col(lane, e);
-        if (i < dk && c < dv) S_global[int64_t(i) * dv + c] = S[mi][nt][e];
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int i = 16 * sm + c_row(lane, e);
+      const int c = c_base + 8 * (sn * NTS + nt) + c_col(lane, e);
+      if (i < dk && c < dv) S_global[int64_t(i) * dv + c] = S[nt][e];
+    }
 }
 
 // ---- 3. output ----
@@ -617,7 +651,7 @@ void dispatch_tiles(int dk, int dv, F&& f) {
 
 // Opts a kernel in to `bytes` of dynamic shared memory (once per kernel: a template parameter, so
 // each kernel has its own flag) and launches it.
-template <auto kernel>
+template <auto kernel, int kBlockThreads = kThreads>
 void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) {
   static const bool opted = [&] {
     SPF_CUDA_CHECK(
@@ -625,7 +659,7 @@ void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) 
     return true;
   }();
   (void)opted;
-  kernel<<<grid, kThreads, bytes, stream>>>(p);
+  kernel<<<grid, kBlockThreads, bytes, stream>>>(p);
   SPF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -710,9 +744,11 @@ void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state
     launch<chunk_prepare_kernel<DKP, DVP>>(chunks_by_heads, PrepareSmem<DKP, DVP>::kBytes, s, p);
     const dim3 slices_by_heads(unsigned((d.dv + p.slice - 1) / p.slice), unsigned(d.nv));
     if (p.slice == 16) {
-      launch<chunk_state_kernel<DKP, DVP, 16>>(slices_by_heads, StateSmem<DKP, 16>::kBytes, s, p);
+      launch<chunk_state_kernel<DKP, DVP, 16>, kStateThreads>(slices_by_heads,
+                                                              StateSmem<DKP, 16>::kBytes, s, p);
     } else {
-      launch<chunk_state_kernel<DKP, DVP, 32>>(slices_by_heads, StateSmem<DKP, 32>::kBytes, s, p);
+      launch<chunk_state_kernel<DKP, DVP, 32>, kStateThreads>(slices_by_heads,
+                                                              StateSmem<DKP, 32>::kBytes, s, p);
     }
     launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
   });
