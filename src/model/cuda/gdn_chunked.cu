@@ -6,9 +6,10 @@
 //
 //  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
 //     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
-//     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
-//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
-//     Kd = e^(gamma_last - gamma_t) k_t (fp16), U (f32).
+//     in fp32 by forward substitution (a column per thread, held in registers: no barrier inside
+//     the solve) while the other two warps write Kd = e^(gamma_last - gamma_t) k_t (fp16), then
+//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores; X diag(.) in fp16 takes
+//     L's shared memory, so 4 CTAs fit an SM). Writes gamma, W, Kd (fp16), U (f32).
 //  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks; 8 warps):
 //     the slice S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the
 //     chunk's start state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v'
@@ -134,13 +135,74 @@ __device__ __forceinline__ void async_tile(f16* dst, const f16* src, int64_t ld,
   }
 }
 
+// 4 bytes global -> shared, asynchronously (through L1).
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(dst)), "l"(src));
+}
+// Waits until at most N committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 // ---- 1. prepare ----
+
+// acc[8][4] += A[m0, m0 + 16) x [0, K)  *  B [0, K) x [n0, n0 + 64) by ldmatrix fragments: A
+// m-major (lda), B k-major (b[k * ldb + n], kBkn) or n-major (b[n * ldb + k]).
+template <int K, bool kBkn>
+__device__ __forceinline__ void warp_mma_16x64_sm(float (&acc)[8][4], const f16* a_tile, int lda,
+                                                  int m0, const f16* b_tile, int ldb, int n0,
+                                                  int lane) {
+#pragma unroll
+  for (int k0 = 0; k0 < K; k0 += 16) {
+    uint32_t a[4];
+    ldsm_a_mk(a, a_tile, lda, m0, k0, lane);
+#pragma unroll
+    for (int nt = 0; nt < 8; nt += 2) {
+      uint32_t b0[2], b1[2];
+      if constexpr (kBkn) {
+        ldsm_b_kn_x2(b0, b1, b_tile, ldb, k0, n0 + 8 * nt, lane);
+      } else {
+        ldsm_b_nk_x2(b0, b1, b_tile, ldb, k0, n0 + 8 * nt, lane);
+      }
+      mma_f16(acc[nt], a, b0);
+      mma_f16(acc[nt + 1], a, b1);
+    }
+  }
+}
+
+// Column c of Y = (I + L)^-1 (L strictly lower, sL[i * ld + j], rows 16-byte aligned) by forward
+// substitution in fp32: y[i] = [i == c] - sum_{j < i} L[i][j] y[j]. Column c >= J0 is zero above
+// row J0, so the sums start there (J0 a multiple of 4); four partial sums per row keep the FMA
+// chains short. L's rows are read as float4 broadcasts (every thread reads the same row).
+template <int J0, int N>
+__device__ __forceinline__ void solve_unit_lower_column(const float* sL, int ld, int c,
+                                                        float (&y)[N]) {
+#pragma unroll
+  for (int i = 0; i < J0; ++i) y[i] = 0.0f;
+#pragma unroll
+  for (int i = J0; i < N; ++i) {
+    float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int j = J0; j < i; j += 4) {
+      const float4 l = *reinterpret_cast<const float4*>(sL + i * ld + j);
+      const float l4[4] = {l.x, l.y, l.z, l.w};
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (j + u < i) part[u] += l4[u] * y[j + u];
+    }
+    y[i] = (i == c ? 1.0f : 0.0f) - ((part[0] + part[1]) + (part[2] + part[3]));
+  }
+}
 
 template <int DKP, int DVP>
 struct PrepareSmem {
-  static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad, kLA = kChunk + 1;
-  static constexpr size_t kBytes = size_t(kChunk) * (kLK + kLV + 2 * kLT) * 2 +
-                                   size_t(2 * kChunk * kLA + 16 * kLA + 2 * kChunk) * 4;
+  static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad, kLA = kChunk + 8;
+  // K, V; then L (f32), which Tw and Tu (fp16) replace once the solve has read it.
+  static constexpr size_t kL = size_t(kChunk) * kLA * 4;
+  static constexpr size_t kT = size_t(2 * kChunk * kLT) * 2;
+  static_assert(kT <= kL, "Tw and Tu must fit in L's place");
+  static constexpr size_t kBytes = size_t(kChunk) * (kLK + kLV) * 2 + kL + size_t(2 * kChunk) * 4;
 };
 
 template <int DKP, int DVP>
@@ -148,14 +210,12 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   using L = PrepareSmem<DKP, DVP>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LT = L::kLT, LA = L::kLA;
   extern __shared__ __align__(16) unsigned char smem[];
-  f16* sK = reinterpret_cast<f16*>(smem);               // [BT][LK]
-  f16* sV = sK + BT * LK;                               // [BT][LV]
-  f16* sTw = sV + BT * LV;                              // [BT][LT] X diag(beta e^gamma)
-  f16* sTu = sTw + BT * LT;                             // [BT][LT] X diag(beta)
-  float* sL = reinterpret_cast<float*>(sTu + BT * LT);  // [BT][LA] strictly lower L
-  float* sX = sL + BT * LA;                             // [BT][LA] strictly lower part of X
-  float* sTmp = sX + BT * LA;                           // [16][LA] a block row's sums
-  float* sGam = sTmp + 16 * LA;
+  f16* sK = reinterpret_cast<f16*>(smem);              // [BT][LK]
+  f16* sV = sK + BT * LK;                              // [BT][LV]
+  float* sL = reinterpret_cast<float*>(sV + BT * LV);  // [BT][LA] strictly lower L
+  f16* sTw = reinterpret_cast<f16*>(sL);               // [BT][LT] X diag(beta e^gamma), after L
+  f16* sTu = sTw + BT * LT;                            // [BT][LT] X diag(beta), after L
+  float* sGam = reinterpret_cast<float*>(smem + L::kBytes) - 2 * BT;
   float* sBeta = sGam + BT;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -163,7 +223,9 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   const int64_t t0 = int64_t(blockIdx.x) * BT;
   const int n = int(min(int64_t(BT), p.T - t0));
 
+  // K first (needed at once), V in its own group (needed last).
   async_tile<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.k_pitch, p.stride, n, p.k_pitch, tid);
+  cp_async_commit();
   async_tile<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.v_pitch, p.stride, n, p.v_pitch, tid);
   cp_async_commit();
   if (tid < BT) sBeta[tid] = tid < n ? p.beta[(t0 + tid) * p.nv + h] : 0.0f;
@@ -184,16 +246,14 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
     if (i0 < n) p.gamma[(t0 + i0) * p.nv + h] = before + g0;
     if (i0 + 1 < n) p.gamma[(t0 + i0 + 1) * p.nv + h] = before + g0 + g1;
   }
-  cp_async_wait_all();
+  cp_async_wait<1>();  // K
   __syncthreads();
 
   // L = strictly-lower(beta_i e^(gamma_i - gamma_j) K K^T); this warp's 16 rows.
   {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<DKP>(acc, sK, LK, 16 * warp, 0, lane, [&](uint32_t(&b)[2], int k0, int n0) {
-      load_b_nk(b, sK, LK, k0, n0, lane);
-    });
+    warp_mma_16x64_sm<DKP, false>(acc, sK, LK, 16 * warp, sK, LK, 0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -204,68 +264,53 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   }
   __syncthreads();
 
-  // X = (I + L)^-1 - I (strictly lower), over 16 x 16 blocks: the four diagonal blocks by forward
-  // substitution, a thread per column (X[i][c] = -L[i][c] - sum_{c<j<i} L[i][j] X[j][c]); then
-  // block rows I = 1..3 in turn, X'_IJ = -X'_II sum_{J<=K<I} L_IK X'_KJ with X' = I + X, all (J,
-  // element) pairs of a block row in parallel.
-  if (tid < BT) {
-    const int c = tid, b0 = tid & ~15;
-    for (int i = b0; i < b0 + 16; ++i) {
-      float s = 0.0f;
-      if (i > c) {
-        s = -sL[i * LA + c];
-        for (int j = c + 1; j < i; ++j) s -= sL[i * LA + j] * sX[j * LA + c];
+  // Warps 0 and 1: X = (I + L)^-1, a column per thread, in registers. Warps 2 and 3 meanwhile:
+  // Kd = e^(gamma_last - gamma_t) k_t (fp16) for the state pass (sK is zero past dk).
+  float x[BT];
+  if (warp < 2) {
+    if (warp == 0) {
+      solve_unit_lower_column<0>(sL, LA, tid, x);
+    } else {
+      solve_unit_lower_column<32>(sL, LA, tid, x);
+    }
+  } else {
+    const float g_last = sGam[n - 1];
+    constexpr int kVec = DKP / 8;
+    for (int idx = tid - 64; idx < n * kVec; idx += kThreads - 64) {
+      const int r = idx / kVec, c = 8 * (idx % kVec);
+      const float f = expf(g_last - sGam[r]);
+      const uint4 raw = *reinterpret_cast<const uint4*>(sK + r * LK + c);
+      const __half2* k2 = reinterpret_cast<const __half2*>(&raw);
+      uint32_t o[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const float2 kk = __half22float2(k2[u]);
+        const __half2 y = __floats2half2_rn(f * kk.x, f * kk.y);
+        o[u] = *reinterpret_cast<const uint32_t*>(&y);
       }
-      sX[i * LA + c] = s;
+      *reinterpret_cast<uint4*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
+          make_uint4(o[0], o[1], o[2], o[3]);
     }
   }
-  __syncthreads();
-  for (int I = 1; I < 4; ++I) {
-    const int cols = 16 * I, i0 = 16 * I;
-    for (int idx = tid; idx < 16 * cols; idx += kThreads) {
-      const int r = idx / cols, c = idx % cols;
-      float s = 0.0f;
-      for (int k = c & ~15; k < i0; ++k)
-        s += sL[(i0 + r) * LA + k] * (sX[k * LA + c] + (k == c ? 1.0f : 0.0f));
-      sTmp[r * LA + c] = s;
+  __syncthreads();  // every read of L is done: Tw and Tu take its place
+  if (warp < 2) {
+    const int c = tid;
+    const float bu = sBeta[c], bw = sBeta[c] * expf(sGam[c]);
+#pragma unroll
+    for (int i = 0; i < BT; ++i) {
+      sTu[i * LT + c] = __float2half_rn(x[i] * bu);
+      sTw[i * LT + c] = __float2half_rn(x[i] * bw);
     }
-    __syncthreads();
-    for (int idx = tid; idx < 16 * cols; idx += kThreads) {
-      const int r = idx / cols, c = idx % cols;
-      float s = sTmp[r * LA + c];
-      for (int m = 0; m < r; ++m) s += sX[(i0 + r) * LA + i0 + m] * sTmp[m * LA + c];
-      sX[(i0 + r) * LA + c] = -s;
-    }
-    __syncthreads();
   }
-  for (int idx = tid; idx < BT * BT; idx += kThreads) {
-    const int i = idx / BT, j = idx % BT;
-    const float x = j < i ? sX[i * LA + j] : (j == i ? 1.0f : 0.0f);
-    sTu[i * LT + j] = __float2half_rn(x * sBeta[j]);
-    sTw[i * LT + j] = __float2half_rn(x * sBeta[j] * expf(sGam[j]));
-  }
+  cp_async_wait<0>();  // V
   __syncthreads();
 
-  // Kd = e^(gamma_last - gamma_t) k_t (fp16) for the state pass; sK is zero past dk.
-  {
-    const float g_last = sGam[n - 1];
-    for (int idx = tid; idx < n * (DKP / 2); idx += kThreads) {
-      const int r = idx / (DKP / 2), c = 2 * (idx % (DKP / 2));
-      const float f = expf(g_last - sGam[r]);
-      const float x0 = f * __half2float(sK[r * LK + c]);
-      const float x1 = f * __half2float(sK[r * LK + c + 1]);
-      *reinterpret_cast<__half2*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
-          __floats2half2_rn(x0, x1);
-    }
-  }
   // W = Tw K (fp16 out), U = Tu V (f32 out), 64 columns at a time.
   const int r0 = 16 * warp;
   for (int n0 = 0; n0 < DKP; n0 += 64) {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<BT>(acc, sTw, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_kn(b, sK, LK, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<BT, true>(acc, sTw, LT, r0, sK, LK, n0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -279,9 +324,7 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   for (int n0 = 0; n0 < DVP; n0 += 64) {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<BT>(acc, sTu, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_kn(b, sV, LV, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<BT, true>(acc, sTu, LT, r0, sV, LV, n0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -312,16 +355,6 @@ struct StateSmem {
   static constexpr size_t kBytes = kStages * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
   static_assert(kStage % 16 == 0, "stages must keep 16-byte alignment");
 };
-
-// 4 bytes global -> shared, asynchronously (through L1).
-__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(dst)), "l"(src));
-}
-// Waits until at most N committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 
 template <int DKP, int DVP, int SLICE>
 __global__ void __launch_bounds__(kStateThreads) chunk_state_kernel(const ChunkParams p) {
