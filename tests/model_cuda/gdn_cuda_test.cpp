@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "model/cuda/gdn_kernels.h"
+#include "model/cuda/gdn_mma_check.h"
 #include "model/gdn.h"
 #include "test_util.h"
 
@@ -254,6 +255,13 @@ TEST(GdnCuda, L2NormalizeGatesAndGatedNormMatchCpu) {
 
 // ---- the delta rule
 // ------------------------------------------------------------------------------
+
+// The chunked kernels' ldmatrix fragment loaders return what the plain loads they replace do (a
+// failure here explains any failure of the chunked cases below).
+TEST(GdnCuda, FragmentLoadersMatchPlainLoads) {
+  SPF_REQUIRE_CUDA();
+  EXPECT_EQ(cuda::gdn::fragment_loader_mismatches(), 0);
+}
 
 struct DeltaShape {
   Dims d;

@@ -77,24 +77,6 @@ constexpr int padded_dim(int d) {
   return d <= 64 ? 64 : 128;
 }
 
-// acc[8][4] += A[m0, m0 + 16) x [0, K)  *  B [0, K) x [n0, n0 + 64), A m-major (lda), B read by
-// load_b(b, k0, n) for an 8-column tile at n.
-template <int K, class LoadB>
-__device__ __forceinline__ void warp_mma_16x64(float (&acc)[8][4], const f16* a_tile, int lda,
-                                               int m0, int n0, int lane, LoadB load_b) {
-#pragma unroll
-  for (int k0 = 0; k0 < K; k0 += 16) {
-    uint32_t a[4];
-    load_a_mk(a, a_tile, lda, m0, k0, lane);
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
-      uint32_t b[2];
-      load_b(b, k0, n0 + 8 * nt);
-      mma_f16(acc[nt], a, b);
-    }
-  }
-}
-
 __device__ __forceinline__ void zero(float (&acc)[8][4]) {
 #pragma unroll
   for (int nt = 0; nt < 8; ++nt)
@@ -579,9 +561,7 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<DKP>(acc, sQ, LK, r0, 0, lane, [&](uint32_t(&b)[2], int k0, int n0) {
-      load_b_nk(b, sK, LK, k0, n0, lane);
-    });
+    warp_mma_16x64_sm<DKP, false>(acc, sQ, LK, r0, sK, LK, 0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -601,16 +581,12 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   for (int nh = 0; nh < NH; ++nh) {
     const int n0 = 64 * nh;
     zero(acc[nh]);
-    warp_mma_16x64<DKP>(acc[nh], sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_nk(b, sH, LK, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<DKP, false>(acc[nh], sQ, LK, r0, sH, LK, n0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[nh][nt][e] *= row_scale[e >> 1];
-    warp_mma_16x64<BT>(acc[nh], sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_kn(b, sVn, LV, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<BT, true>(acc[nh], sP, LT, r0, sVn, LV, n0, lane);
   }
   const int64_t row_len = int64_t(p.nv) * p.dv;
   if (p.normed == nullptr) {

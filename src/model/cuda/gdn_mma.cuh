@@ -1,7 +1,9 @@
 // Warp-level tensor-core building blocks of the chunked Gated DeltaNet kernels: fragments of the
-// mma.sync m16n8k16 fp16 instruction (fp32 accumulation) read from fp16 tiles in shared memory by
-// plain 32-bit / 16-bit loads, for either storage order of each operand, so every matmul of the
-// chunked delta rule reads its tiles as they were stored (no transposed copies).
+// mma.sync m16n8k16 fp16 instruction (fp32 accumulation) read from fp16 tiles in shared memory,
+// for either storage order of each operand, so every matmul of the chunked delta rule reads its
+// tiles as they were stored (no transposed copies). The kernels use the ldmatrix forms (ldsm_*:
+// one instruction per fragment); the plain 32-bit / 16-bit load forms (load_*) define what each
+// must return, and gdn_mma_check.h compares the two on the device.
 //
 // The operands are fp16, not bf16: every one of them is bounded (unit keys, decays <= 1, states and
 // values of activation size), and fp16's 11-bit significand keeps 8x more of each rounded operand;
