@@ -14,8 +14,9 @@
 //     the slice S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the
 //     chunk's start state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v'
 //     on tensor cores (ldmatrix fragments, two barriers per chunk), while cp.async brings the
-//     next three chunks' W, Kd, U slice and gamma_last (a 4-stage ring), so the sequential loop
-//     never waits on global memory. Writes v' (fp16) and the final state.
+//     next three chunks' W, Kd, U slice and gamma_last (a 4-stage ring; 3 stages where shared
+//     memory is smaller), so the sequential loop never waits on global memory. Writes v' (fp16) and
+//     the final state.
 //  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
 //     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores; f32 out, or (mix()) the gated RMS norm
 //     of each row straight to bf16.
@@ -327,10 +328,12 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 constexpr int kStateThreads = 256;
 constexpr int kStateWarps = kStateThreads / 32;
 
-template <int DKP, int SLICE>
+// STAGES: the next chunks' W, Kd and U are in flight while one computes, STAGES - 1 of them (4
+// where the GPU's shared memory allows, 3 on sm_80's 163 KB; state_stages()).
+template <int DKP, int SLICE, int STAGES>
 struct StateSmem {
-  // The next chunks' W, Kd and U are in flight while one computes: kStages - 1 of them.
-  static constexpr int kStages = 4;
+  static constexpr int kStages = STAGES;
+  static_assert(STAGES >= 2, "the ring needs a stage to fill while one computes");
   static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 8;
   // Per stage: W, Kd (fp16), the U slice (f32) and the chunk's gamma_last (padded to 16 bytes).
   static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4 + 16;
@@ -338,9 +341,9 @@ struct StateSmem {
   static_assert(kStage % 16 == 0, "stages must keep 16-byte alignment");
 };
 
-template <int DKP, int DVP, int SLICE>
+template <int DKP, int DVP, int SLICE, int STAGES>
 __global__ void __launch_bounds__(kStateThreads) chunk_state_kernel(const ChunkParams p) {
-  using L = StateSmem<DKP, SLICE>;
+  using L = StateSmem<DKP, SLICE, STAGES>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU, kStages = L::kStages;
   constexpr int NT = SLICE / 8;  // 8-column n-tiles of the slice
   // v' = U - W S: warp w computes tokens 16 (w % 4).. and n-tiles [(w / 4) NTV, +NTV).
@@ -688,6 +691,17 @@ int auto_state_columns(const Dims& d) {
   return int64_t(d.nv) * ((d.dv + 31) / 32) * 2 <= sms ? 16 : 32;
 }
 
+// The opt-in shared memory per block of the current GPU (227 KB on sm_90, 163 KB on sm_80).
+size_t state_smem_limit() {
+  static const size_t bytes = [] {
+    int dev = 0, n = 0;
+    SPF_CUDA_CHECK(cudaGetDevice(&dev));
+    SPF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return size_t(n);
+  }();
+  return bytes;
+}
+
 // delta_chunked on packed inputs; the output is f32 `out`, or (fused) the gated RMS norm in bf16.
 void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state, float* out,
                   const GatedNormOut* fused, Arena& scratch, void* stream, int state_columns) {
@@ -752,12 +766,16 @@ void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state
     const dim3 chunks_by_heads(unsigned(n_chunks), unsigned(d.nv));
     launch<chunk_prepare_kernel<DKP, DVP>>(chunks_by_heads, PrepareSmem<DKP, DVP>::kBytes, s, p);
     const dim3 slices_by_heads(unsigned((d.dv + p.slice - 1) / p.slice), unsigned(d.nv));
+    auto state_pass = [&](auto slice, auto stages) {
+      constexpr int SLICE = decltype(slice)::value, STAGES = decltype(stages)::value;
+      launch<chunk_state_kernel<DKP, DVP, SLICE, STAGES>, kStateThreads>(
+          slices_by_heads, StateSmem<DKP, SLICE, STAGES>::kBytes, s, p);
+    };
+    const bool deep = StateSmem<DKP, 32, 4>::kBytes <= state_smem_limit();
     if (p.slice == 16) {
-      launch<chunk_state_kernel<DKP, DVP, 16>, kStateThreads>(slices_by_heads,
-                                                              StateSmem<DKP, 16>::kBytes, s, p);
+      deep ? state_pass(Int<16>{}, Int<4>{}) : state_pass(Int<16>{}, Int<3>{});
     } else {
-      launch<chunk_state_kernel<DKP, DVP, 32>, kStateThreads>(slices_by_heads,
-                                                              StateSmem<DKP, 32>::kBytes, s, p);
+      deep ? state_pass(Int<32>{}, Int<4>{}) : state_pass(Int<32>{}, Int<3>{});
     }
     launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
   });
