@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "model/cuda/gdn_kernels.h"
+#include "model/cuda/gdn_mma_check.h"
 #include "model/gdn.h"
 #include "test_util.h"
 
@@ -255,13 +256,21 @@ TEST(GdnCuda, L2NormalizeGatesAndGatedNormMatchCpu) {
 // ---- the delta rule
 // ------------------------------------------------------------------------------
 
+// The chunked kernels' ldmatrix fragment loaders return what the plain loads they replace do (a
+// failure here explains any failure of the chunked cases below).
+TEST(GdnCuda, FragmentLoadersMatchPlainLoads) {
+  SPF_REQUIRE_CUDA();
+  EXPECT_EQ(cuda::gdn::fragment_loader_mismatches(), 0);
+}
+
 struct DeltaShape {
   Dims d;
   int64_t T;
 };
 
 // The lengths of the brief (1, 17, 64, 1000, 4097) over group sizes 1 and 2, dk = dv = 128 and
-// small dims (32; the tiny test model's 16 / 24, which are not multiples of 16 for dv).
+// small dims (32; the tiny test model's 16 / 24, which are not multiples of 16 for dv); chunk
+// counts around the state pass's pipeline depth.
 std::vector<DeltaShape> delta_shapes() {
   std::vector<DeltaShape> s;
   for (const int64_t T : {1, 17, 64, 1000, 4097}) {
@@ -273,6 +282,12 @@ std::vector<DeltaShape> delta_shapes() {
   s.push_back({Dims{2, 4, 16, 24}, 200});
   s.push_back({Dims{1, 2, 64, 128}, 300});
   s.push_back({Dims{1, 1, 128, 48}, 130});
+  // The state pass keeps 3 chunks in flight in a ring of 4 stages: 3 chunks (no wrap), 4 (every
+  // stage once), 4 and a token, and 9 (the ring wraps twice) with a partial last chunk.
+  for (const int64_t T : {192, 256, 257, 560}) {
+    s.push_back({Dims{1, 2, 128, 128}, T});
+    s.push_back({Dims{2, 2, 64, 40}, T});
+  }
   return s;
 }
 
@@ -346,23 +361,32 @@ TEST(GdnCuda, StateCarriedAcrossCallsEqualsOneCall) {
 // ---- the whole mixer
 // -----------------------------------------------------------------------------
 
-// m and z are bf16 values (the GEMMs' output type), a and b f32.
+// m and z are bf16 values (the GEMMs' output type), a and b f32. The states start at zero, or
+// (random_states) at random values, so that the conv reads its history from conv_state.
 struct MixCase {
   Dims d;
   int64_t T;
+  int K;
   std::vector<float> m, z, a, b, conv_w, A_log, dt_bias, norm_w, conv_state, state;
-  MixCase(Dims dims, int64_t t, uint32_t seed) : d(dims), T(t) {
+  MixCase(Dims dims, int64_t t, uint32_t seed, int conv_width = kK, bool random_states = false)
+      : d(dims), T(t), K(conv_width) {
     m = bf16_to_floats(floats_to_bf16(test::random_floats(size_t(T * d.channels()), seed + 1)));
     z = bf16_to_floats(
         floats_to_bf16(test::random_floats(size_t(T * d.value_dim()), seed + 2, -2.0f, 2.0f)));
     a = test::random_floats(size_t(T * d.nv), seed + 3, -3.0f, 3.0f);
     b = test::random_floats(size_t(T * d.nv), seed + 4, -3.0f, 3.0f);
-    conv_w = test::random_floats(size_t(d.channels() * kK), seed + 5, -0.8f, 0.8f);
+    conv_w = test::random_floats(size_t(d.channels() * K), seed + 5, -0.8f, 0.8f);
     A_log = test::random_floats(size_t(d.nv), seed + 6, -2.0f, 1.0f);
     dt_bias = test::random_floats(size_t(d.nv), seed + 7, -1.0f, 1.0f);
     norm_w = test::random_floats(size_t(d.dv), seed + 8, 0.5f, 1.5f);
-    conv_state.assign(size_t((kK - 1) * d.channels()), 0.0f);
-    state.assign(size_t(d.state_size()), 0.0f);
+    if (random_states) {
+      // Not bf16 values: the conv state is f32 whatever m's type.
+      conv_state = test::random_floats(size_t((K - 1) * d.channels()), seed + 9);
+      state = test::random_floats(size_t(d.state_size()), seed + 10, -0.5f, 0.5f);
+    } else {
+      conv_state.assign(size_t((K - 1) * d.channels()), 0.0f);
+      state.assign(size_t(d.state_size()), 0.0f);
+    }
   }
 };
 
@@ -385,19 +409,39 @@ struct DeviceMix {
         conv_state(mc.conv_state),
         state(mc.state) {}
   // Tokens [t0, t0 + n) through cuda::gdn::mix (m as bf16 bits, or as f32 with f32_m); the bf16
-  // outputs as floats.
-  std::vector<float> run(int64_t t0, int64_t n, DeltaMode mode, Arena& arena, bool f32_m = false) {
+  // outputs as floats. With misalign, m is first copied one element past a 16-byte boundary (the
+  // prologue's fallback for arrays it cannot read in 16-byte pieces).
+  std::vector<float> run(int64_t t0, int64_t n, DeltaMode mode, Arena& arena, bool f32_m = false,
+                         bool misalign = false) {
     const Dims& d = c.d;
     DeviceArray<uint16_t> out(size_t(n * d.value_dim()));
     const cuda::gdn::MixerWeights w{conv_w.get(), A_log.get(), dt_bias.get(), norm_w.get()};
+    const size_t C = size_t(d.channels()), at = size_t(t0) * C, len = size_t(n) * C;
     if (f32_m) {
-      cuda::gdn::mix(d, kK, n, m32.get() + t0 * d.channels(), z.get() + t0 * d.value_dim(),
-                     a.get() + t0 * d.nv, b.get() + t0 * d.nv, w, kEps, conv_state.get(),
-                     state.get(), out.get(), arena, nullptr, mode);
+      const float* src = m32.get() + at;
+      std::vector<float> shifted;
+      if (misalign) {
+        shifted.assign(c.m.begin() + int64_t(at), c.m.begin() + int64_t(at + len));
+        shifted.insert(shifted.begin(), 0.0f);
+      }
+      const DeviceArray<float> copy(shifted);
+      if (misalign) src = copy.get() + 1;
+      cuda::gdn::mix(d, c.K, n, src, z.get() + t0 * d.value_dim(), a.get() + t0 * d.nv,
+                     b.get() + t0 * d.nv, w, kEps, conv_state.get(), state.get(), out.get(), arena,
+                     nullptr, mode);
     } else {
-      cuda::gdn::mix(d, kK, n, m.get() + t0 * d.channels(), z.get() + t0 * d.value_dim(),
-                     a.get() + t0 * d.nv, b.get() + t0 * d.nv, w, kEps, conv_state.get(),
-                     state.get(), out.get(), arena, nullptr, mode);
+      const uint16_t* src = m.get() + at;
+      std::vector<uint16_t> shifted;
+      if (misalign) {
+        shifted = floats_to_bf16(
+            std::vector<float>(c.m.begin() + int64_t(at), c.m.begin() + int64_t(at + len)));
+        shifted.insert(shifted.begin(), uint16_t(0));
+      }
+      const DeviceArray<uint16_t> copy(shifted);
+      if (misalign) src = copy.get() + 1;
+      cuda::gdn::mix(d, c.K, n, src, z.get() + t0 * d.value_dim(), a.get() + t0 * d.nv,
+                     b.get() + t0 * d.nv, w, kEps, conv_state.get(), state.get(), out.get(), arena,
+                     nullptr, mode);
     }
     std::vector<float> o = bf16_to_floats(out.host());
     arena.reset();
@@ -411,7 +455,7 @@ std::vector<float> cpu_mix(const MixCase& c, int64_t t0, int64_t n, std::vector<
   const Dims& d = c.d;
   std::vector<float> m(c.m.begin() + t0 * d.channels(), c.m.begin() + (t0 + n) * d.channels());
   std::vector<float> out(size_t(n * d.value_dim()));
-  gdn::mix(d, kK, n, m.data(), c.z.data() + t0 * d.value_dim(), c.a.data() + t0 * d.nv,
+  gdn::mix(d, c.K, n, m.data(), c.z.data() + t0 * d.value_dim(), c.a.data() + t0 * d.nv,
            c.b.data() + t0 * d.nv,
            {c.conv_w.data(), c.A_log.data(), c.dt_bias.data(), c.norm_w.data()}, kEps,
            conv_state.data(), state.data(), out.data(), DeltaMode::recurrent);
@@ -447,6 +491,73 @@ TEST(GdnCuda, MixMatchesCpu) {
             max_err(name + "_f32_m_conv_state", dev32.conv_state.host(), dev.conv_state.host()),
             0.0)
             << name;
+      }
+    }
+  }
+}
+
+// The prologue (conv + SiLU + L2 norm, one kernel) over its paths, against the CPU mixer from
+// random conv and recurrent states:
+//  - the vector kernel (head dims multiples of 8, 16-byte aligned arrays, K <= 4): head rows of
+//    2, 3 (of 4 lanes: idle lanes in a row), 16 and 32 lanes; K = 1, 2, 3, 4; lengths around its
+//    32-token walks (1, 17, 31, 32, 33, 65, 100: a walk starting inside the conv history, full and
+//    partial walks);
+//  - the per-row kernel: head dims that are not multiples of 8, K = 5, and m one element off a
+//    16-byte boundary (the same values, so the same result up to the norm's summation order);
+// each in both delta forms (the chunked form's packed fp16 heads, the recurrent form's f32 rows)
+// and with m in bf16 and f32 (which must agree bit for bit: the same values, the same arithmetic).
+TEST(GdnCuda, MixProloguePathsMatchCpu) {
+  SPF_REQUIRE_CUDA();
+  Arena arena(Device::cuda);
+  struct PrologueCase {
+    Dims d;
+    int K;
+    std::vector<int64_t> lengths;
+    bool misalign;
+  };
+  const std::vector<int64_t> walks{1, 17, 31, 32, 33, 65, 100};
+  const std::vector<PrologueCase> cases{
+      {Dims{2, 4, 16, 24}, 4, walks, false},    // 2 and 3 of 4 lanes per row
+      {Dims{1, 2, 128, 128}, 4, walks, false},  // the model's rows: 16 lanes
+      {Dims{2, 2, 32, 64}, 3, {33, 100}, false},   {Dims{1, 2, 64, 64}, 2, {1, 65}, false},
+      {Dims{1, 1, 32, 32}, 1, {17, 40}, false},     // no conv history at all
+      {Dims{1, 1, 256, 64}, 4, {5, 33}, false},     // 32 lanes (recurrent form only)
+      {Dims{1, 2, 20, 36}, 4, {1, 33, 70}, false},  // not multiples of 8: per-row kernel
+      {Dims{2, 2, 16, 12}, 4, {40}, false},         // dv alone not a multiple of 8
+      {Dims{1, 2, 64, 64}, 5, {3, 66}, false},      // K past the vector kernel's 4
+      {Dims{1, 2, 128, 128}, 4, {1, 65}, true},     // unaligned m: per-row kernel
+  };
+  for (const PrologueCase& pc : cases) {
+    for (const int64_t T : pc.lengths) {
+      for (const DeltaMode mode : {DeltaMode::recurrent, DeltaMode::chunked}) {
+        if (mode == DeltaMode::chunked &&
+            (pc.d.dk > cuda::gdn::kChunkedMaxDim || pc.d.dv > cuda::gdn::kChunkedMaxDim))
+          continue;
+        const bool chunked = mode == DeltaMode::chunked;
+        const MixCase c(pc.d, T, uint32_t(7 * T + pc.d.dk + pc.K), pc.K, true);
+        std::vector<float> conv_state = c.conv_state, state = c.state;
+        const std::vector<float> want = cpu_mix(c, 0, T, conv_state, state);
+        const std::string name = std::string("mix_prologue_") +
+                                 (chunked ? "chunked_" : "recurrent_") + dims_name(c.d, T) + "_K" +
+                                 std::to_string(pc.K) + (pc.misalign ? "_misaligned" : "");
+        DeviceMix dev(c);
+        const std::vector<float> got = dev.run(0, T, mode, arena, false, pc.misalign);
+        EXPECT_LE(max_err(name, got, want), chunked ? kMixChunkedTol : kMixF32Tol) << name;
+        EXPECT_LE(max_err(name + "_state", dev.state.host(), state),
+                  chunked ? kChunkedTol : kRecurrentTol)
+            << name;
+        EXPECT_LE(max_err(name + "_conv_state", dev.conv_state.host(), conv_state), 0.0) << name;
+        DeviceMix dev32(c);
+        const std::vector<float> got32 = dev32.run(0, T, mode, arena, true, pc.misalign);
+        EXPECT_LE(max_err(name + "_f32_m", got32, got), 0.0) << name;
+        EXPECT_LE(max_err(name + "_f32_m_state", dev32.state.host(), dev.state.host()), 0.0)
+            << name;
+        if (pc.misalign) {  // against the vector kernel on the aligned copy
+          DeviceMix aligned(c);
+          EXPECT_LE(max_err(name + "_vs_aligned", got, aligned.run(0, T, mode, arena)),
+                    chunked ? kMixChunkedTol : kMixF32Tol)
+              << name;
+        }
       }
     }
   }

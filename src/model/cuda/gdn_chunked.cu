@@ -6,14 +6,17 @@
 //
 //  1. prepare (grid chunks x heads): per chunk of 64 tokens, gamma = cumsum(g),
 //     L = strictly-lower(beta_i (k_i . k_j) e^(gamma_i - gamma_j)) (tensor cores), X = (I + L)^-1
-//     in fp32 over 16 x 16 blocks (diagonal blocks by forward substitution, then block rows), then
-//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores). Writes gamma, W and
-//     Kd = e^(gamma_last - gamma_t) k_t (fp16), U (f32).
-//  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks): the slice
-//     S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the chunk's start
-//     state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v' on tensor
-//     cores, while cp.async brings the next chunk's W, Kd and U slice (double-buffered), so the
-//     sequential loop never waits on global memory. Writes v' (fp16) and the final state.
+//     in fp32 by forward substitution (a column per thread, held in registers: no barrier inside
+//     the solve) while the other two warps write Kd = e^(gamma_last - gamma_t) k_t (fp16), then
+//     W = X diag(beta e^gamma) K and U = X diag(beta) V (tensor cores; X diag(.) in fp16 takes
+//     L's shared memory, so 4 CTAs fit an SM). Writes gamma, W, Kd (fp16), U (f32).
+//  2. state (grid 16- or 32-column slices of the state x heads, sequential over chunks; 8 warps):
+//     the slice S[dk][slice] lives in fp32 mma accumulators; per chunk it stores S (fp16, the
+//     chunk's start state, for kernel 3), computes v' = U - W S and S <- e^gamma_last S + Kd^T v'
+//     on tensor cores (ldmatrix fragments, two barriers per chunk), while cp.async brings the
+//     next three chunks' W, Kd, U slice and gamma_last (a 4-stage ring; 3 stages where shared
+//     memory is smaller), so the sequential loop never waits on global memory. Writes v' (fp16) and
+//     the final state.
 //  3. output (grid chunks x heads): o = e^gamma (Q S_start) + (causal incl. diagonal
 //     (Q K^T) * e^(gamma_i - gamma_j)) v' on tensor cores; f32 out, or (mix()) the gated RMS norm
 //     of each row straight to bf16.
@@ -75,24 +78,6 @@ constexpr int padded_dim(int d) {
   return d <= 64 ? 64 : 128;
 }
 
-// acc[8][4] += A[m0, m0 + 16) x [0, K)  *  B [0, K) x [n0, n0 + 64), A m-major (lda), B read by
-// load_b(b, k0, n) for an 8-column tile at n.
-template <int K, class LoadB>
-__device__ __forceinline__ void warp_mma_16x64(float (&acc)[8][4], const f16* a_tile, int lda,
-                                               int m0, int n0, int lane, LoadB load_b) {
-#pragma unroll
-  for (int k0 = 0; k0 < K; k0 += 16) {
-    uint32_t a[4];
-    load_a_mk(a, a_tile, lda, m0, k0, lane);
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
-      uint32_t b[2];
-      load_b(b, k0, n0 + 8 * nt);
-      mma_f16(acc[nt], a, b);
-    }
-  }
-}
-
 __device__ __forceinline__ void zero(float (&acc)[8][4]) {
 #pragma unroll
   for (int nt = 0; nt < 8; ++nt)
@@ -110,10 +95,6 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
 }
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::);
-}
-// Waits until at most one committed group is still in flight.
-__device__ __forceinline__ void cp_async_wait_one() {
-  asm volatile("cp.async.wait_group 1;\n" ::);
 }
 __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::);
@@ -137,13 +118,74 @@ __device__ __forceinline__ void async_tile(f16* dst, const f16* src, int64_t ld,
   }
 }
 
+// 4 bytes global -> shared, asynchronously (through L1).
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(dst)), "l"(src));
+}
+// Waits until at most N committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 // ---- 1. prepare ----
+
+// acc[8][4] += A[m0, m0 + 16) x [0, K)  *  B [0, K) x [n0, n0 + 64) by ldmatrix fragments: A
+// m-major (lda), B k-major (b[k * ldb + n], kBkn) or n-major (b[n * ldb + k]).
+template <int K, bool kBkn>
+__device__ __forceinline__ void warp_mma_16x64_sm(float (&acc)[8][4], const f16* a_tile, int lda,
+                                                  int m0, const f16* b_tile, int ldb, int n0,
+                                                  int lane) {
+#pragma unroll
+  for (int k0 = 0; k0 < K; k0 += 16) {
+    uint32_t a[4];
+    ldsm_a_mk(a, a_tile, lda, m0, k0, lane);
+#pragma unroll
+    for (int nt = 0; nt < 8; nt += 2) {
+      uint32_t b0[2], b1[2];
+      if constexpr (kBkn) {
+        ldsm_b_kn_x2(b0, b1, b_tile, ldb, k0, n0 + 8 * nt, lane);
+      } else {
+        ldsm_b_nk_x2(b0, b1, b_tile, ldb, k0, n0 + 8 * nt, lane);
+      }
+      mma_f16(acc[nt], a, b0);
+      mma_f16(acc[nt + 1], a, b1);
+    }
+  }
+}
+
+// Column c of Y = (I + L)^-1 (L strictly lower, sL[i * ld + j], rows 16-byte aligned) by forward
+// substitution in fp32: y[i] = [i == c] - sum_{j < i} L[i][j] y[j]. Column c >= J0 is zero above
+// row J0, so the sums start there (J0 a multiple of 4); four partial sums per row keep the FMA
+// chains short. L's rows are read as float4 broadcasts (every thread reads the same row).
+template <int J0, int N>
+__device__ __forceinline__ void solve_unit_lower_column(const float* sL, int ld, int c,
+                                                        float (&y)[N]) {
+#pragma unroll
+  for (int i = 0; i < J0; ++i) y[i] = 0.0f;
+#pragma unroll
+  for (int i = J0; i < N; ++i) {
+    float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int j = J0; j < i; j += 4) {
+      const float4 l = *reinterpret_cast<const float4*>(sL + i * ld + j);
+      const float l4[4] = {l.x, l.y, l.z, l.w};
+#pragma unroll
+      for (int u = 0; u < 4; ++u)
+        if (j + u < i) part[u] += l4[u] * y[j + u];
+    }
+    y[i] = (i == c ? 1.0f : 0.0f) - ((part[0] + part[1]) + (part[2] + part[3]));
+  }
+}
 
 template <int DKP, int DVP>
 struct PrepareSmem {
-  static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad, kLA = kChunk + 1;
-  static constexpr size_t kBytes = size_t(kChunk) * (kLK + kLV + 2 * kLT) * 2 +
-                                   size_t(2 * kChunk * kLA + 16 * kLA + 2 * kChunk) * 4;
+  static constexpr int kLK = DKP + kPad, kLV = DVP + kPad, kLT = kChunk + kPad, kLA = kChunk + 8;
+  // K, V; then L (f32), which Tw and Tu (fp16) replace once the solve has read it.
+  static constexpr size_t kL = size_t(kChunk) * kLA * 4;
+  static constexpr size_t kT = size_t(2 * kChunk * kLT) * 2;
+  static_assert(kT <= kL, "Tw and Tu must fit in L's place");
+  static constexpr size_t kBytes = size_t(kChunk) * (kLK + kLV) * 2 + kL + size_t(2 * kChunk) * 4;
 };
 
 template <int DKP, int DVP>
@@ -151,14 +193,12 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   using L = PrepareSmem<DKP, DVP>;
   constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LT = L::kLT, LA = L::kLA;
   extern __shared__ __align__(16) unsigned char smem[];
-  f16* sK = reinterpret_cast<f16*>(smem);               // [BT][LK]
-  f16* sV = sK + BT * LK;                               // [BT][LV]
-  f16* sTw = sV + BT * LV;                              // [BT][LT] X diag(beta e^gamma)
-  f16* sTu = sTw + BT * LT;                             // [BT][LT] X diag(beta)
-  float* sL = reinterpret_cast<float*>(sTu + BT * LT);  // [BT][LA] strictly lower L
-  float* sX = sL + BT * LA;                             // [BT][LA] strictly lower part of X
-  float* sTmp = sX + BT * LA;                           // [16][LA] a block row's sums
-  float* sGam = sTmp + 16 * LA;
+  f16* sK = reinterpret_cast<f16*>(smem);              // [BT][LK]
+  f16* sV = sK + BT * LK;                              // [BT][LV]
+  float* sL = reinterpret_cast<float*>(sV + BT * LV);  // [BT][LA] strictly lower L
+  f16* sTw = reinterpret_cast<f16*>(sL);               // [BT][LT] X diag(beta e^gamma), after L
+  f16* sTu = sTw + BT * LT;                            // [BT][LT] X diag(beta), after L
+  float* sGam = reinterpret_cast<float*>(smem + L::kBytes) - 2 * BT;
   float* sBeta = sGam + BT;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -166,7 +206,9 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   const int64_t t0 = int64_t(blockIdx.x) * BT;
   const int n = int(min(int64_t(BT), p.T - t0));
 
+  // K first (needed at once), V in its own group (needed last).
   async_tile<DKP>(sK, p.k + t0 * p.stride + int64_t(kh) * p.k_pitch, p.stride, n, p.k_pitch, tid);
+  cp_async_commit();
   async_tile<DVP>(sV, p.v + t0 * p.stride + int64_t(h) * p.v_pitch, p.stride, n, p.v_pitch, tid);
   cp_async_commit();
   if (tid < BT) sBeta[tid] = tid < n ? p.beta[(t0 + tid) * p.nv + h] : 0.0f;
@@ -187,16 +229,14 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
     if (i0 < n) p.gamma[(t0 + i0) * p.nv + h] = before + g0;
     if (i0 + 1 < n) p.gamma[(t0 + i0 + 1) * p.nv + h] = before + g0 + g1;
   }
-  cp_async_wait_all();
+  cp_async_wait<1>();  // K
   __syncthreads();
 
   // L = strictly-lower(beta_i e^(gamma_i - gamma_j) K K^T); this warp's 16 rows.
   {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<DKP>(acc, sK, LK, 16 * warp, 0, lane, [&](uint32_t(&b)[2], int k0, int n0) {
-      load_b_nk(b, sK, LK, k0, n0, lane);
-    });
+    warp_mma_16x64_sm<DKP, false>(acc, sK, LK, 16 * warp, sK, LK, 0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -207,68 +247,53 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   }
   __syncthreads();
 
-  // X = (I + L)^-1 - I (strictly lower), over 16 x 16 blocks: the four diagonal blocks by forward
-  // substitution, a thread per column (X[i][c] = -L[i][c] - sum_{c<j<i} L[i][j] X[j][c]); then
-  // block rows I = 1..3 in turn, X'_IJ = -X'_II sum_{J<=K<I} L_IK X'_KJ with X' = I + X, all (J,
-  // element) pairs of a block row in parallel.
-  if (tid < BT) {
-    const int c = tid, b0 = tid & ~15;
-    for (int i = b0; i < b0 + 16; ++i) {
-      float s = 0.0f;
-      if (i > c) {
-        s = -sL[i * LA + c];
-        for (int j = c + 1; j < i; ++j) s -= sL[i * LA + j] * sX[j * LA + c];
+  // Warps 0 and 1: X = (I + L)^-1, a column per thread, in registers. Warps 2 and 3 meanwhile:
+  // Kd = e^(gamma_last - gamma_t) k_t (fp16) for the state pass (sK is zero past dk).
+  float x[BT];
+  if (warp < 2) {
+    if (warp == 0) {
+      solve_unit_lower_column<0>(sL, LA, tid, x);
+    } else {
+      solve_unit_lower_column<32>(sL, LA, tid, x);
+    }
+  } else {
+    const float g_last = sGam[n - 1];
+    constexpr int kVec = DKP / 8;
+    for (int idx = tid - 64; idx < n * kVec; idx += kThreads - 64) {
+      const int r = idx / kVec, c = 8 * (idx % kVec);
+      const float f = expf(g_last - sGam[r]);
+      const uint4 raw = *reinterpret_cast<const uint4*>(sK + r * LK + c);
+      const __half2* k2 = reinterpret_cast<const __half2*>(&raw);
+      uint32_t o[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const float2 kk = __half22float2(k2[u]);
+        const __half2 y = __floats2half2_rn(f * kk.x, f * kk.y);
+        o[u] = *reinterpret_cast<const uint32_t*>(&y);
       }
-      sX[i * LA + c] = s;
+      *reinterpret_cast<uint4*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
+          make_uint4(o[0], o[1], o[2], o[3]);
     }
   }
-  __syncthreads();
-  for (int I = 1; I < 4; ++I) {
-    const int cols = 16 * I, i0 = 16 * I;
-    for (int idx = tid; idx < 16 * cols; idx += kThreads) {
-      const int r = idx / cols, c = idx % cols;
-      float s = 0.0f;
-      for (int k = c & ~15; k < i0; ++k)
-        s += sL[(i0 + r) * LA + k] * (sX[k * LA + c] + (k == c ? 1.0f : 0.0f));
-      sTmp[r * LA + c] = s;
+  __syncthreads();  // every read of L is done: Tw and Tu take its place
+  if (warp < 2) {
+    const int c = tid;
+    const float bu = sBeta[c], bw = sBeta[c] * expf(sGam[c]);
+#pragma unroll
+    for (int i = 0; i < BT; ++i) {
+      sTu[i * LT + c] = __float2half_rn(x[i] * bu);
+      sTw[i * LT + c] = __float2half_rn(x[i] * bw);
     }
-    __syncthreads();
-    for (int idx = tid; idx < 16 * cols; idx += kThreads) {
-      const int r = idx / cols, c = idx % cols;
-      float s = sTmp[r * LA + c];
-      for (int m = 0; m < r; ++m) s += sX[(i0 + r) * LA + i0 + m] * sTmp[m * LA + c];
-      sX[(i0 + r) * LA + c] = -s;
-    }
-    __syncthreads();
   }
-  for (int idx = tid; idx < BT * BT; idx += kThreads) {
-    const int i = idx / BT, j = idx % BT;
-    const float x = j < i ? sX[i * LA + j] : (j == i ? 1.0f : 0.0f);
-    sTu[i * LT + j] = __float2half_rn(x * sBeta[j]);
-    sTw[i * LT + j] = __float2half_rn(x * sBeta[j] * expf(sGam[j]));
-  }
+  cp_async_wait<0>();  // V
   __syncthreads();
 
-  // Kd = e^(gamma_last - gamma_t) k_t (fp16) for the state pass; sK is zero past dk.
-  {
-    const float g_last = sGam[n - 1];
-    for (int idx = tid; idx < n * (DKP / 2); idx += kThreads) {
-      const int r = idx / (DKP / 2), c = 2 * (idx % (DKP / 2));
-      const float f = expf(g_last - sGam[r]);
-      const float x0 = f * __half2float(sK[r * LK + c]);
-      const float x1 = f * __half2float(sK[r * LK + c + 1]);
-      *reinterpret_cast<__half2*>(p.kd + ((t0 + r) * p.nv + h) * DKP + c) =
-          __floats2half2_rn(x0, x1);
-    }
-  }
   // W = Tw K (fp16 out), U = Tu V (f32 out), 64 columns at a time.
   const int r0 = 16 * warp;
   for (int n0 = 0; n0 < DKP; n0 += 64) {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<BT>(acc, sTw, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_kn(b, sK, LK, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<BT, true>(acc, sTw, LT, r0, sK, LK, n0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -282,9 +307,7 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   for (int n0 = 0; n0 < DVP; n0 += 64) {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<BT>(acc, sTu, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_kn(b, sV, LV, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<BT, true>(acc, sTu, LT, r0, sV, LV, n0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -299,127 +322,153 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
 
 // ---- 2. state pass ----
 
-template <int DKP, int SLICE>
+// 8 warps: the v' tile (64 tokens x SLICE) and the state slice (DKP x SLICE) split over more warps
+// than the 4 of the parallel kernels, so that the sequential loop has more independent work per
+// SM to hide each step's latency chain (S -> v' -> S).
+constexpr int kStateThreads = 256;
+constexpr int kStateWarps = kStateThreads / 32;
+
+// STAGES: the next chunks' W, Kd and U are in flight while one computes, STAGES - 1 of them (4
+// where the GPU's shared memory allows, 3 on sm_80's 163 KB; state_stages()).
+template <int DKP, int SLICE, int STAGES>
 struct StateSmem {
-  static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 4;
-  // Per stage: W, Kd (fp16) and the U slice (f32).
-  static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4;
-  static constexpr size_t kBytes = 2 * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
+  static constexpr int kStages = STAGES;
+  static_assert(STAGES >= 2, "the ring needs a stage to fill while one computes");
+  static constexpr int kLK = DKP + kPad, kLV = SLICE + kPad, kLU = SLICE + 8;
+  // Per stage: W, Kd (fp16), the U slice (f32) and the chunk's gamma_last (padded to 16 bytes).
+  static constexpr size_t kStage = size_t(2 * kChunk * kLK) * 2 + size_t(kChunk * kLU) * 4 + 16;
+  static constexpr size_t kBytes = kStages * kStage + size_t(SLICE * kLK + kChunk * kLV) * 2;
+  static_assert(kStage % 16 == 0, "stages must keep 16-byte alignment");
 };
 
-template <int DKP, int DVP, int SLICE>
-__global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams p) {
-  constexpr int kSlice = SLICE;
-  using L = StateSmem<DKP, SLICE>;
-  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU;
-  constexpr int MT = DKP / 64;    // 16-row m-tiles of the state per warp
-  constexpr int NT = kSlice / 8;  // 8-column n-tiles of the slice
+template <int DKP, int DVP, int SLICE, int STAGES>
+__global__ void __launch_bounds__(kStateThreads) chunk_state_kernel(const ChunkParams p) {
+  using L = StateSmem<DKP, SLICE, STAGES>;
+  constexpr int BT = kChunk, LK = L::kLK, LV = L::kLV, LU = L::kLU, kStages = L::kStages;
+  constexpr int NT = SLICE / 8;  // 8-column n-tiles of the slice
+  // v' = U - W S: warp w computes tokens 16 (w % 4).. and n-tiles [(w / 4) NTV, +NTV).
+  constexpr int NTV = NT / 2;
+  // S <- decay S + Kd^T v': warps as WM (state rows, 16 each) x WN (n-tiles, NTS each).
+  constexpr int WM = DKP / 16 < kStateWarps ? DKP / 16 : kStateWarps;
+  constexpr int WN = kStateWarps / WM;
+  constexpr int NTS = NT / WN;
+  static_assert(NTV >= 1 && NTV <= 2 && NTS >= 1 && NTS * WN == NT && WM * 16 == DKP,
+                "state pass tiling");
   extern __shared__ __align__(16) unsigned char smem[];
-  // Stage s (chunks alternate): W [BT][LK], Kd [BT][LK], U [BT][LU]; then S^T and v'.
+  // Stage s: W [BT][LK], Kd [BT][LK], U [BT][LU], gamma_last; then S^T and v'.
   auto sW = [&](int st) { return reinterpret_cast<f16*>(smem + st * L::kStage); };
   auto sKd = [&](int st) { return sW(st) + BT * LK; };
   auto sU = [&](int st) { return reinterpret_cast<float*>(sKd(st) + BT * LK); };
-  f16* sS = reinterpret_cast<f16*>(smem + 2 * L::kStage);  // [kSlice][LK] the slice, transposed
-  f16* sVn = sS + kSlice * LK;                             // [BT][LV] v'
+  auto sG = [&](int st) { return sU(st) + BT * LU; };
+  f16* sS = reinterpret_cast<f16*>(smem + kStages * L::kStage);  // [SLICE][LK] slice, transposed
+  f16* sVn = sS + SLICE * LK;                                    // [BT][LV] v'
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int h = blockIdx.y;
-  const int c_base = int(blockIdx.x) * kSlice;
+  const int c_base = int(blockIdx.x) * SLICE;
   const int dk = p.dk, dv = p.dv;
   float* S_global = p.state + int64_t(h) * dk * dv;
   const int64_t n_chunks = (p.T + BT - 1) / BT;
 
-  // Chunk `chunk`'s W, Kd and U slice into stage st (rows past the sequence zero-filled).
+  // Chunk `chunk`'s W, Kd, U slice and gamma_last into stage st (rows past the sequence
+  // zero-filled); nothing past the last chunk. The caller commits.
   auto prefetch = [&](int64_t chunk, int st) {
+    if (chunk >= n_chunks) return;
     const int64_t t0 = chunk * BT;
     const int n = int(min(int64_t(BT), p.T - t0));
     constexpr int kVec = DKP / 8;
-    for (int idx = tid; idx < BT * kVec; idx += kThreads) {
+    static_assert(BT * kVec % kStateThreads == 0, "tile pieces must split evenly");
+#pragma unroll
+    for (int it = 0; it < BT * kVec / kStateThreads; ++it) {
+      const int idx = tid + it * kStateThreads;
       const int r = idx / kVec, cv = idx % kVec;
       const int64_t at = ((t0 + min(r, n - 1)) * p.nv + h) * DKP + cv * 8;
       cp_async16(sW(st) + r * LK + cv * 8, p.w + at, r < n);
       cp_async16(sKd(st) + r * LK + cv * 8, p.kd + at, r < n);
     }
-    for (int idx = tid; idx < BT * (kSlice / 4); idx += kThreads) {
-      const int r = idx / (kSlice / 4), cv = idx % (kSlice / 4);
+    for (int idx = tid; idx < BT * (SLICE / 4); idx += kStateThreads) {
+      const int r = idx / (SLICE / 4), cv = idx % (SLICE / 4);
       const int64_t at = ((t0 + min(r, n - 1)) * p.nv + h) * DVP + c_base + cv * 4;
       cp_async16(sU(st) + r * LU + cv * 4, p.u + at, r < n);
     }
+    if (tid == 0) cp_async4(sG(st), p.gamma + (t0 + n - 1) * p.nv + h);
   };
 
-  // State rows of m-tile mi of this warp start at 16 * (warp + 4 * mi).
-  float S[MT][NT][4];
+  // This warp's part of the state: rows 16 sm.., n-tiles [sn NTS, +NTS).
+  const int sm = warp % WM, sn = warp / WM;
+  float S[NTS][4];
 #pragma unroll
-  for (int mi = 0; mi < MT; ++mi)
+  for (int nt = 0; nt < NTS; ++nt)
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = 16 * (warp + 4 * mi) + c_row(lane, e);
-        const int c = c_base + 8 * nt + c_col(lane, e);
-        S[mi][nt][e] = (i < dk && c < dv) ? S_global[int64_t(i) * dv + c] : 0.0f;
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int i = 16 * sm + c_row(lane, e);
+      const int c = c_base + 8 * (sn * NTS + nt) + c_col(lane, e);
+      S[nt][e] = (i < dk && c < dv) ? S_global[int64_t(i) * dv + c] : 0.0f;
+    }
 
-  prefetch(0, 0);
-  cp_async_commit();
-  float g_next = p.gamma[(min(int64_t(BT), p.T) - 1) * p.nv + h];
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    prefetch(st, st);
+    cp_async_commit();
+  }
+  const int vm = warp % 4, vn = warp / 4;  // the v' tile of this warp
   for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
-    const int st = int(chunk & 1);
+    const int st = int(chunk % kStages);
     const int64_t t0 = chunk * BT;
     const int n = int(min(int64_t(BT), p.T - t0));
-    const float g_last = g_next;
-    // The next chunk's loads fly while this one computes (an empty group on the last chunk keeps
-    // the wait below uniform).
-    if (chunk + 1 < n_chunks) {
-      prefetch(chunk + 1, st ^ 1);
-      g_next = p.gamma[(min(t0 + 2 * BT, p.T) - 1) * p.nv + h];
-    }
-    cp_async_commit();
 
+    // The chunk's start state, fp16, transposed: the B operand of W S and kernel 3's input. (sS
+    // was last read before the previous chunk's second barrier.)
 #pragma unroll
-    for (int mi = 0; mi < MT; ++mi)
+    for (int nt = 0; nt < NTS; ++nt)
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int i = 16 * (warp + 4 * mi) + c_row(lane, e), c = 8 * nt + c_col(lane, e);
-          sS[c * LK + i] = __float2half_rn(S[mi][nt][e]);
-        }
-    cp_async_wait_one();
+      for (int e = 0; e < 4; ++e) {
+        const int i = 16 * sm + c_row(lane, e), c = 8 * (sn * NTS + nt) + c_col(lane, e);
+        sS[c * LK + i] = __float2half_rn(S[nt][e]);
+      }
+    // Groups committed so far: kStages - 1 + chunk; this chunk's is number chunk.
+    cp_async_wait<kStages - 2>();
     __syncthreads();
+    // Every thread is past the previous chunk, so its stage can be refilled: kStages - 1 ahead.
+    prefetch(chunk + kStages - 1, int((chunk + kStages - 1) % kStages));
+    cp_async_commit();
 
     // The chunk's start state for the output kernel: rows c_base.. of h[chunk][head] ([col][row]).
     {
       f16* hdst = p.h + ((chunk * p.nv + h) * DVP + c_base) * DKP;
       constexpr int kVec = DKP / 8;
-      for (int idx = tid; idx < kSlice * kVec; idx += kThreads) {
+      for (int idx = tid; idx < SLICE * kVec; idx += kStateThreads) {
         const int c = idx / kVec, cv = idx % kVec;
         *reinterpret_cast<uint4*>(hdst + c * DKP + cv * 8) =
             *reinterpret_cast<const uint4*>(sS + c * LK + cv * 8);
       }
     }
 
-    // v' = U - W S for this warp's 16 tokens.
+    // v' = U - W S for this warp's 16 tokens and NTV n-tiles.
     {
       const f16* w_tile = sW(st);
       const float* u_tile = sU(st);
-      float acc[NT][4] = {};
+      float acc[NTV][4] = {};
 #pragma unroll
       for (int k0 = 0; k0 < DKP; k0 += 16) {
         uint32_t a[4];
-        load_a_mk(a, w_tile, LK, 16 * warp, k0, lane);
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
+        ldsm_a_mk(a, w_tile, LK, 16 * vm, k0, lane);
+        if constexpr (NTV == 2) {
+          uint32_t b0[2], b1[2];
+          ldsm_b_nk_x2(b0, b1, sS, LK, k0, 16 * vn, lane);
+          mma_f16(acc[0], a, b0);
+          mma_f16(acc[NTV - 1], a, b1);
+        } else {
           uint32_t b[2];
-          load_b_nk(b, sS, LK, k0, 8 * nt, lane);
-          mma_f16(acc[nt], a, b);
+          ldsm_b_nk(b, sS, LK, k0, 8 * vn, lane);
+          mma_f16(acc[0], a, b);
         }
       }
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
+      for (int nt = 0; nt < NTV; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; e += 2) {
-          const int r = 16 * warp + c_row(lane, e), c = 8 * nt + c_col(lane, e);
+          const int r = 16 * vm + c_row(lane, e), c = 8 * (vn * NTV + nt) + c_col(lane, e);
           const float2 u = *reinterpret_cast<const float2*>(u_tile + r * LU + c);
           const __half2 vb = __floats2half2_rn(u.x - acc[nt][e], u.y - acc[nt][e + 1]);
           *reinterpret_cast<__half2*>(sVn + r * LV + c) = vb;
@@ -429,43 +478,46 @@ __global__ void __launch_bounds__(kThreads) chunk_state_kernel(const ChunkParams
     }
     __syncthreads();
 
-    // S <- e^gamma_last S + Kd^T v'.
-    const float decay = expf(g_last);
+    // S <- e^gamma_last S + Kd^T v'. (Stage st and sVn are next written after the next chunk's
+    // first barrier.)
+    const float decay = expf(*sG(st));
+#pragma unroll
+    for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) S[nt][e] *= decay;
     const f16* kd_tile = sKd(st);
 #pragma unroll
-    for (int mi = 0; mi < MT; ++mi)
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) S[mi][nt][e] *= decay;
-#pragma unroll
     for (int k0 = 0; k0 < BT; k0 += 16) {
+      uint32_t a[4];
+      ldsm_a_km(a, kd_tile, LK, 16 * sm, k0, lane);
+      if constexpr (NTS % 2 == 0) {
 #pragma unroll
-      for (int mi = 0; mi < MT; ++mi) {
-        uint32_t a[4];
-        load_a_km(a, kd_tile, LK, 16 * (warp + 4 * mi), k0, lane);
+        for (int nt = 0; nt < NTS; nt += 2) {
+          uint32_t b0[2], b1[2];
+          ldsm_b_kn_x2(b0, b1, sVn, LV, k0, 8 * (sn * NTS + nt), lane);
+          mma_f16(S[nt], a, b0);
+          mma_f16(S[nt + 1], a, b1);
+        }
+      } else {
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt) {
+        for (int nt = 0; nt < NTS; ++nt) {
           uint32_t b[2];
-          load_b_kn(b, sVn, LV, k0, 8 * nt, lane);
-          mma_f16(S[mi][nt], a, b);
+          ldsm_b_kn(b, sVn, LV, k0, 8 * (sn * NTS + nt), lane);
+          mma_f16(S[nt], a, b);
         }
       }
     }
-    // Stage st is refilled by the next iteration's prefetch.
-    __syncthreads();
   }
+  cp_async_wait_all();  // nothing is left in flight at exit (the last groups are empty)
 
 #pragma unroll
-  for (int mi = 0; mi < MT; ++mi)
+  for (int nt = 0; nt < NTS; ++nt)
 #pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int i = 16 * (warp + 4 * mi) + c_row(lane, e);
-        const int c = c_base + 8 * nt + c_col(lane, e);
-        if (i < dk && c < dv) S_global[int64_t(i) * dv + c] = S[mi][nt][e];
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int i = 16 * sm + c_row(lane, e);
+      const int c = c_base + 8 * (sn * NTS + nt) + c_col(lane, e);
+      if (i < dk && c < dv) S_global[int64_t(i) * dv + c] = S[nt][e];
+    }
 }
 
 // ---- 3. output ----
@@ -512,9 +564,7 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   {
     float acc[8][4];
     zero(acc);
-    warp_mma_16x64<DKP>(acc, sQ, LK, r0, 0, lane, [&](uint32_t(&b)[2], int k0, int n0) {
-      load_b_nk(b, sK, LK, k0, n0, lane);
-    });
+    warp_mma_16x64_sm<DKP, false>(acc, sQ, LK, r0, sK, LK, 0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
@@ -534,16 +584,12 @@ __global__ void __launch_bounds__(kThreads) chunk_output_kernel(const ChunkParam
   for (int nh = 0; nh < NH; ++nh) {
     const int n0 = 64 * nh;
     zero(acc[nh]);
-    warp_mma_16x64<DKP>(acc[nh], sQ, LK, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_nk(b, sH, LK, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<DKP, false>(acc[nh], sQ, LK, r0, sH, LK, n0, lane);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[nh][nt][e] *= row_scale[e >> 1];
-    warp_mma_16x64<BT>(acc[nh], sP, LT, r0, n0, lane, [&](uint32_t(&b)[2], int k0, int nn) {
-      load_b_kn(b, sVn, LV, k0, nn, lane);
-    });
+    warp_mma_16x64_sm<BT, true>(acc[nh], sP, LT, r0, sVn, LV, n0, lane);
   }
   const int64_t row_len = int64_t(p.nv) * p.dv;
   if (p.normed == nullptr) {
@@ -617,7 +663,7 @@ void dispatch_tiles(int dk, int dv, F&& f) {
 
 // Opts a kernel in to `bytes` of dynamic shared memory (once per kernel: a template parameter, so
 // each kernel has its own flag) and launches it.
-template <auto kernel>
+template <auto kernel, int kBlockThreads = kThreads>
 void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) {
   static const bool opted = [&] {
     SPF_CUDA_CHECK(
@@ -625,7 +671,7 @@ void launch(dim3 grid, size_t bytes, cudaStream_t stream, const ChunkParams& p) 
     return true;
   }();
   (void)opted;
-  kernel<<<grid, kThreads, bytes, stream>>>(p);
+  kernel<<<grid, kBlockThreads, bytes, stream>>>(p);
   SPF_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -643,6 +689,17 @@ int auto_state_columns(const Dims& d) {
     return n;
   }();
   return int64_t(d.nv) * ((d.dv + 31) / 32) * 2 <= sms ? 16 : 32;
+}
+
+// The opt-in shared memory per block of the current GPU (227 KB on sm_90, 163 KB on sm_80).
+size_t state_smem_limit() {
+  static const size_t bytes = [] {
+    int dev = 0, n = 0;
+    SPF_CUDA_CHECK(cudaGetDevice(&dev));
+    SPF_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return size_t(n);
+  }();
+  return bytes;
 }
 
 // delta_chunked on packed inputs; the output is f32 `out`, or (fused) the gated RMS norm in bf16.
@@ -709,10 +766,16 @@ void chunked_impl(const Dims& d, int64_t T, const PackedInputs& in, float* state
     const dim3 chunks_by_heads(unsigned(n_chunks), unsigned(d.nv));
     launch<chunk_prepare_kernel<DKP, DVP>>(chunks_by_heads, PrepareSmem<DKP, DVP>::kBytes, s, p);
     const dim3 slices_by_heads(unsigned((d.dv + p.slice - 1) / p.slice), unsigned(d.nv));
+    auto state_pass = [&](auto slice, auto stages) {
+      constexpr int SLICE = decltype(slice)::value, STAGES = decltype(stages)::value;
+      launch<chunk_state_kernel<DKP, DVP, SLICE, STAGES>, kStateThreads>(
+          slices_by_heads, StateSmem<DKP, SLICE, STAGES>::kBytes, s, p);
+    };
+    const bool deep = StateSmem<DKP, 32, 4>::kBytes <= state_smem_limit();
     if (p.slice == 16) {
-      launch<chunk_state_kernel<DKP, DVP, 16>>(slices_by_heads, StateSmem<DKP, 16>::kBytes, s, p);
+      deep ? state_pass(Int<16>{}, Int<4>{}) : state_pass(Int<16>{}, Int<3>{});
     } else {
-      launch<chunk_state_kernel<DKP, DVP, 32>>(slices_by_heads, StateSmem<DKP, 32>::kBytes, s, p);
+      deep ? state_pass(Int<32>{}, Int<4>{}) : state_pass(Int<32>{}, Int<3>{});
     }
     launch<chunk_output_kernel<DKP, DVP>>(chunks_by_heads, OutputSmem<DKP, DVP>::kBytes, s, p);
   });

@@ -2,12 +2,15 @@
 // SiLU, L2 normalisation, gates, gated RMS norm, packing of the chunked form's inputs, and mix()
 // chaining them around the delta rule (gdn_recurrent.cu, gdn_chunked.cu). Plain fp32 arithmetic:
 // one thread per element, or one warp per (token, head) row where a row reduces. mix()'s prologue
-// fuses conv + SiLU + L2 normalisation into one pass over m (a warp per (token, head) row).
+// fuses conv + SiLU + L2 normalisation into one pass over m (8 channels per thread, 16-byte
+// accesses, a shuffle sum per head row; a warp per (token, head) row for other shapes).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "attention/cuda/cuda_check.h"
 #include "core/error.h"
@@ -112,22 +115,36 @@ __device__ __forceinline__ void store(__half* p, float x) {
 // mix()'s prologue: per (token, head row) — q heads, then k heads, then v heads along the channel
 // axis — x = SiLU(causal conv(m)), L2-normalised (times `q_scale` for q) for q and k, written at
 // the row's place in `out` ([T][out_stride]; q / k heads every k_pitch, v heads every v_pitch
-// elements, the pitch past the head dim zero). A block is 8 warps on 8 consecutive tokens of one
-// head row, so the conv's overlapping reads of m hit L1. The conv is computed twice (for the
-// norm, then for the store): cheaper than holding a row of any length in registers.
+// elements, the pitch past the head dim zero). Two kernels compute the same values:
+//  - conv_norm_vec_kernel (dk and dv multiples of 8, 16-byte aligned arrays, K <= 4): a thread
+//    owns 8 consecutive channels of a head row and walks kConvTokens tokens in order, so m is read
+//    once in 16-byte pieces (plus K - 1 rows of history per walk), the conv weights and the conv
+//    window stay in registers, the conv is computed once, and the row's norm is a shuffle sum over
+//    the `lanes` threads of the row (a power of two, so rows never straddle a warp).
+//  - conv_norm_row_kernel (any shape): a warp per (token, head row), 8 warps on 8 consecutive
+//    tokens of one row so the conv's overlapping reads of m hit L1; the conv is computed twice
+//    (for the norm, then for the store): cheaper than holding a row of any length in registers.
+// Both sum the conv taps in the same order (oldest first, from 0) and scale the same way; only the
+// order of the norm's sum of squares differs.
 constexpr int kTokensPerBlock = kBlock / 32;
+constexpr int kVecChannels = 8;   // channels per thread of the vector kernel (16 bytes of bf16)
+constexpr int kConvTokens = 32;   // tokens walked by each thread of the vector kernel
+constexpr int kVecMaxTaps = 4;    // the vector kernel's largest conv width (Qwen3.5: 4)
+constexpr int kVecMaxLanes = 32;  // threads per head row: head dims up to 256
+// Threads per block of the vector kernel: small blocks fill the SMs in finer steps of registers.
+constexpr int kVecBlock = 128;
 
 struct PrologueShape {
   int64_t T, C;
-  int K, nk, dk, dv;
+  int K, nk, nv, dk, dv;
   float q_scale;
   int64_t out_stride;
   int k_pitch, v_pitch;
 };
 
 template <class In, class Out>
-__global__ void conv_norm_kernel(const In* m, const float* w, const float* conv_state,
-                                 const PrologueShape s, Out* out) {
+__global__ void conv_norm_row_kernel(const In* m, const float* w, const float* conv_state,
+                                     const PrologueShape s, Out* out) {
   const int64_t t = int64_t(blockIdx.x) * kTokensPerBlock + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (t >= s.T) return;
@@ -161,6 +178,206 @@ __global__ void conv_norm_kernel(const In* m, const float* w, const float* conv_
   }
   Out* o = out + t * s.out_stride + out0;
   for (int i = lane; i < pitch; i += 32) store(o + i, i < dim ? f * conv(i) : 0.0f);
+}
+
+// 8 channels of one row of m as loaded (16 bytes of bf16, or 32 of f32), and as floats.
+template <class In>
+struct Raw8;
+template <>
+struct Raw8<uint16_t> {
+  uint4 a;
+  __device__ __forceinline__ void load(const uint16_t* p) {
+    a = __ldg(reinterpret_cast<const uint4*>(p));
+  }
+  __device__ __forceinline__ void zero() { a = make_uint4(0, 0, 0, 0); }
+  __device__ __forceinline__ void to_floats(float (&x)[8]) const {
+    const uint32_t u[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      x[2 * i] = __uint_as_float(u[i] << 16);  // the lower address holds the lower half
+      x[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
+    }
+  }
+};
+template <>
+struct Raw8<float> {
+  float4 a, b;
+  __device__ __forceinline__ void load(const float* p) {
+    a = __ldg(reinterpret_cast<const float4*>(p));
+    b = __ldg(reinterpret_cast<const float4*>(p) + 1);
+  }
+  __device__ __forceinline__ void zero() { a = b = make_float4(0.0f, 0.0f, 0.0f, 0.0f); }
+  __device__ __forceinline__ void to_floats(float (&x)[8]) const {
+    x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w, x[4] = b.x, x[5] = b.y, x[6] = b.z, x[7] = b.w;
+  }
+};
+
+__device__ __forceinline__ void load8_f32(const float* p, float (&x)[8]) {
+  Raw8<float> r;
+  r.load(p);
+  r.to_floats(x);
+}
+
+__device__ __forceinline__ uint32_t half2_bits(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+// 8 values to 16-byte aligned p: fp16 (one 16-byte store) or f32 (two).
+__device__ __forceinline__ void store8(__half* p, const float (&y)[8]) {
+  *reinterpret_cast<uint4*>(p) = make_uint4(half2_bits(y[0], y[1]), half2_bits(y[2], y[3]),
+                                            half2_bits(y[4], y[5]), half2_bits(y[6], y[7]));
+}
+__device__ __forceinline__ void store8(float* p, const float (&y)[8]) {
+  reinterpret_cast<float4*>(p)[0] = make_float4(y[0], y[1], y[2], y[3]);
+  reinterpret_cast<float4*>(p)[1] = make_float4(y[4], y[5], y[6], y[7]);
+}
+
+// Block: kVecBlock / lanes head rows (blockIdx.y) x kConvTokens tokens (blockIdx.x); thread `j` of
+// a row owns channels [8 j, 8 j + 8) of it. Threads past the row's dim (or past the last row) carry
+// zeros through the loop so that every lane of a warp reaches each shuffle.
+template <class In, class Out, int K>
+__global__ void __launch_bounds__(kVecBlock)
+    conv_norm_vec_kernel(const In* m, const float* w, const float* conv_state,
+                         const PrologueShape s, int lanes, Out* out) {
+  constexpr int K1 = K - 1;
+  constexpr int kHist = K1 > 0 ? K1 : 1;
+  const int row = int(blockIdx.y) * (kVecBlock / lanes) + int(threadIdx.x) / lanes;
+  const int j = int(threadIdx.x) % lanes;
+  const bool is_key = row < 2 * s.nk;
+  const int dim = is_key ? s.dk : s.dv;
+  const bool active = row < 2 * s.nk + s.nv && kVecChannels * j < dim;
+  const int64_t c =
+      (is_key ? int64_t(row) * s.dk : 2 * int64_t(s.nk) * s.dk + int64_t(row - 2 * s.nk) * s.dv) +
+      kVecChannels * j;
+  const int64_t o0 =
+      (is_key ? int64_t(row) * s.k_pitch
+              : 2 * int64_t(s.nk) * s.k_pitch + int64_t(row - 2 * s.nk) * s.v_pitch) +
+      kVecChannels * j;
+  const float scale = row < s.nk ? s.q_scale : 1.0f;
+  const int64_t t0 = int64_t(blockIdx.x) * kConvTokens;
+  const int64_t t_end = min(t0 + kConvTokens, s.T);
+
+  // wt[tap][i] = w[(c + i) * K + tap]: the 8 K weights of these channels are contiguous.
+  float wt[K][kVecChannels];
+  float hist[kHist][kVecChannels];  // hist[r]: the conv input of token t - K1 + r
+#pragma unroll
+  for (int e = 0; e < K * kVecChannels; ++e) wt[e % K][e / K] = 0.0f;
+#pragma unroll
+  for (int r = 0; r < kHist; ++r)
+#pragma unroll
+    for (int i = 0; i < kVecChannels; ++i) hist[r][i] = 0.0f;
+  // A ring of the next kDepth tokens' loads (64 bytes per thread) stays in flight during the math.
+  constexpr int kDepth = 64 / int(kVecChannels * sizeof(In));
+  Raw8<In> ring[kDepth];
+#pragma unroll
+  for (int i = 0; i < kDepth; ++i) ring[i].zero();
+  if (active) {
+#pragma unroll
+    for (int q = 0; q < K * kVecChannels / 4; ++q) {
+      const float4 v = __ldg(reinterpret_cast<const float4*>(w + c * K) + q);
+      const float e4[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int u = 0; u < 4; ++u) wt[(4 * q + u) % K][(4 * q + u) / K] = e4[u];
+    }
+#pragma unroll
+    for (int r = 0; r < K1; ++r) {
+      const int64_t tau = t0 - K1 + r;
+      if (tau >= 0) {
+        Raw8<In> x;
+        x.load(m + tau * s.C + c);
+        x.to_floats(hist[r]);
+      } else {
+        load8_f32(conv_state + (K1 + tau) * s.C + c, hist[r]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < kDepth; ++i)
+      if (t0 + i < t_end) ring[i].load(m + (t0 + i) * s.C + c);
+  }
+  for (int64_t tb = t0; tb < t_end; tb += kDepth) {
+#pragma unroll
+    for (int i = 0; i < kDepth; ++i) {
+      const int64_t t = tb + i;
+      if (t >= t_end) break;  // uniform over the block: every lane reaches the same shuffles
+      float x[kVecChannels], y[kVecChannels];
+      ring[i].to_floats(x);
+      if (active && t + kDepth < t_end) ring[i].load(m + (t + kDepth) * s.C + c);
+      float ss = 0.0f;
+#pragma unroll
+      for (int e = 0; e < kVecChannels; ++e) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int r = 0; r < K1; ++r) acc += wt[r][e] * hist[r][e];
+        acc += wt[K1][e] * x[e];
+        y[e] = silu(acc);
+        ss += y[e] * y[e];
+      }
+      for (int off = lanes / 2; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+      const float f = is_key ? scale / sqrtf(ss + 1e-6f) : 1.0f;
+#pragma unroll
+      for (int e = 0; e < kVecChannels; ++e) y[e] *= f;
+      if (active) store8(out + t * s.out_stride + o0, y);
+#pragma unroll
+      for (int r = 0; r + 1 < K1; ++r)
+#pragma unroll
+        for (int e = 0; e < kVecChannels; ++e) hist[r][e] = hist[r + 1][e];
+      if constexpr (K1 > 0) {
+#pragma unroll
+        for (int e = 0; e < kVecChannels; ++e) hist[K1 - 1][e] = x[e];
+      }
+    }
+  }
+}
+
+// Threads per head row of conv_norm_vec_kernel (a power of two covering max(dk, dv) / 8), or 0
+// where the shape or the arrays' alignment needs conv_norm_row_kernel.
+int vec_prologue_lanes(const PrologueShape& s, const void* m, const float* w,
+                       const float* conv_state, const void* out) {
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (s.K < 1 || s.K > kVecMaxTaps || s.dk % kVecChannels != 0 || s.dv % kVecChannels != 0 ||
+      s.k_pitch % kVecChannels != 0 || s.v_pitch % kVecChannels != 0 ||
+      s.out_stride % kVecChannels != 0 || !aligned(m) || !aligned(w) || !aligned(conv_state) ||
+      !aligned(out))
+    return 0;
+  const int groups = std::max(s.dk, s.dv) / kVecChannels;
+  int lanes = 1;
+  while (lanes < groups) lanes *= 2;
+  return lanes <= kVecMaxLanes ? lanes : 0;
+}
+
+template <class In, class Out>
+void launch_conv_norm(const In* m, const float* w, const float* conv_state, const PrologueShape& s,
+                      Out* out, cudaStream_t stream) {
+  const unsigned rows = unsigned(2 * s.nk + s.nv);
+  const int lanes = vec_prologue_lanes(s, m, w, conv_state, out);
+  if (lanes == 0) {
+    conv_norm_row_kernel<In, Out>
+        <<<dim3(blocks_for(s.T, kTokensPerBlock), rows), kBlock, 0, stream>>>(m, w, conv_state, s,
+                                                                              out);
+    SPF_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  const unsigned rows_per_block = unsigned(kVecBlock / lanes);
+  const dim3 grid(blocks_for(s.T, kConvTokens), (rows + rows_per_block - 1) / rows_per_block);
+  auto go = [&](auto taps) {
+    conv_norm_vec_kernel<In, Out, decltype(taps)::value>
+        <<<grid, kVecBlock, 0, stream>>>(m, w, conv_state, s, lanes, out);
+  };
+  switch (s.K) {
+    case 1:
+      go(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      go(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      go(std::integral_constant<int, 3>{});
+      break;
+    default:
+      go(std::integral_constant<int, 4>{});
+      break;
+  }
+  SPF_CUDA_CHECK(cudaGetLastError());
 }
 
 // f32 delta-rule inputs -> the packed fp16 layout of PackedInputs, one thread per packed element.
@@ -303,6 +520,7 @@ void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, c
                    C,
                    K,
                    d.nk,
+                   d.nv,
                    d.dk,
                    d.dv,
                    1.0f / std::sqrt(float(d.dk)),
@@ -312,15 +530,11 @@ void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, c
   const TensorView xv = scratch.alloc(chunked ? DType::f16 : DType::f32, {T * ps.out_stride});
   SPF_CHECK(xv.device == Device::cuda, "gdn cuda mix: scratch arena is on ", device_name(xv.device),
             ", not cuda");
-  const dim3 grid(blocks_for(T, kTokensPerBlock), unsigned(2 * d.nk + d.nv));
   if (chunked) {
-    conv_norm_kernel<In, __half><<<grid, kBlock, 0, as_stream(stream)>>>(
-        m, w.conv_w, conv_state, ps, static_cast<__half*>(xv.ptr));
+    launch_conv_norm(m, w.conv_w, conv_state, ps, static_cast<__half*>(xv.ptr), as_stream(stream));
   } else {
-    conv_norm_kernel<In, float>
-        <<<grid, kBlock, 0, as_stream(stream)>>>(m, w.conv_w, conv_state, ps, xv.data<float>());
+    launch_conv_norm(m, w.conv_w, conv_state, ps, xv.data<float>(), as_stream(stream));
   }
-  SPF_CUDA_CHECK(cudaGetLastError());
   if (K > 1) {  // after the prologue has read the old state
     conv_state_kernel<In><<<blocks_for(C), kBlock, 0, as_stream(stream)>>>(m, T, C, K, conv_state);
     SPF_CUDA_CHECK(cudaGetLastError());

@@ -1,7 +1,9 @@
 // Warp-level tensor-core building blocks of the chunked Gated DeltaNet kernels: fragments of the
-// mma.sync m16n8k16 fp16 instruction (fp32 accumulation) read from fp16 tiles in shared memory by
-// plain 32-bit / 16-bit loads, for either storage order of each operand, so every matmul of the
-// chunked delta rule reads its tiles as they were stored (no transposed copies).
+// mma.sync m16n8k16 fp16 instruction (fp32 accumulation) read from fp16 tiles in shared memory,
+// for either storage order of each operand, so every matmul of the chunked delta rule reads its
+// tiles as they were stored (no transposed copies). The kernels use the ldmatrix forms (ldsm_*:
+// one instruction per fragment); the plain 32-bit / 16-bit load forms (load_*) define what each
+// must return, and gdn_mma_check.h compares the two on the device.
 //
 // The operands are fp16, not bf16: every one of them is bounded (unit keys, decays <= 1, states and
 // values of activation size), and fp16's 11-bit significand keeps 8x more of each rounded operand;
@@ -78,6 +80,72 @@ __device__ __forceinline__ void load_b_kn(uint32_t (&b)[2], const f16* s, int ld
   const f16* p = s + (k0 + 2 * (lane & 3)) * ld + n0 + (lane >> 2);
   b[0] = pack_f16(p[0], p[ld]);
   b[1] = pack_f16(p[8 * ld], p[9 * ld]);
+}
+
+// ldmatrix forms of the loaders above (one instruction per fragment, or per pair of B fragments):
+// lane l supplies the address of row l % 8 of 8 x 8 matrix l / 8 (16 bytes, 16-byte aligned:
+// ld and the column offsets must be multiples of 8); matrix i lands in register i, element
+// (row g, columns 2t..2t+1) per lane, or with .trans (rows 2t..2t+1, column g).
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const f16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const f16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x2(uint32_t (&r)[2], const f16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x2_trans(uint32_t (&r)[2], const f16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+               : "=r"(r[0]), "=r"(r[1])
+               : "r"(smem_u32(p)));
+}
+
+// = load_a_mk: matrices (m0, k0), (m0 + 8, k0), (m0, k0 + 8), (m0 + 8, k0 + 8).
+__device__ __forceinline__ void ldsm_a_mk(uint32_t (&a)[4], const f16* s, int ld, int m0, int k0,
+                                          int lane) {
+  ldsm_x4(a, s + (m0 + (lane & 15)) * ld + k0 + (lane >> 4) * 8);
+}
+// = load_a_km (s[k * ld + m]): stored blocks (k0, m0), (k0, m0 + 8), (k0 + 8, m0), (k0 + 8, m0 +
+// 8), transposed.
+__device__ __forceinline__ void ldsm_a_km(uint32_t (&a)[4], const f16* s, int ld, int m0, int k0,
+                                          int lane) {
+  ldsm_x4_trans(a, s + (k0 + (lane & 7) + ((lane >> 4) & 1) * 8) * ld + m0 + ((lane >> 3) & 1) * 8);
+}
+// = load_b_nk for the n-tiles at n0 and n0 + 8 (b0 and b1): stored blocks (n0, k0), (n0, k0 + 8),
+// (n0 + 8, k0), (n0 + 8, k0 + 8).
+__device__ __forceinline__ void ldsm_b_nk_x2(uint32_t (&b0)[2], uint32_t (&b1)[2], const f16* s,
+                                             int ld, int k0, int n0, int lane) {
+  uint32_t r[4];
+  ldsm_x4(r, s + (n0 + (lane & 7) + (lane >> 4) * 8) * ld + k0 + ((lane >> 3) & 1) * 8);
+  b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
+}
+// = load_b_nk for one n-tile (lanes 16..31's addresses are ignored).
+__device__ __forceinline__ void ldsm_b_nk(uint32_t (&b)[2], const f16* s, int ld, int k0, int n0,
+                                          int lane) {
+  ldsm_x2(b, s + (n0 + (lane & 7)) * ld + k0 + ((lane >> 3) & 1) * 8);
+}
+// = load_b_kn (s[k * ld + n]) for the n-tiles at n0 and n0 + 8: stored blocks (k0, n0),
+// (k0 + 8, n0), (k0, n0 + 8), (k0 + 8, n0 + 8), transposed.
+__device__ __forceinline__ void ldsm_b_kn_x2(uint32_t (&b0)[2], uint32_t (&b1)[2], const f16* s,
+                                             int ld, int k0, int n0, int lane) {
+  uint32_t r[4];
+  ldsm_x4_trans(r, s + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * ld + n0 + (lane >> 4) * 8);
+  b0[0] = r[0], b0[1] = r[1], b1[0] = r[2], b1[1] = r[3];
+}
+// = load_b_kn for one n-tile.
+__device__ __forceinline__ void ldsm_b_kn(uint32_t (&b)[2], const f16* s, int ld, int k0, int n0,
+                                          int lane) {
+  ldsm_x2_trans(b, s + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * ld + n0);
 }
 
 // Row / column of accumulator element e (0..3) of a C fragment, relative to the tile origin.
