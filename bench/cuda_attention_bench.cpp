@@ -162,7 +162,8 @@ int main(int argc, char** argv) try {
   // Every case runs once per kernel listed (auto, mma, wgmma); the first one's rows carry the
   // plain names, the others' a " [kernel]" suffix.
   const auto kernels_s = split(arg(argc, argv, "--kernels", "auto"), ',');
-  // Dense also runs once per wgmma key chunk listed (0: the default).
+  // Dense also runs once per wgmma key chunk listed (0: the default) and schedule (plain,
+  // pipelined).
   const auto wgmma_keys_s = split(arg(argc, argv, "--wgmma-keys", "0"), ',');
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, 0);
@@ -220,11 +221,14 @@ int main(int argc, char** argv) try {
         }
         for (const std::string& wk : wgmma_keys_s) {
           const int keys = std::atoi(wk.c_str());
-          if (keys == 0 || kernel == spf::CudaAttentionKernel::mma || (d == 256 && keys != 64))
-            continue;
-          spf::CudaExecutor variant(spf::CudaExecutorOptions{0, kernel, keys});
-          const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
-          report(ss, n, "dense keys " + wk + tag, 1.0, dense_ms, per_pair * causal);
+          if (kernel == spf::CudaAttentionKernel::mma || (d == 256 && keys > 64)) continue;
+          for (const int pipe : {0, 1}) {
+            if (keys == 0 && pipe == 0) continue;  // the default row above
+            spf::CudaExecutor variant(spf::CudaExecutorOptions{0, kernel, keys, pipe});
+            const double dense_ms = time_ms([&] { variant.dense(c); }, repeats);
+            report(ss, n, "dense keys " + wk + (pipe ? " pipe" : "") + tag, 1.0, dense_ms,
+                   per_pair * causal);
+          }
         }
 
         // Block-sparse, block 128 (as FlexAttention's BLOCK_SIZE), one mask shared by all heads.

@@ -31,8 +31,12 @@ std::vector<Variant> kernel_variants(int head_dim) {
   for (const int mt : head_dim == 256 ? std::vector<int>{1} : std::vector<int>{1, 2})
     v.push_back({{mt, CudaAttentionKernel::mma}, "mma mt " + std::to_string(mt)});
   if (cuda_wgmma_available()) {
-    for (const int keys : head_dim == 256 ? std::vector<int>{64} : std::vector<int>{64, 128})
-      v.push_back({{0, CudaAttentionKernel::wgmma, keys}, "wgmma k" + std::to_string(keys)});
+    for (const int keys : head_dim == 256 ? std::vector<int>{64} : std::vector<int>{64, 128}) {
+      for (const int pipe : {0, 1}) {
+        v.push_back({{0, CudaAttentionKernel::wgmma, keys, pipe},
+                     "wgmma k" + std::to_string(keys) + (pipe ? " pipe" : "")});
+      }
+    }
   }
   return v;
 }

@@ -272,6 +272,7 @@ void CudaExecutor::dense(const AttentionCall& call) {
   p.kernel = flash_kernel(kernel_for(call.shape.head_dim));
   p.m_tiles = m_tiles(call.shape.head_dim);
   p.wgmma_keys = options_.wgmma_keys;
+  p.wgmma_pipelined = options_.wgmma_pipelined == 1;
   p.pack = call.shape.group_size();
   p.q_tile = cuda_detail::flash_rows(p.kernel, call.shape.head_dim, p.m_tiles) / p.pack;
   p.n_tiles = (call.shape.n_q + p.q_tile - 1) / p.q_tile;
@@ -332,6 +333,7 @@ void CudaExecutor::sparse_device(const AttentionCall& call, const DeviceSupportV
   p.kernel = kernel;
   p.m_tiles = m_tiles(call.shape.head_dim);
   p.wgmma_keys = options_.wgmma_keys;
+  p.wgmma_pipelined = options_.wgmma_pipelined == 1;
   set_support_tiling(p, call.shape, support,
                      cuda_detail::flash_rows(kernel, call.shape.head_dim, p.m_tiles));
   p.walk = walk_for(support.k_block, chunk);

@@ -59,6 +59,9 @@ struct CudaExecutorOptions {
   CudaAttentionKernel kernel = CudaAttentionKernel::automatic;
   // Keys per chunk of the wgmma kernel (64 or 128 where built for the head_dim; 0: its default).
   int wgmma_keys = 0;
+  // The wgmma kernel's schedule: 0 plain (S, softmax, P V per chunk), 1 software-pipelined (S of
+  // a chunk and P V of the previous one in flight during the softmax), -1 the measured default.
+  int wgmma_pipelined = -1;
 };
 
 class CudaExecutor final : public AttentionExecutor {

@@ -33,7 +33,8 @@ struct FlashParams {
   float scale_log2 = 0.0f;  // scale * log2(e): scores are exponentiated base 2
 
   FlashKernel kernel = FlashKernel::kMma;
-  int wgmma_keys = 0;   // kWgmma: keys per chunk (0: the default of the head dim)
+  int wgmma_keys = 0;            // kWgmma: keys per chunk (0: the default of the head dim)
+  bool wgmma_pipelined = false;  // kWgmma: the software-pipelined schedule
   int m_tiles = 1;      // kMma: m16 tiles per warp (1 or 2): the CTA holds 64 * m_tiles packed rows
   int pack = 1;         // heads per CTA (divides the GQA group)
   int q_tile = 1;       // queries per CTA; pack * q_tile <= the CTA's rows

@@ -60,7 +60,9 @@ __device__ __forceinline__ void mma_rs_tb(float (&d)[N / 2], const uint32_t (&a)
   if constexpr (N == 256) wgmma_rs_n256_tb(d, a, b, 1);
 }
 
-template <int D, int KEYS>
+// PIPE: the software-pipelined schedule (below) instead of the plain one, each chunk's S, softmax
+// and P V in turn.
+template <int D, int KEYS, bool PIPE>
 __global__ void __launch_bounds__(WgTile<D, KEYS>::kThreads, WgTile<D, KEYS>::kMinBlocks)
     flash_wgmma_kernel(const FlashParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -203,12 +205,34 @@ __global__ void __launch_bounds__(WgTile<D, KEYS>::kThreads, WgTile<D, KEYS>::kM
     __syncthreads();
   };
 
-  // Software pipeline: iteration it issues S of chunk it and P V of chunk it - 1, then runs the
-  // softmax of chunk it while the tensor cores still work on P V (and on the other warpgroup's
-  // products). K of chunk it + 1 and V of chunk it are loaded meanwhile; both have landed by
-  // the next iteration's barrier. The first chunk has no P V before it; the last P V follows.
   const int64_t n = walk.n_iters;
-  if (n > 0) {
+  if constexpr (!PIPE) {
+    // Plain schedule: K and V of chunk it + 1 load while chunk it computes.
+    if (n > 0) {
+      load_k(0, 0);
+      load_v(0, 0);
+    }
+    cp_async_commit();
+    for (int64_t it = 0; it < n; ++it) {
+      landed();
+      if (it + 1 < n) {
+        load_k(it + 1, int((it + 1) & 1));
+        load_v(it + 1, int((it + 1) & 1));
+      }
+      cp_async_commit();
+      issue_s(int(it & 1));
+      wgmma_wait<0>();
+      fence_registers(s_flat);
+      rescale_and_pack(softmax_chunk(it));
+      issue_pv(int(it & 1));
+      wgmma_wait<0>();
+      fence_registers(o_flat);
+    }
+  } else if (n > 0) {
+    // Software pipeline: iteration it issues S of chunk it and P V of chunk it - 1, then runs the
+    // softmax of chunk it while the tensor cores still work on P V (and on the other warpgroup's
+    // products). K of chunk it + 1 and V of chunk it are loaded meanwhile; both have landed by
+    // the next iteration's barrier. The first chunk has no P V before it; the last P V follows.
     load_k(0, 0);
     cp_async_commit();
     landed();
@@ -303,24 +327,29 @@ void launch_flash_wgmma(const FlashParams& p, void* stream) {
   dispatch_keys(p.head_dim, p.wgmma_keys, [&](auto tile) {
     using Tile = decltype(tile);
     constexpr int D = Tile::kDim, BN = Tile::kKeys;
-    static const bool configured = [] {
-      SPF_CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel<D, BN>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          int(Tile::kSmemBytes)));
-      return true;
-    }();
-    (void)configured;
-    SPF_CHECK(p.n_tiles >= 1 && p.n_tiles < (int64_t(1) << 31), "flash attention: ", p.n_tiles,
-              " query tiles do not fit one grid");
-    SPF_CHECK(p.pack * p.q_tile <= Tile::kRows, "flash attention: ", p.pack, " heads x ", p.q_tile,
-              " queries exceed the ", Tile::kRows, "-row tile");
-    SPF_CHECK(p.walk != KeyWalk::kBlocks || p.k_block % BN == 0,
-              "flash attention: block walk with k_block ", p.k_block,
-              " needs a multiple of the wgmma kernel's chunk ", BN);
-    const dim3 grid(unsigned(p.n_tiles), unsigned(p.n_heads / p.pack));
-    flash_wgmma_kernel<D, BN>
-        <<<grid, Tile::kThreads, Tile::kSmemBytes, static_cast<cudaStream_t>(stream)>>>(p);
-    SPF_CUDA_CHECK(cudaGetLastError());
+    const auto launch = [&](auto kernel) {
+      static const bool configured = [&] {
+        SPF_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            int(Tile::kSmemBytes)));
+        return true;
+      }();
+      (void)configured;
+      SPF_CHECK(p.n_tiles >= 1 && p.n_tiles < (int64_t(1) << 31), "flash attention: ", p.n_tiles,
+                " query tiles do not fit one grid");
+      SPF_CHECK(p.pack * p.q_tile <= Tile::kRows, "flash attention: ", p.pack, " heads x ",
+                p.q_tile, " queries exceed the ", Tile::kRows, "-row tile");
+      SPF_CHECK(p.walk != KeyWalk::kBlocks || p.k_block % BN == 0,
+                "flash attention: block walk with k_block ", p.k_block,
+                " needs a multiple of the wgmma kernel's chunk ", BN);
+      const dim3 grid(unsigned(p.n_tiles), unsigned(p.n_heads / p.pack));
+      kernel<<<grid, Tile::kThreads, Tile::kSmemBytes, static_cast<cudaStream_t>(stream)>>>(p);
+      SPF_CUDA_CHECK(cudaGetLastError());
+    };
+    if (p.wgmma_pipelined) {
+      launch(flash_wgmma_kernel<D, BN, true>);
+    } else {
+      launch(flash_wgmma_kernel<D, BN, false>);
+    }
   });
 }
 
