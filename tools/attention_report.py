@@ -42,6 +42,20 @@ def main():
               f"{cell(d, 'sdpa-cudnn')} | {cell(d, 'flex dense')} | {ratio('sdpa-flash')} | "
               f"{ratio('flex dense')} | {ratio('sdpa-cudnn')} |")
 
+    variants = sorted({name[len("ours dense"):].strip() for d in by.values() for name in d
+                       if name.startswith("ours dense") and name != "ours dense"})
+    if variants:
+        print("\n## Our dense kernel variants: ms (the default first; [mma] the mma.sync kernel)\n")
+        print("| shape | N | default | " + " | ".join(variants) + " |")
+        print("|---|---|---|" + "---|" * len(variants))
+        for k in keys:
+            d = by[k]
+            if "ours dense" not in d:
+                continue
+            cells = [f"{d['ours dense ' + v]['ms']:.3f}" if "ours dense " + v in d else "–"
+                     for v in variants]
+            print(f"| {k[0]} | {k[1] // 1024}K | {d['ours dense']['ms']:.3f} | " + " | ".join(cells) + " |")
+
     print("\n## Block-sparse (block 128, random causal block mask + diagonal, same mask for both)\n")
     print("| shape | N | blocks kept | pair density | ours ms | ours / (density x our dense) | Flex ms | ours / Flex |")
     print("|---|---|---|---|---|---|---|---|")
@@ -49,7 +63,7 @@ def main():
         d = by[k]
         dense = d.get("ours dense")
         for name, r in sorted(d.items()):
-            if not name.startswith("ours block128 keep"):
+            if not name.startswith("ours block128 keep") or name.endswith("]"):
                 continue
             keep = name.split()[-1]
             flex = d.get(f"flex block128 keep {keep}")

@@ -60,7 +60,8 @@ struct CudaExecutorOptions {
   // Keys per chunk of the wgmma kernel (64 or 128 where built for the head_dim; 0: its default).
   int wgmma_keys = 0;
   // The wgmma kernel's schedule: 0 plain (S, softmax, P V per chunk), 1 software-pipelined (S of
-  // a chunk and P V of the previous one in flight during the softmax), -1 the measured default.
+  // a chunk and P V of the previous one in flight during the softmax), -1 the default: plain,
+  // which was the faster of the two wherever both were measured (docs/results/attention-h200.md).
   int wgmma_pipelined = -1;
 };
 

@@ -120,6 +120,20 @@ __global__ void __launch_bounds__(WgTile<D, KEYS>::kThreads, WgTile<D, KEYS>::kM
     if (tid < BN) sIdx[buf * BN + tid] = key_of(p, walk.list, walk.count, BN, it, first, tid);
   };
   auto load_v = [&](int64_t it, int buf) { (void)load_rows(it, buf, vg, p.v_row, sV); };
+  // K and V of one chunk in one pass (one key lookup per row for both).
+  auto load_kv = [&](int64_t it, int buf) {
+    const int64_t first = chunk_first_key(p, walk.list, walk.sub, BN, it);
+    for (int id = tid; id < BN * CH; id += Tile::kThreads) {
+      const int n = id / CH, c = id % CH;
+      const int key = key_of(p, walk.list, walk.count, BN, it, first, n);
+      const bool ok = key >= 0;
+      const int64_t kk = ok ? key : 0;
+      const uint32_t off = buf * Tile::kKvBytes + panel_offset(BN, n, c);
+      cp_async16(sK + off, kg + kk * p.k_row + c * 8, ok);
+      cp_async16(sV + off, vg + kk * p.v_row + c * 8, ok);
+    }
+    if (tid < BN) sIdx[buf * BN + tid] = key_of(p, walk.list, walk.count, BN, it, first, tid);
+  };
 
   // This thread's rows: warp `warp` of warpgroup wg holds rows 64 wg + 16 warp + lane / 4 (+ 8).
   const int row0 = 64 * wg + 16 * warp + (lane >> 2);
@@ -208,17 +222,11 @@ __global__ void __launch_bounds__(WgTile<D, KEYS>::kThreads, WgTile<D, KEYS>::kM
   const int64_t n = walk.n_iters;
   if constexpr (!PIPE) {
     // Plain schedule: K and V of chunk it + 1 load while chunk it computes.
-    if (n > 0) {
-      load_k(0, 0);
-      load_v(0, 0);
-    }
+    if (n > 0) load_kv(0, 0);
     cp_async_commit();
     for (int64_t it = 0; it < n; ++it) {
       landed();
-      if (it + 1 < n) {
-        load_k(it + 1, int((it + 1) & 1));
-        load_v(it + 1, int((it + 1) & 1));
-      }
+      if (it + 1 < n) load_kv(it + 1, int((it + 1) & 1));
       cp_async_commit();
       issue_s(int(it & 1));
       wgmma_wait<0>();
