@@ -44,7 +44,8 @@ def main():
         md.append(f"### {model}\n")
         md.append(f"{t['device']}, {t['date']}, median of {t['repeats']} runs, indexer "
                   f"{t['indexer']}, sparse layers {t['sparse_layers']}, prefill chunk "
-                  f"{t['prefill_chunk'] or 'none'}; weights {t['weight_bytes'] / 1e9:.1f} GB.\n")
+                  f"{t['prefill_chunk'] or 'none'}, attention kernel "
+                  f"{t.get('attention_kernel', 'mma')}; weights {t['weight_bytes'] / 1e9:.1f} GB.\n")
         md.append("| tokens | method | TTFT ms | vs our dense | vs FA2-class dense | "
                   "vs cuDNN dense | floor / TTFT | GEMM ms | GDN ms | attention ms | "
                   "indexer ms | other ms | device GB |")

@@ -57,6 +57,7 @@ struct TtftOptions {
   int64_t oracle_max = 16384;
   int q_block = 64;
   std::string cost_model;  // "": $HOME/.cache/spf/sparse-cost.json
+  std::string attention_kernel = "auto";
   std::string json_out, markdown_out;
   bool breakdown = true;
 };
@@ -224,7 +225,11 @@ void run_ttft(const TtftOptions& o) {
   }
   if (!o.json_out.empty()) check_output_path(o.json_out, "--json");
   if (!o.markdown_out.empty()) check_output_path(o.markdown_out, "--markdown");
+  const CudaAttentionKernel kernel = parse_cuda_attention_kernel(o.attention_kernel);
   SPF_CHECK(cuda_device_present(), "spf bench ttft: no CUDA device is visible");
+  CudaExecutorOptions eo = cuda_executor().options();
+  eo.kernel = kernel;
+  cuda_executor().set_options(eo);
   install_cuda_models();
 
   std::unique_ptr<CudaModel> model;
@@ -331,6 +336,7 @@ void run_ttft(const TtftOptions& o) {
                         {"sparse_layers", o.sparse_layers},
                         {"indexer", o.indexer.empty() ? "random-init" : o.indexer},
                         {"q_block", o.q_block},
+                        {"attention_kernel", kernel_name(cuda_executor().kernel_for(cfg.head_dim))},
                         {"weight_bytes", model->weight_bytes()},
                         {"layers", cfg.n_layers},
                         {"attention_layers", cfg.n_attention_layers()},
@@ -398,6 +404,10 @@ void add_bench_ttft(CLI::App& bench) {
   sub->add_option("--cost-model", o->cost_model,
                   "Sparse cost model file for auto:* (default ~/.cache/spf/sparse-cost.json; "
                   "calibrated and stored when a key is missing)");
+  sub->add_option("--attention-kernel", o->attention_kernel,
+                  "Flash kernel of every attention call: auto (wgmma on Hopper), mma, wgmma")
+      ->check(CLI::IsMember({"auto", "mma", "wgmma"}))
+      ->capture_default_str();
   sub->add_flag("!--no-breakdown", o->breakdown, "Skip the synchronised per-part run");
   sub->add_option("--json", o->json_out, "Write every run as JSON");
   sub->add_option("--markdown", o->markdown_out, "Write the table as Markdown");

@@ -266,6 +266,14 @@ TEST(CliBadValues, UsageErrors) {
   expect_one_line_error(run_split(t, "info"), {"path", "spf info --help"});
 }
 
+// ---- bench ttft: the attention kernel is checked before anything runs ----
+
+TEST(CliBadValues, BenchTtftAttentionKernel) {
+  TempDir t;
+  expect_one_line_error(run_split(t, "bench ttft --attention-kernel foo --lengths 1024"),
+                        {"--attention-kernel", "foo", "auto,mma,wgmma"});
+}
+
 // ---- generate: a prompt beyond the context fails before any forward ----
 
 TEST(CliBadValues, GeneratePromptBeyondContext) {

@@ -49,6 +49,9 @@ TEST(SparseCostModel, StoresAndReloadsEntries) {
   ASSERT_TRUE(r.find(k).has_value());
   EXPECT_EQ(r.find(k)->dense_below, 16384);
   EXPECT_EQ(r.find(k)->samples.size(), 2u);
+  k.kernel = "wgmma";  // measured with another attention kernel: not reused
+  EXPECT_FALSE(r.find(k).has_value());
+  k.kernel.clear();
   k.q_block = 1;
   EXPECT_FALSE(r.find(k).has_value());
   std::ofstream(path) << "{\"entries\": 3}";

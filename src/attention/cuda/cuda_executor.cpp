@@ -231,6 +231,13 @@ CudaExecutor::CudaExecutor(CudaExecutorOptions options) : options_(options) {
   (void)cuda_device_present();
 }
 
+void CudaExecutor::set_options(const CudaExecutorOptions& options) {
+  SPF_CHECK(options.kernel != CudaAttentionKernel::wgmma || cuda_wgmma_available(),
+            "cuda executor: the wgmma kernel needs a build with sm_90a code and a compute "
+            "capability 9.0 GPU");
+  options_ = options;
+}
+
 int CudaExecutor::m_tiles(int head_dim) const {
   return options_.m_tiles > 0 ? options_.m_tiles : cuda_detail::flash_default_m_tiles(head_dim);
 }

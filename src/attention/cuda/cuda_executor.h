@@ -79,6 +79,10 @@ class CudaExecutor final : public AttentionExecutor {
   int key_chunk(int head_dim) const;
   // The kernel a call takes (k_block 0: dense).
   CudaAttentionKernel kernel_for(int head_dim, int k_block = 0) const;
+  const CudaExecutorOptions& options() const { return options_; }
+  // For the process-wide executor (cuda_executor()), which every GPU caller shares: a benchmark
+  // picks the kernel here once, before any call (spf::Error for wgmma on a GPU without it).
+  void set_options(const CudaExecutorOptions& options);
 
   RowStats row_stats(const AttentionCall& call, const MassOptions& tiles) override;
   void visit_probabilities(const AttentionCall& call, const RowStats& stats, ProbVisitor& visitor,

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "attention/cuda/cuda_check.h"
+#include "attention/cuda/cuda_executor.h"
 #include "attention/cuda/fill.h"
 #include "attention/side_cache.h"
 #include "core/atomic_file.h"
@@ -24,6 +25,7 @@ std::string SparseCostKey::str() const {
   std::ostringstream s;
   s << device << "|" << n_heads << "/" << n_kv_heads << "/" << head_dim << "|" << indexer << "|"
     << budget << "|q_block" << q_block;
+  if (!kernel.empty()) s << "|" << kernel;
   return s.str();
 }
 
@@ -78,6 +80,7 @@ SparseCostKey sparse_cost_key(const IndexerConfig& indexer, const CudaIndexerOpt
   k.indexer = indexer.variant() + ",d" + std::to_string(indexer.d_idx);
   k.budget = options.budget.str();
   k.q_block = options.q_block;
+  k.kernel = kernel_name(cuda_executor().kernel_for(head_dim));
   return k;
 }
 

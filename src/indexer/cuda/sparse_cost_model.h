@@ -5,9 +5,9 @@
 // than dense. calibrate() times both paths on synthetic calls (n_q = n_kv = n, random bf16 data;
 // the cost does not depend on the values) over a grid of lengths; the threshold is the shortest
 // grid length from which sparse wins at every longer grid length. Entries are stored as JSON
-// (one file per machine, e.g. ~/.cache/spf/sparse-cost.json), keyed by device name and shape, so
-// a GPU is measured once. A chunked prefill call (n_q < n_kv) is decided by its n_kv: the
-// approximation is stated, not hidden.
+// (one file per machine, e.g. ~/.cache/spf/sparse-cost.json), keyed by device name, shape and
+// attention kernel, so a GPU is measured once per kernel. A chunked prefill call (n_q < n_kv) is
+// decided by its n_kv: the approximation is stated, not hidden.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,9 @@ struct SparseCostKey {
   std::string indexer;  // IndexerConfig::variant() and d_idx
   std::string budget;   // Budget::str()
   int q_block = 1;
+  // The attention kernel dense calls of this head_dim take (CudaAttentionKernel's name): an
+  // entry measured with another kernel is not reused.
+  std::string kernel;
   std::string str() const;
 };
 
