@@ -1,6 +1,6 @@
 // Device helpers shared by the flash kernels (flash_kernel.cuh: mma.sync, sm_80 and later;
-// sm90/flash_wgmma.cu: wgmma, sm_90a): cp.async copies, base-2 exponentials, bf16 packing, and the
-// key walk of flash_params.h (which keys a chunk holds, masked when invalid).
+// sm90/flash_wgmma.cu: wgmma, sm_90a): the cp.async copies of ptx.cuh, base-2 exponentials, bf16
+// packing, and the key walk of flash_params.h (which keys a chunk holds, masked when invalid).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -8,26 +8,14 @@
 #include <cstdint>
 
 #include "attention/cuda/flash_params.h"
+#include "attention/cuda/ptx.cuh"
 
 namespace spf::cuda_detail {
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared; zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(n));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
+using ptx::cp_async16;
+using ptx::cp_async_commit;
+using ptx::cp_async_wait;
+using ptx::smem_addr;
 
 // 2^x on the SFU, flushing subnormal results to zero (-inf gives 0); softmax weights that small
 // do not matter next to the row's maximum, which is 1.
@@ -40,6 +28,41 @@ __device__ __forceinline__ float fast_exp2(float x) {
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// The CTA's share of a call: query tile q0 .. q_last (grid x, the latest tiles first: they have
+// the most keys) and heads head0 .. head0 + pack - 1 of KV head kvh (grid y); rows_used packed
+// rows (query, head) hold data.
+struct CtaTile {
+  int64_t q0, q_last, pos_first;
+  int head0, kvh, rows_used;
+};
+__device__ __forceinline__ CtaTile cta_tile(const FlashParams& p) {
+  CtaTile t;
+  const int64_t tile = p.n_tiles - 1 - int64_t(blockIdx.x);
+  t.head0 = int(blockIdx.y) * p.pack;
+  t.kvh = t.head0 / (p.n_heads / p.n_kv_heads);
+  t.q0 = tile * p.q_tile;
+  t.q_last = min(t.q0 + p.q_tile, p.n_q) - 1;
+  t.rows_used = p.pack * int(t.q_last - t.q0 + 1);
+  t.pos_first = p.q_pos0 + t.q0;
+  return t;
+}
+
+// The Q tile by cp.async: packed row r is query q0 + r / pack, head head0 + r % pack; its 16-byte
+// piece c goes to dst(r, c) (the kernel's shared-memory layout); rows past rows_used are zeros.
+template <int D, int BM, int THREADS, class Dst>
+__device__ __forceinline__ void load_q_tile(const FlashParams& p, const CtaTile& t, int tid,
+                                            Dst dst) {
+  constexpr int CH = D / 8;
+  const __nv_bfloat16* qg = static_cast<const __nv_bfloat16*>(p.q);
+  for (int id = tid; id < BM * CH; id += THREADS) {
+    const int r = id / CH, c = id % CH;
+    const bool ok = r < t.rows_used;
+    const __nv_bfloat16* src =
+        ok ? qg + (t.q0 + r / p.pack) * p.q_row + int64_t(t.head0 + r % p.pack) * D + c * 8 : qg;
+    cp_async16(dst(r, c), src, ok);
+  }
 }
 
 // The key chunks of BN keys a CTA walks (queries q0..q_last, first head head0): all causal

@@ -38,25 +38,13 @@ struct FlashTile {
 };
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
+  ptx::ldmatrix_x4(r, smem_addr(p));
 }
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
 __device__ __forceinline__ void ldmatrix_x4_at(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
+  ptx::ldmatrix_x4(r, addr);
 }
 __device__ __forceinline__ void ldmatrix_x4_trans_at(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
+  ptx::ldmatrix_x4_trans(r, addr);
 }
 
 // Byte offsets of a lane's ldmatrix rows in a swizzled [rows][D] tile, for the four values of
@@ -108,31 +96,19 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
   int* sIdx = reinterpret_cast<int*>(sV + 2 * BN * D);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int64_t tile = p.n_tiles - 1 - int64_t(blockIdx.x);  // longest (latest) tiles first
-  const int head0 = int(blockIdx.y) * p.pack;
-  const int kvh = head0 / (p.n_heads / p.n_kv_heads);
-  const int64_t q0 = tile * p.q_tile;
-  const int64_t q_last = min(q0 + p.q_tile, p.n_q) - 1;
-  const int rows_used = p.pack * int(q_last - q0 + 1);
-  const int64_t pos_first = p.q_pos0 + q0;
+  const CtaTile ct = cta_tile(p);
+  const int head0 = ct.head0, kvh = ct.kvh, rows_used = ct.rows_used;
+  const int64_t q0 = ct.q0, q_last = ct.q_last, pos_first = ct.pos_first;
 
   const TileKeys walk = tile_keys(p, head0, q0, q_last, BN);
   const int32_t* list = walk.list;
   const int64_t count = walk.count, n_iters = walk.n_iters;
   const int sub = walk.sub;
 
-  const __nv_bfloat16* qg = static_cast<const __nv_bfloat16*>(p.q);
   const __nv_bfloat16* kg = static_cast<const __nv_bfloat16*>(p.k) + int64_t(kvh) * D;
   const __nv_bfloat16* vg = static_cast<const __nv_bfloat16*>(p.v) + int64_t(kvh) * D;
 
-  // Q tile: packed row r is query q0 + r / pack, head head0 + r % pack.
-  for (int id = tid; id < BM * CH; id += Tile::kThreads) {
-    const int r = id / CH, c = id % CH;
-    const bool ok = r < rows_used;
-    const __nv_bfloat16* src =
-        ok ? qg + (q0 + r / p.pack) * p.q_row + int64_t(head0 + r % p.pack) * D + c * 8 : qg;
-    cp_async16(sQ + swz<D>(r, c), src, ok);
-  }
+  load_q_tile<D, BM, Tile::kThreads>(p, ct, tid, [&](int r, int c) { return sQ + swz<D>(r, c); });
   cp_async_commit();
 
   auto load_chunk = [&](int64_t it, int buf) {

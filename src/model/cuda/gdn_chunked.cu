@@ -85,20 +85,12 @@ __device__ __forceinline__ void zero(float (&acc)[8][4]) {
     for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
 }
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-// 16 bytes global -> shared, asynchronously; zero-filled (nothing read) when !valid.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-  asm volatile("cp.async.wait_all;\n" ::);
-}
+using ptx::cp_async16;
+using ptx::cp_async4;
+using ptx::cp_async_commit;
+using ptx::cp_async_wait;
+using ptx::cp_async_wait_all;
+using ptx::smem_addr;
 
 // ROWS x DIM fp16 (row r at src + r * ld elements, 16-byte aligned) into a tile [ROWS][DIM + kPad]
 // by cp.async: rows at or past n and columns at or past `cols` (a multiple of 8) are zero-filled.
@@ -116,16 +108,6 @@ __device__ __forceinline__ void async_tile(f16* dst, const f16* src, int64_t ld,
     const bool ok = r < n && cv * 8 < cols;
     cp_async16(dst + r * (DIM + kPad) + cv * 8, ok ? src + r * ld + cv * 8 : src, ok);
   }
-}
-
-// 4 bytes global -> shared, asynchronously (through L1).
-__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(smem_addr(dst)), "l"(src));
-}
-// Waits until at most N committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
 // ---- 1. prepare ----

@@ -22,6 +22,8 @@
 
 #include <cstdint>
 
+#include "attention/cuda/ptx.cuh"
+
 namespace spf::cuda::gdn_detail {
 
 using f16 = __half;
@@ -86,28 +88,17 @@ __device__ __forceinline__ void load_b_kn(uint32_t (&b)[2], const f16* s, int ld
 // lane l supplies the address of row l % 8 of 8 x 8 matrix l / 8 (16 bytes, 16-byte aligned:
 // ld and the column offsets must be multiples of 8); matrix i lands in register i, element
 // (row g, columns 2t..2t+1) per lane, or with .trans (rows 2t..2t+1, column g).
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const f16* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_u32(p)));
+  ptx::ldmatrix_x4(r, ptx::smem_addr(p));
 }
 __device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const f16* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_u32(p)));
+  ptx::ldmatrix_x4_trans(r, ptx::smem_addr(p));
 }
 __device__ __forceinline__ void ldsm_x2(uint32_t (&r)[2], const f16* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1])
-               : "r"(smem_u32(p)));
+  ptx::ldmatrix_x2(r, ptx::smem_addr(p));
 }
 __device__ __forceinline__ void ldsm_x2_trans(uint32_t (&r)[2], const f16* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1])
-               : "r"(smem_u32(p)));
+  ptx::ldmatrix_x2_trans(r, ptx::smem_addr(p));
 }
 
 // = load_a_mk: matrices (m0, k0), (m0 + 8, k0), (m0, k0 + 8), (m0 + 8, k0 + 8).
