@@ -32,7 +32,7 @@ std::string duration(double s) {
 }
 
 struct TrainOptions {
-  std::string model, out, checkpoint, log;
+  std::string model, out, checkpoint, log, loss = "kl";
   std::vector<std::string> text, exclude;
   int heldout_every = 10;
   int64_t max_bytes = int64_t(4) << 20;
@@ -49,6 +49,7 @@ void run_train(const TrainOptions& o) {
   check_output_path(ckpt, "--checkpoint");
   if (!o.log.empty()) check_appendable(o.log);
   o.train.validate();
+  (void)parse_distill_loss(o.loss);  // a bad --loss fails before the model loads
   const std::string path = resolve_model(o.model);
   auto model = load_model(path);
   const ModelConfig& cfg = model->config();
@@ -78,8 +79,10 @@ void run_train(const TrainOptions& o) {
   if (int64_t(heldout.size()) > o.eval_tokens) heldout.resize(size_t(o.eval_tokens));
   TrainConfig tc = o.train;
   tc.data = corpus.describe();
-  std::fprintf(stderr, "[spf] data: %s; %zu training tokens, %zu held-out tokens for the curve\n",
-               tc.data.c_str(), train_ids.size(), heldout.size());
+  tc.loss = parse_distill_loss(o.loss);
+  std::fprintf(stderr,
+               "[spf] data: %s; %zu training tokens, %zu held-out tokens for the curve; loss %s\n",
+               tc.data.c_str(), train_ids.size(), heldout.size(), tc.loss.spec().c_str());
 
   TrainHooks hooks;
   hooks.checkpoint_every = o.checkpoint_every;
@@ -315,6 +318,9 @@ void add_train_indexer(CLI::App& app) {
                   "Cosine decay ends at this fraction of --lr (default 0.1)");
   sub->add_option("--clip", o->train.clip, "Gradient-norm clip (default 1)");
   sub->add_option("--seed", o->train.seed, "Init and data-order seed (default 1)");
+  sub->add_option("--loss", o->loss,
+                  "kl (default) or kl+topk:LAMBDA[:FRAC]: adds LAMBDA x KL over the target's top "
+                  "FRAC keys per query, both sides renormalised (FRAC default 5%)");
   sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints");
   sub->add_option("--eval-every", o->eval_every,
                   "Held-out KL every N steps (0 = never; logged with --log)");

@@ -3,11 +3,64 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <numeric>
 
 #include "core/error.h"
 
 namespace spf {
+
+namespace {
+
+std::string shortest(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// A finite number filling all of `text` (a trailing '%' divides by 100 when percent_ok).
+bool parse_number(std::string text, bool percent_ok, double& out) {
+  double div = 1;
+  if (percent_ok && !text.empty() && text.back() == '%') {
+    text.pop_back();
+    div = 100;
+  }
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size()) return false;
+  out /= div;
+  return std::isfinite(out);
+}
+
+}  // namespace
+
+std::string DistillLoss::spec() const {
+  if (is_kl()) return "kl";
+  return cat("kl+topk:", shortest(topk_lambda), ":", shortest(topk_frac));
+}
+
+DistillLoss parse_distill_loss(const std::string& spec) {
+  const char* usage = " (expected kl or kl+topk:LAMBDA[:FRAC], e.g. kl+topk:1:5%)";
+  DistillLoss loss;
+  if (spec == "kl") return loss;
+  const std::string head = "kl+topk:";
+  SPF_CHECK(spec.starts_with(head), "--loss ", spec, usage);
+  const std::string rest = spec.substr(head.size());
+  const size_t colon = rest.find(':');
+  const bool lambda_ok = parse_number(rest.substr(0, colon), false, loss.topk_lambda);
+  SPF_CHECK(lambda_ok && loss.topk_lambda > 0, "--loss ", spec, ": LAMBDA '", rest.substr(0, colon),
+            "' must be a number > 0", usage);
+  if (colon != std::string::npos) {
+    const bool frac_ok = parse_number(rest.substr(colon + 1), true, loss.topk_frac);
+    SPF_CHECK(frac_ok && loss.topk_frac > 0 && loss.topk_frac <= 1, "--loss ", spec, ": FRAC '",
+              rest.substr(colon + 1), "' must be a fraction in (0, 1] or a percentage", usage);
+  }
+  return loss;
+}
+
+int64_t topk_keep(double frac, int64_t avail) {
+  return std::clamp<int64_t>(int64_t(std::ceil(frac * double(avail) - 1e-9)), 1, avail);
+}
 
 namespace {
 
@@ -101,30 +154,80 @@ void scorer_log_probs(const IndexerWeights& w, const std::vector<float>& inv_fre
 
 double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_freq, int layer,
                       int group, const float* x, int64_t n, const float* P, double grad_scale,
-                      float* grad, DistillScratch& s) {
+                      float* grad, DistillScratch& s, const DistillLoss& loss_spec,
+                      DistillTerms* terms) {
   const IndexerConfig& c = w.config;
   const int d = c.d_idx, H = c.n_heads;
   forward_qk(w, inv_freq, layer, group, x, n, s);
   // z now holds log S; turn it into dL/dz * grad_scale / sqrt(d) (the q.k scale folded in) and
   // collect each row's KL.
+  //
+  // The top-k term of row i, T = the top k_i keys of P_i (ties: lower index, as metrics.h),
+  //   P~_j = P_j / sum_T P,   log S~_j = log S_j - log sum_T S   (j in T),
+  //   L~_i = sum_{j in T} P~_j (log P~_j - log S~_j).
+  // S~ is the softmax of the raw scores u over T alone, so dL~_i/du_j = S~_j - P~_j for j in T
+  // and 0 elsewhere; the row's gradient is (S_j - P_j) + lambda [j in T] (S~_j - P~_j). The
+  // keys are chosen from this layer's dense target row block (no matrix per head).
+  const bool topk = !loss_spec.is_kl();
+  const float lambda = float(loss_spec.topk_lambda);
   s.row_loss.assign(size_t(n), 0.0);
+  s.row_topk.assign(topk ? size_t(n) : 0, 0.0);
   const float gscale = float(grad_scale / std::sqrt(double(d)));
   float* z = s.z.data();
-#pragma omp parallel for schedule(dynamic, 16) if (n > 64)
-  for (int64_t i = 0; i < n; ++i) {
-    float* r = z + i * n;
-    const float* p = P + i * n;
-    double kl = 0;
-    for (int64_t j = 0; j <= i; ++j) {
-      const float ls = r[j];
-      if (p[j] > 0.0f) kl += double(p[j]) * (std::log(double(p[j])) - double(ls));
-      r[j] = gscale * (std::exp(ls) - p[j]);
+#pragma omp parallel if (n > 64)
+  {
+    std::vector<int32_t> sel;
+    std::vector<float> extra;  // S~ - P~ over the selected keys
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t i = 0; i < n; ++i) {
+      float* r = z + i * n;
+      const float* p = P + i * n;
+      int64_t k = 0;
+      if (topk) {
+        const int64_t avail = i + 1;
+        k = topk_keep(loss_spec.topk_frac, avail);
+        sel.resize(size_t(avail));
+        std::iota(sel.begin(), sel.end(), 0);
+        auto better = [p](int32_t a, int32_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
+        std::nth_element(sel.begin(), sel.begin() + (k - 1), sel.end(), better);
+        std::sort(sel.begin(), sel.begin() + k);  // a fixed summation order
+        double pt = 0;
+        float m = r[sel[0]];
+        for (int64_t t = 0; t < k; ++t) {
+          pt += double(p[sel[size_t(t)]]);
+          m = std::max(m, r[sel[size_t(t)]]);
+        }
+        double se = 0;
+        for (int64_t t = 0; t < k; ++t) se += std::exp(double(r[sel[size_t(t)]] - m));
+        const double log_st = double(m) + std::log(se);
+        extra.resize(size_t(k));
+        double kl_top = 0;
+        for (int64_t t = 0; t < k; ++t) {
+          const int32_t j = sel[size_t(t)];
+          const double pj = pt > 0 ? double(p[j]) / pt : 0.0;
+          const double log_sj = double(r[j]) - log_st;
+          if (pj > 0) kl_top += pj * (std::log(pj) - log_sj);
+          extra[size_t(t)] = float(std::exp(log_sj) - pj);
+        }
+        s.row_topk[size_t(i)] = float(kl_top);
+      }
+      double kl = 0;
+      for (int64_t j = 0; j <= i; ++j) {
+        const float ls = r[j];
+        if (p[j] > 0.0f) kl += double(p[j]) * (std::log(double(p[j])) - double(ls));
+        r[j] = gscale * (std::exp(ls) - p[j]);
+      }
+      for (int64_t j = i + 1; j < n; ++j) r[j] = 0.0f;
+      for (int64_t t = 0; t < k; ++t) r[sel[size_t(t)]] += gscale * lambda * extra[size_t(t)];
+      s.row_loss[size_t(i)] = float(kl);
     }
-    for (int64_t j = i + 1; j < n; ++j) r[j] = 0.0f;
-    s.row_loss[size_t(i)] = float(kl);
   }
-  double loss = 0;
-  for (const float v : s.row_loss) loss += double(v);  // serial: the same sum whatever the threads
+  double kl_sum = 0, topk_sum = 0;
+  for (const float v : s.row_loss)
+    kl_sum += double(v);  // serial: the same sum whatever the threads
+  for (const float v : s.row_topk) topk_sum += double(v);
+  if (terms != nullptr) *terms = {kl_sum, topk_sum};
+  const double loss = topk ? kl_sum + loss_spec.topk_lambda * topk_sum : kl_sum;
   if (grad == nullptr) return loss;
 
   // dq = G k, dk = G^T q (G = the scaled dL/dz now in z).

@@ -2,13 +2,17 @@
 //   target  P_g(i, j) = mean over the heads h of group g of the dense softmax p_h(i, j), from the
 //           executor's tiled statistics (row_stats + visit_probabilities): one [n][n] row block
 //           per group of one layer at a time, never a matrix per head;
-//   loss    sum_i KL(P_i || S_i), S_i = the scorer's causal softmax (indexer_model.h);
-//   grads   hand-derived: dL/dz_ij = S_ij - P_ij, then through q.k / sqrt(d), RoPE (its
-//           transpose), the head mix and the projections (checked against finite differences in
-//           tests/indexer).
+//   loss    sum_i KL(P_i || S_i), S_i = the scorer's causal softmax (indexer_model.h), plus
+//           optionally (DistillLoss, "kl+topk:LAMBDA[:FRAC]") LAMBDA * sum_i KL(P~_i || S~_i), both
+//           renormalised over T_i = the top k_i = ceil(FRAC * (i + 1)) keys of P_i (the oracle's
+//           selected set, as in metrics.h): the head of the ranking weighted on its own;
+//   grads   hand-derived: dL/dz_ij = S_ij - P_ij (+ LAMBDA (S~_ij - P~_ij) for j in T_i), then
+//           through q.k / sqrt(d), RoPE (its transpose), the head mix and the projections
+//           (checked against finite differences in tests/indexer).
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "attention/attention.h"
@@ -23,16 +27,41 @@ namespace spf {
 void head_averaged_targets(AttentionExecutor& executor, const AttentionCall& call, int n_groups,
                            std::vector<float>& out);
 
+// The training objective. topk_lambda == 0 is plain KL (the default, computed exactly as before
+// the option existed).
+struct DistillLoss {
+  double topk_lambda = 0;   // weight of the top-k restricted KL
+  double topk_frac = 0.05;  // the restricted set: top ceil(frac * (i + 1)) keys of P_i
+  bool is_kl() const { return topk_lambda == 0; }
+  // "kl" or "kl+topk:LAMBDA:FRAC" (round-trips through parse_distill_loss).
+  std::string spec() const;
+  bool operator==(const DistillLoss&) const = default;
+};
+// "kl" | "kl+topk:LAMBDA[:FRAC]" (FRAC a fraction in (0, 1] or a percentage "5%"; default 5%).
+// Throws spf::Error naming the spec otherwise.
+DistillLoss parse_distill_loss(const std::string& spec);
+
+// Keys kept of `avail` at fraction frac: ceil(frac * avail), at least 1 (metrics.h's k_i).
+int64_t topk_keep(double frac, int64_t avail);
+
 struct DistillScratch {
-  std::vector<float> q, k, z, dq, dk, heads, mix, dheads, dmix, row_loss;
+  std::vector<float> q, k, z, dq, dk, heads, mix, dheads, dmix, row_loss, row_topk;
 };
 
-// Sum over the n queries (positions 0 .. n - 1, keys = the same rows) of KL(P_i || S_i) for
-// scorer (layer, group) on inputs x [n][d_model]; P [n][n] as above. When grad is non-null (the
-// flat parameter vector's shape), adds grad_scale * d(sum)/d(params) to it.
+// The two terms of the objective, summed over queries.
+struct DistillTerms {
+  double kl = 0;    // sum_i KL(P_i || S_i)
+  double topk = 0;  // sum_i KL(P~_i || S~_i) (0 unless the loss has a top-k term)
+};
+
+// Sum over the n queries (positions 0 .. n - 1, keys = the same rows) of the objective (KL(P_i ||
+// S_i) + lambda KL(P~_i || S~_i)) for scorer (layer, group) on inputs x [n][d_model]; P [n][n] as
+// above. When grad is non-null (the flat parameter vector's shape), adds grad_scale *
+// d(sum)/d(params) to it. terms, when non-null, receives the two sums.
 double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_freq, int layer,
                       int group, const float* x, int64_t n, const float* P, double grad_scale,
-                      float* grad, DistillScratch& scratch);
+                      float* grad, DistillScratch& scratch, const DistillLoss& loss = {},
+                      DistillTerms* terms = nullptr);
 
 // The scorer's causal log-softmax rows, [n][n] (entries past the causal keys undefined): for
 // metrics.

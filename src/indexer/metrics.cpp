@@ -14,7 +14,7 @@ namespace spf {
 namespace {
 
 int64_t keep_of(double f, int64_t avail) {
-  return std::clamp<int64_t>(int64_t(std::ceil(f * double(avail) - 1e-9)), 1, avail);
+  return topk_keep(f, avail);
 }
 
 // Indices of the top `k` of v[0 .. n), best first (ties: lower index).

@@ -20,6 +20,9 @@ void TrainConfig::validate() const {
   SPF_CHECK(clip > 0, "train-indexer: clip = ", clip, " (must be > 0)");
   SPF_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && adam_eps > 0,
             "train-indexer: Adam betas must be in [0, 1) and eps > 0");
+  SPF_CHECK(loss.is_kl() || (std::isfinite(loss.topk_lambda) && loss.topk_lambda > 0 &&
+                             loss.topk_frac > 0 && loss.topk_frac <= 1),
+            "train-indexer: loss ", loss.spec(), " (LAMBDA must be > 0, FRAC in (0, 1])");
 }
 
 std::string TrainConfig::json() const {
@@ -38,6 +41,7 @@ std::string TrainConfig::json() const {
   j["beta2"] = beta2;
   j["adam_eps"] = adam_eps;
   j["seed"] = seed;
+  if (!loss.is_kl()) j["loss"] = loss.spec();
   j["data"] = data;
   return j.dump();
 }
@@ -63,9 +67,14 @@ int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens) {
 }
 
 DistillBackend::DistillBackend(const IndexerWeights& weights, AttentionExecutor& executor,
-                               float* grad)
-    : w_(weights), executor_(executor), grad_(grad), inv_freq_(indexer_inv_freq(weights.config)) {
+                               float* grad, const DistillLoss& loss)
+    : w_(weights),
+      executor_(executor),
+      grad_(grad),
+      loss_(loss),
+      inv_freq_(indexer_inv_freq(weights.config)) {
   layer_kl_.assign(size_t(weights.config.n_layers), 0.0);
+  layer_loss_.assign(size_t(weights.config.n_layers), 0.0);
 }
 
 void DistillBackend::attend(const AttentionCall& call) {
@@ -83,11 +92,16 @@ void DistillBackend::attend(const AttentionCall& call) {
   head_averaged_targets(executor_, call, c.n_groups, targets_);
   const float* x = call.hidden.data<float>();
   const double scale = 1.0 / (double(n) * double(c.n_layers) * double(c.n_groups));
-  double sum = 0;
-  for (int g = 0; g < c.n_groups; ++g)
+  double sum = 0, kl = 0;
+  for (int g = 0; g < c.n_groups; ++g) {
+    DistillTerms terms;
     sum += distill_scorer(w_, inv_freq_, call.attention_layer, g, x, n,
-                          targets_.data() + size_t(g) * size_t(n * n), scale, grad_, scratch_);
-  layer_kl_[size_t(call.attention_layer)] = sum / (double(n) * double(c.n_groups));
+                          targets_.data() + size_t(g) * size_t(n * n), scale, grad_, scratch_,
+                          loss_, &terms);
+    kl += terms.kl;
+  }
+  layer_kl_[size_t(call.attention_layer)] = kl / (double(n) * double(c.n_groups));
+  layer_loss_[size_t(call.attention_layer)] = sum / (double(n) * double(c.n_groups));
 }
 
 std::vector<double> heldout_kl(const Model& model, const IndexerWeights& w,
@@ -156,17 +170,24 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
     SPF_CHECK(f.weights.config == ic, ckpt_path, ": checkpoint of indexer ",
               f.weights.config.variant(), " d_idx=", f.weights.config.d_idx, ", not ", ic.variant(),
               " d_idx=", ic.d_idx);
+    const auto saved = f.meta.extra.find("loss");  // absent: a checkpoint from before --loss
+    const std::string saved_loss = saved == f.meta.extra.end() ? "kl" : saved->second;
+    SPF_CHECK(saved_loss == config.loss.spec(), ckpt_path, ": checkpoint trained with --loss ",
+              saved_loss, ", not ", config.loss.spec(),
+              "; resume with the same loss or delete the checkpoint");
     SPF_CHECK(f.meta.train_config == config.json(), ckpt_path,
               ": checkpoint of another training config (", f.meta.train_config,
               "); delete it or train with the same options");
     SPF_CHECK(f.meta.step >= 0 && f.meta.step <= config.steps, ckpt_path, ": step ", f.meta.step,
               " outside [0, ", config.steps, "]");
+    f.meta.extra["loss"] = config.loss.spec();  // named in files of earlier runs too
     r.resumed = true;
   } else {
     f.weights = random_indexer(ic, config.seed);
     f.meta.model = identity;
     f.meta.train_config = config.json();
     f.meta.init_seed = config.seed;
+    f.meta.extra["loss"] = config.loss.spec();
     f.adam_m.assign(f.weights.params.size(), 0.0f);
     f.adam_v.assign(f.weights.params.size(), 0.0f);
   }
@@ -185,11 +206,11 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
     const int64_t s = f.meta.step;
     const int64_t start = window_start(config, s, int64_t(train_ids.size()));
     std::fill(grad.begin(), grad.end(), 0.0f);
-    DistillBackend backend(f.weights, cpu_executor(), grad.data());
+    DistillBackend backend(f.weights, cpu_executor(), grad.data(), config.loss);
     state = model.new_state(config.seq_len);
     model.forward(train_ids.subspan(size_t(start), size_t(config.seq_len)), *state, backend,
                   LogitsMode::last, logits);
-    const double loss = mean(backend.layer_kl());
+    const double loss = mean(backend.layer_loss());
     SPF_CHECK(std::isfinite(loss), "train-indexer: loss became ", loss, " at step ", s);
     adam_update(config, s, f.weights.params, grad, f.adam_m, f.adam_v);
     f.meta.step = s + 1;

@@ -2,13 +2,15 @@
 // seq_len tokens through the model with dense attention; at every attention layer the backend
 // (DistillBackend) computes the head-averaged dense targets in tiles and the scorers' loss and
 // hand-derived gradients (distill.h), so all layers train in one pass over the data. Loss = mean
-// over layers, groups and queries of KL(target || indexer). Adam with linear warm-up, cosine decay
-// to final_lr_frac * lr and global-norm gradient clipping.
+// over layers, groups and queries of KL(target || indexer) (plus, with TrainConfig::loss
+// "kl+topk:...", lambda times the KL restricted to the target's top keys). Adam with linear
+// warm-up, cosine decay to final_lr_frac * lr and global-norm gradient clipping.
 //
 // Exact resume: the window of step s is a pure function of (seed, s), the update is deterministic
 // for a given thread count, and a checkpoint (every checkpoint_every steps, atomic) holds weights,
 // both Adam moments, the step and the tokens seen, so a run killed after a checkpoint and resumed
-// ends with the same bits as an uninterrupted run.
+// ends with the same bits as an uninterrupted run. The loss is part of the checkpoint (metadata
+// "extra.loss", and the config JSON): a resume under another loss is refused.
 #pragma once
 
 #include <cstdint>
@@ -37,10 +39,12 @@ struct TrainConfig {
   double clip = 1.0;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
   uint64_t seed = 1;
+  DistillLoss loss;  // default: plain KL
   std::string data;  // description of the training data (files, hash), recorded and checked
 
   void validate() const;
-  // JSON of every field: saved in checkpoints; a resume must match it exactly.
+  // JSON of every field: saved in checkpoints; a resume must match it exactly. "loss" appears only
+  // when it is not plain KL, so checkpoints made before the option existed still resume.
   std::string json() const;
 };
 
@@ -50,21 +54,25 @@ double lr_at(const TrainConfig& c, int64_t step);
 int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens);
 
 // Backend that runs every call densely and, on the way, scores the indexer against the dense
-// targets of that layer: loss per layer (mean KL per query, averaged over groups) and, when
-// grad is set, the gradient of the mean loss over layers.
+// targets of that layer: loss per layer (mean per query, averaged over groups) and, when grad is
+// set, the gradient of the mean objective over layers.
 class DistillBackend : public AttentionBackend {
  public:
-  DistillBackend(const IndexerWeights& weights, AttentionExecutor& executor, float* grad);
+  DistillBackend(const IndexerWeights& weights, AttentionExecutor& executor, float* grad,
+                 const DistillLoss& loss = {});
   void attend(const AttentionCall& call) override;
   // Mean KL per query of each attention layer in the last forward.
   const std::vector<double>& layer_kl() const { return layer_kl_; }
+  // Mean objective per query of each layer (= layer_kl() for plain KL).
+  const std::vector<double>& layer_loss() const { return layer_loss_; }
 
  private:
   const IndexerWeights& w_;
   AttentionExecutor& executor_;
   float* grad_;
+  DistillLoss loss_;
   std::vector<float> inv_freq_, targets_;
-  std::vector<double> layer_kl_;
+  std::vector<double> layer_kl_, layer_loss_;
   DistillScratch scratch_;
 };
 
@@ -73,7 +81,8 @@ std::vector<double> heldout_kl(const Model& model, const IndexerWeights& w,
                                std::span<const int32_t> ids);
 
 struct TrainHooks {
-  // After every step: (step done, steps, train loss, tokens seen, seconds of this run).
+  // After every step: (step done, steps, train loss (the objective), tokens seen, seconds of this
+  // run).
   std::function<void(int64_t, int64_t, double, int64_t, double)> on_step;
   // When eval_every > 0: after step s % eval_every == 0 (and before the first step of a fresh
   // run): held-out layer KLs.
@@ -94,8 +103,8 @@ struct TrainResult {
 
 // Trains from `ckpt_path` when it holds a checkpoint of this config and model (else from a random
 // init of seed), writes the checkpoint every checkpoint_every steps and at the end, and returns
-// the final weights (the caller saves them without optimizer state). Throws spf::Error on a
-// checkpoint of another config or model.
+// the final weights (the caller saves them without optimizer state; meta.extra["loss"] names the
+// loss). Throws spf::Error on a checkpoint of another config, loss or model.
 TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
                           std::span<const int32_t> train_ids, const TrainConfig& config,
                           const std::string& ckpt_path, const TrainHooks& hooks);

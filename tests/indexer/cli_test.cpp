@@ -1,6 +1,6 @@
 // The indexer through the command line: a random-init file for the tiny Llama fixture serves
 // indexer:FILE in spf logits (with --sparse-layers); bad files and another model's file fail with
-// one "spf: error:" line and exit 1.
+// one "spf: error:" line and exit 1, as does a bad --loss.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -55,6 +55,10 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
   expect_one_line_error(test::run_cli("indexer-eval -m " + qwen + " --indexer " + idx + " --text " +
                                       test::fixture("text")),
                         {"idx.safetensors", "trained for"});
+  // A bad --loss fails before any training.
+  expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("l.st") +
+                                      " --text " + test::fixture("text") + " --loss kl+topk:0"),
+                        {"--loss kl+topk:0", "LAMBDA"});
 }
 
 }  // namespace

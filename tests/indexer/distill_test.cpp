@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include "indexer/indexer_model.h"
@@ -43,7 +45,7 @@ std::vector<float> random_targets(int64_t n, uint32_t seed) {
   return p;
 }
 
-void check_gradient(int heads, int rope_dims) {
+void check_gradient(int heads, int rope_dims, const DistillLoss& loss_spec = {}) {
   const IndexerConfig c = tiny_config(heads, rope_dims);
   IndexerWeights w = random_indexer(c, 7);
   const int64_t n = 9;
@@ -53,7 +55,8 @@ void check_gradient(int heads, int rope_dims) {
   DistillScratch s;
   const int layer = 1;
   std::vector<float> grad(w.params.size(), 0.0f);
-  const double loss = distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, grad.data(), s);
+  const double loss =
+      distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, grad.data(), s, loss_spec);
   EXPECT_GT(loss, 0.0);
   // Layer 0 is not touched by layer 1's loss.
   for (int64_t i = 0; i < c.scorer_size(); ++i) ASSERT_EQ(grad[size_t(i)], 0.0f);
@@ -65,9 +68,11 @@ void check_gradient(int heads, int rope_dims) {
     const float keep = w.params[size_t(i)];
     const float h = 1e-2f;
     w.params[size_t(i)] = keep + h;
-    const double lp = distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, nullptr, s);
+    const double lp =
+        distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, nullptr, s, loss_spec);
     w.params[size_t(i)] = keep - h;
-    const double lm = distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, nullptr, s);
+    const double lm =
+        distill_scorer(w, inv, layer, 0, x.data(), n, P.data(), 1.0, nullptr, s, loss_spec);
     w.params[size_t(i)] = keep;
     const double fd = (lp - lm) / (2.0 * double(h));
     const double an = grad[size_t(i)];
@@ -88,6 +93,90 @@ TEST(IndexerDistill, GradientMatchesFiniteDifferencesNoRope) {
 }
 TEST(IndexerDistill, GradientMatchesFiniteDifferencesLightningHeadsAllRope) {
   check_gradient(3, 8);
+}
+
+// FRAC 30% keeps 1-3 of the 1-9 keys of the rows (at 5% every row would keep one key, where the
+// restricted KL is identically 0 and a wrong gradient of it could not show).
+TEST(IndexerDistill, TopKLossGradientMatchesFiniteDifferencesSingleHeadRope) {
+  check_gradient(1, 4, parse_distill_loss("kl+topk:2:30%"));
+}
+TEST(IndexerDistill, TopKLossGradientMatchesFiniteDifferencesLightningHeads) {
+  check_gradient(3, 8, parse_distill_loss("kl+topk:4:0.5"));
+}
+
+// The top-k term against a direct double-precision evaluation of its definition, and its
+// gradient is not the plain KL's (so the check above tests the new term).
+TEST(IndexerDistill, TopKTermMatchesItsDefinition) {
+  const IndexerConfig c = tiny_config(1, 4);
+  const IndexerWeights w = random_indexer(c, 13);
+  const int64_t n = 11;
+  const std::vector<float> x = test::random_floats(size_t(n * c.d_model), 6);
+  const std::vector<float> P = random_targets(n, 8);
+  const std::vector<float> inv = indexer_inv_freq(c);
+  const DistillLoss loss = parse_distill_loss("kl+topk:3:25%");
+  DistillScratch s;
+  std::vector<float> logs;
+  scorer_log_probs(w, inv, 0, 0, x.data(), n, logs, s);
+  double want_kl = 0, want_top = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = P.data() + i * n;
+    const float* ls = logs.data() + i * n;
+    std::vector<int> order(size_t(i + 1));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [p](int a, int b) { return p[a] > p[b]; });
+    const int64_t k = int64_t(std::ceil(0.25 * double(i + 1) - 1e-9));
+    EXPECT_EQ(topk_keep(0.25, i + 1), k);
+    double pt = 0, st = 0;
+    for (int64_t t = 0; t < k; ++t) {
+      pt += p[order[size_t(t)]];
+      st += std::exp(double(ls[order[size_t(t)]]));
+    }
+    for (int64_t j = 0; j <= i; ++j)
+      if (p[j] > 0) want_kl += p[j] * (std::log(double(p[j])) - ls[j]);
+    for (int64_t t = 0; t < k; ++t) {
+      const int j = order[size_t(t)];
+      if (p[j] > 0) want_top += p[j] / pt * (std::log(p[j] / pt) - (double(ls[j]) - std::log(st)));
+    }
+  }
+  DistillTerms terms;
+  std::vector<float> g_top(w.params.size(), 0.0f), g_kl(w.params.size(), 0.0f);
+  const double got =
+      distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_top.data(), s, loss, &terms);
+  EXPECT_NEAR(terms.kl, want_kl, 1e-4 * want_kl);
+  EXPECT_GT(want_top, 1e-3);
+  EXPECT_NEAR(terms.topk, want_top, 1e-4 * want_top);
+  EXPECT_NEAR(got, terms.kl + 3.0 * terms.topk, 1e-9 * got);
+  const double plain = distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_kl.data(), s);
+  EXPECT_EQ(plain, terms.kl);
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < g_kl.size(); ++i) {
+    diff += double(g_top[i] - g_kl[i]) * double(g_top[i] - g_kl[i]);
+    norm += double(g_kl[i]) * double(g_kl[i]);
+  }
+  EXPECT_GT(std::sqrt(diff / norm), 0.1) << "the top-k term barely changes the gradient";
+}
+
+TEST(IndexerDistill, LossSpecParsesRoundTripsAndRejectsBadSpecs) {
+  EXPECT_TRUE(parse_distill_loss("kl").is_kl());
+  EXPECT_EQ(parse_distill_loss("kl").spec(), "kl");
+  const DistillLoss a = parse_distill_loss("kl+topk:1");
+  EXPECT_EQ(a.topk_lambda, 1.0);
+  EXPECT_EQ(a.topk_frac, 0.05);
+  EXPECT_EQ(a.spec(), "kl+topk:1:0.05");
+  const DistillLoss b = parse_distill_loss("kl+topk:0.25:10%");
+  EXPECT_EQ(b.topk_lambda, 0.25);
+  EXPECT_EQ(b.topk_frac, 0.1);
+  EXPECT_EQ(parse_distill_loss(b.spec()), b);
+  for (const char* bad : {"", "topk", "kl+topk", "kl+topk:", "kl+topk:0", "kl+topk:-1", "kl+topk:x",
+                          "kl+topk:1:", "kl+topk:1:0", "kl+topk:1:150%", "kl+topk:1:0.05:3",
+                          "kl+topk:inf", "kl+topk:nan"}) {
+    try {
+      parse_distill_loss(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--loss"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(IndexerDistill, LossIsZeroWhenTheTargetIsTheIndexersOwnDistribution) {

@@ -109,6 +109,60 @@ TEST(IndexerTrain, ResumeAfterAStopEqualsAnUninterruptedRunBitForBit) {
   }
 }
 
+// The same with the top-k loss; its checkpoint names the loss, and resuming it under another loss
+// (plain KL included) is refused with one line saying so.
+TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
+  auto model = tiny_model();
+  const ModelIdentity id = model_identity(test::fixture("hf/llama"), model->config());
+  const std::vector<int32_t> train = token_stream(3000, model->config().vocab_size, 4);
+  TrainConfig c = tiny_train(5);
+  c.loss = parse_distill_loss("kl+topk:1:10%");
+  test::TempDir t;
+  TrainHooks hooks;
+  hooks.checkpoint_every = 2;
+  std::vector<double> losses;
+  hooks.on_step = [&](int64_t, int64_t, double loss, int64_t, double) { losses.push_back(loss); };
+  const TrainResult whole = train_indexer(*model, id, train, c, t.file("a.train"), hooks);
+  ASSERT_TRUE(whole.finished);
+  EXPECT_EQ(whole.file.meta.extra.at("loss"), "kl+topk:1:0.1");
+  EXPECT_NE(whole.file.meta.train_config.find("\"loss\":\"kl+topk:1:0.1\""), std::string::npos);
+  EXPECT_EQ(load_indexer(t.file("a.train")).meta.extra.at("loss"), "kl+topk:1:0.1");
+  hooks.on_step = nullptr;
+
+  hooks.stop_after = 2;
+  ASSERT_FALSE(train_indexer(*model, id, train, c, t.file("b.train"), hooks).finished);
+  hooks.stop_after = 0;
+  const TrainResult rest = train_indexer(*model, id, train, c, t.file("b.train"), hooks);
+  EXPECT_TRUE(rest.resumed);
+  EXPECT_TRUE(rest.finished);
+  EXPECT_TRUE(rest.file.weights.params == whole.file.weights.params);
+  EXPECT_TRUE(rest.file.adam_m == whole.file.adam_m);
+  EXPECT_TRUE(rest.file.adam_v == whole.file.adam_v);
+
+  // Against plain KL from the same seed: other weights.
+  TrainConfig kl = c;
+  kl.loss = {};
+  const TrainResult plain = train_indexer(*model, id, train, kl, "", hooks);
+  EXPECT_FALSE(plain.file.weights.params == whole.file.weights.params);
+  EXPECT_EQ(plain.file.meta.extra.at("loss"), "kl");
+  EXPECT_EQ(plain.file.meta.train_config.find("loss"), std::string::npos);
+
+  for (const char* other : {"kl", "kl+topk:2:10%", "kl+topk:1"}) {
+    TrainConfig o = c;
+    o.loss = parse_distill_loss(other);
+    try {
+      train_indexer(*model, id, train, o, t.file("b.train"), hooks);
+      ADD_FAILURE() << "resumed under loss " << other;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("trained with --loss kl+topk:1:0.1, not " + o.loss.spec()),
+                std::string::npos)
+          << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos);
+    }
+  }
+}
+
 TEST(IndexerTrain, ScheduleWarmsUpThenDecaysToTheFinalFraction) {
   TrainConfig c = tiny_train(100);
   c.lr = 1.0;
