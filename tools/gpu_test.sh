@@ -9,10 +9,11 @@
 #           into the tree, never into /)
 # test      spf_test_cuda (every kernel against the CPU executor / reference) -> OUT/test.log
 # sanitize  compute-sanitizer memcheck on small cases, once -> OUT/sanitize.log
-# profile   Nsight Compute on one dense launch per head_dim (32K) -> OUT/ncu.log
+# profile   Nsight Compute on one dense launch per head_dim and kernel (32K) -> OUT/ncu.log
 # model     spf_test_model_cuda (the GPU forward, its kernels, Gated DeltaNet and the GPU indexer
 #           against the CPU; SmolLM2 when $SPF_MODEL names it) -> OUT/model.log
-# bench     bench/cuda_attention_bench (BENCH_ARGS override its flags) -> OUT/bench.{log,json}
+# bench     bench/cuda_attention_bench, default and mma.sync kernels (BENCH_ARGS override its
+#           flags) -> OUT/bench.{log,json}
 # ttft      spf bench ttft on the Qwen3.5-9B and -0.8B shapes (TTFT_ARGS add flags) and
 #           tools/bench_ttft_peers.py (torch GEMMs, SDPA flash / cuDNN, fla) in the same session,
 #           then tools/ttft_report.py -> OUT/ttft-*.{log,json}, OUT/report/
@@ -93,11 +94,11 @@ if has profile; then
   : >"$out/ncu.log"
   for shape in 32/8/128 16/4/256 9/3/64; do
     echo "==== $shape, N = 32768, dense" >>"$out/ncu.log"
-    timeout 120 ncu --clock-control none --kernel-name regex:flash_forward --launch-count 1 \
+    timeout 120 ncu --clock-control none --kernel-name regex:"flash_forward|flash_wgmma" --launch-count 2 \
       --section SpeedOfLight --section Occupancy --section ComputeWorkloadAnalysis \
       --section MemoryWorkloadAnalysis --section LaunchStats \
       $build/bench/cuda_attention_bench --shapes $shape --lengths 32768 --densities "" --topk 0 \
-      --repeats 1 >>"$out/ncu.log" 2>&1
+      --kernels auto,mma --repeats 1 >>"$out/ncu.log" 2>&1
   done
   summary+=("profile: in $(( $(date +%s) - start )) s")
 fi
@@ -106,7 +107,7 @@ if has bench; then
   start=$(date +%s)
   mkdir -p "$out/masks"
   # shellcheck disable=SC2086
-  $build/bench/cuda_attention_bench ${BENCH_ARGS:-} --mask-dir "$out/masks" --json "$out/bench.json" \
+  $build/bench/cuda_attention_bench ${BENCH_ARGS:---kernels auto,mma} --mask-dir "$out/masks" --json "$out/bench.json" \
     2>&1 | tee "$out/bench.log"
   summary+=("bench: rc ${PIPESTATUS[0]} in $(( $(date +%s) - start )) s")
 fi
