@@ -319,8 +319,10 @@ void add_train_indexer(CLI::App& app) {
   sub->add_option("--clip", o->train.clip, "Gradient-norm clip (default 1)");
   sub->add_option("--seed", o->train.seed, "Init and data-order seed (default 1)");
   sub->add_option("--loss", o->loss,
-                  "kl (default) or kl+topk:LAMBDA[:FRAC]: adds LAMBDA x KL over the target's top "
-                  "FRAC keys per query, both sides renormalised (FRAC default 5%)");
+                  "kl (default), kl+topk:LAMBDA[:FRAC]: adds LAMBDA x KL over the target's top "
+                  "FRAC keys per query, both sides renormalised, or kl+topce:LAMBDA[:FRAC]: adds "
+                  "LAMBDA x cross-entropy of the renormalised top-FRAC target against the full "
+                  "indexer softmax (FRAC default 5%)");
   sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints");
   sub->add_option("--eval-every", o->eval_every,
                   "Held-out KL every N steps (0 = never; logged with --log)");

@@ -36,14 +36,20 @@ bool parse_number(std::string text, bool percent_ok, double& out) {
 
 std::string DistillLoss::spec() const {
   if (is_kl()) return "kl";
-  return cat("kl+topk:", shortest(topk_lambda), ":", shortest(topk_frac));
+  const char* head = top_term == TopTerm::full_ce ? "kl+topce:" : "kl+topk:";
+  return cat(head, shortest(topk_lambda), ":", shortest(topk_frac));
 }
 
 DistillLoss parse_distill_loss(const std::string& spec) {
-  const char* usage = " (expected kl or kl+topk:LAMBDA[:FRAC], e.g. kl+topk:1:5%)";
+  const char* usage =
+      " (expected kl, kl+topk:LAMBDA[:FRAC] or kl+topce:LAMBDA[:FRAC], e.g. kl+topce:1:5%)";
   DistillLoss loss;
   if (spec == "kl") return loss;
-  const std::string head = "kl+topk:";
+  std::string head = "kl+topk:";
+  if (spec.starts_with("kl+topce:")) {
+    head = "kl+topce:";
+    loss.top_term = DistillLoss::TopTerm::full_ce;
+  }
   SPF_CHECK(spec.starts_with(head), "--loss ", spec, usage);
   const std::string rest = spec.substr(head.size());
   const size_t colon = rest.find(':');
@@ -163,12 +169,18 @@ double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_fre
   // collect each row's KL.
   //
   // The top-k term of row i, T = the top k_i keys of P_i (ties: lower index, as metrics.h),
-  //   P~_j = P_j / sum_T P,   log S~_j = log S_j - log sum_T S   (j in T),
-  //   L~_i = sum_{j in T} P~_j (log P~_j - log S~_j).
-  // S~ is the softmax of the raw scores u over T alone, so dL~_i/du_j = S~_j - P~_j for j in T
-  // and 0 elsewhere; the row's gradient is (S_j - P_j) + lambda [j in T] (S~_j - P~_j). The
-  // keys are chosen from this layer's dense target row block (no matrix per head).
+  // P~_j = P_j / sum_T P (j in T). The keys are chosen from this layer's dense target row block
+  // (no matrix per head).
+  //
+  // kl+topk:   log S~_j = log S_j - log sum_T S,   L~_i = sum_{j in T} P~_j (log P~_j - log S~_j).
+  //   S~ is the softmax of the raw scores u over T alone, so dL~_i/du_j = S~_j - P~_j for j in T
+  //   and 0 elsewhere; the row's gradient is (S_j - P_j) + lambda [j in T] (S~_j - P~_j).
+  // kl+topce:  L~_i = -sum_{j in T} P~_j log S_j (S the full causal softmax). With sum_T P~ = 1,
+  //   dL~_i/du_j = S_j - P~_j [j in T] for every causal j: keys outside T are pushed down too.
+  //   The row's gradient is (1 + lambda) S_j - P_j - lambda P~_j [j in T]. (A row whose T holds no
+  //   target mass has P~ = 0: no term, no gradient.)
   const bool topk = !loss_spec.is_kl();
+  const bool full_ce = topk && loss_spec.top_term == DistillLoss::TopTerm::full_ce;
   const float lambda = float(loss_spec.topk_lambda);
   s.row_loss.assign(size_t(n), 0.0);
   s.row_topk.assign(topk ? size_t(n) : 0, 0.0);
@@ -177,12 +189,13 @@ double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_fre
 #pragma omp parallel if (n > 64)
   {
     std::vector<int32_t> sel;
-    std::vector<float> extra;  // S~ - P~ over the selected keys
+    std::vector<float> extra;  // per selected key: S~ - P~ (topk) or -P~ (topce)
 #pragma omp for schedule(dynamic, 16)
     for (int64_t i = 0; i < n; ++i) {
       float* r = z + i * n;
       const float* p = P + i * n;
       int64_t k = 0;
+      float s_weight = 1.0f;  // the factor of S_j in the row's gradient (1 + lambda for topce)
       if (topk) {
         const int64_t avail = i + 1;
         k = topk_keep(loss_spec.topk_frac, avail);
@@ -197,25 +210,37 @@ double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_fre
           pt += double(p[sel[size_t(t)]]);
           m = std::max(m, r[sel[size_t(t)]]);
         }
-        double se = 0;
-        for (int64_t t = 0; t < k; ++t) se += std::exp(double(r[sel[size_t(t)]] - m));
-        const double log_st = double(m) + std::log(se);
         extra.resize(size_t(k));
-        double kl_top = 0;
-        for (int64_t t = 0; t < k; ++t) {
-          const int32_t j = sel[size_t(t)];
-          const double pj = pt > 0 ? double(p[j]) / pt : 0.0;
-          const double log_sj = double(r[j]) - log_st;
-          if (pj > 0) kl_top += pj * (std::log(pj) - log_sj);
-          extra[size_t(t)] = float(std::exp(log_sj) - pj);
+        if (full_ce) {
+          double ce = 0;
+          for (int64_t t = 0; t < k; ++t) {
+            const int32_t j = sel[size_t(t)];
+            const double pj = pt > 0 ? double(p[j]) / pt : 0.0;
+            if (pj > 0) ce -= pj * double(r[j]);
+            extra[size_t(t)] = float(-pj);
+          }
+          if (pt > 0) s_weight = 1.0f + lambda;
+          s.row_topk[size_t(i)] = float(ce);
+        } else {
+          double se = 0;
+          for (int64_t t = 0; t < k; ++t) se += std::exp(double(r[sel[size_t(t)]] - m));
+          const double log_st = double(m) + std::log(se);
+          double kl_top = 0;
+          for (int64_t t = 0; t < k; ++t) {
+            const int32_t j = sel[size_t(t)];
+            const double pj = pt > 0 ? double(p[j]) / pt : 0.0;
+            const double log_sj = double(r[j]) - log_st;
+            if (pj > 0) kl_top += pj * (std::log(pj) - log_sj);
+            extra[size_t(t)] = float(std::exp(log_sj) - pj);
+          }
+          s.row_topk[size_t(i)] = float(kl_top);
         }
-        s.row_topk[size_t(i)] = float(kl_top);
       }
       double kl = 0;
       for (int64_t j = 0; j <= i; ++j) {
         const float ls = r[j];
         if (p[j] > 0.0f) kl += double(p[j]) * (std::log(double(p[j])) - double(ls));
-        r[j] = gscale * (std::exp(ls) - p[j]);
+        r[j] = gscale * (s_weight * std::exp(ls) - p[j]);
       }
       for (int64_t j = i + 1; j < n; ++j) r[j] = 0.0f;
       for (int64_t t = 0; t < k; ++t) r[sel[size_t(t)]] += gscale * lambda * extra[size_t(t)];

@@ -3,12 +3,18 @@
 //           executor's tiled statistics (row_stats + visit_probabilities): one [n][n] row block
 //           per group of one layer at a time, never a matrix per head;
 //   loss    sum_i KL(P_i || S_i), S_i = the scorer's causal softmax (indexer_model.h), plus
-//           optionally (DistillLoss, "kl+topk:LAMBDA[:FRAC]") LAMBDA * sum_i KL(P~_i || S~_i), both
-//           renormalised over T_i = the top k_i = ceil(FRAC * (i + 1)) keys of P_i (the oracle's
-//           selected set, as in metrics.h): the head of the ranking weighted on its own;
-//   grads   hand-derived: dL/dz_ij = S_ij - P_ij (+ LAMBDA (S~_ij - P~_ij) for j in T_i), then
-//           through q.k / sqrt(d), RoPE (its transpose), the head mix and the projections
-//           (checked against finite differences in tests/indexer).
+//           optionally (DistillLoss) LAMBDA times a term on T_i = the top k_i = ceil(FRAC (i + 1))
+//           keys of P_i (the oracle's selected set, as in metrics.h), P~_i = P_i restricted to T_i
+//           and renormalised:
+//             "kl+topk:LAMBDA[:FRAC]"   KL(P~_i || S~_i), S~_i = S_i renormalised over T_i: the
+//                                       order inside T_i only (no gradient to keys outside it);
+//             "kl+topce:LAMBDA[:FRAC]"  CE(P~_i, S_i) = -sum_{j in T_i} P~_ij log S_ij against the
+//                                       FULL causal softmax: pulls T_i up and every other key down
+//                                       (= KL to a target sharpened toward T_i, up to a constant);
+//   grads   hand-derived: dL/dz_ij = S_ij - P_ij, plus LAMBDA (S~_ij - P~_ij) for j in T_i
+//           (topk) or LAMBDA (S_ij - P~_ij [j in T_i]) for every causal j (topce), then through
+//           q.k / sqrt(d), RoPE (its transpose), the head mix and the projections (checked against
+//           finite differences in tests/indexer).
 #pragma once
 
 #include <cstdint>
@@ -30,14 +36,21 @@ void head_averaged_targets(AttentionExecutor& executor, const AttentionCall& cal
 // The training objective. topk_lambda == 0 is plain KL (the default, computed exactly as before
 // the option existed).
 struct DistillLoss {
-  double topk_lambda = 0;   // weight of the top-k restricted KL
-  double topk_frac = 0.05;  // the restricted set: top ceil(frac * (i + 1)) keys of P_i
+  enum class TopTerm {
+    restricted_kl,  // "kl+topk": KL(P~_i || S~_i), both renormalised over T_i
+    full_ce,        // "kl+topce": -sum_{T_i} P~_ij log S_ij, S_i the full causal softmax
+  };
+  double topk_lambda = 0;   // weight of the top-k term
+  double topk_frac = 0.05;  // the set T_i: top ceil(frac * (i + 1)) keys of P_i
+  TopTerm top_term = TopTerm::restricted_kl;
   bool is_kl() const { return topk_lambda == 0; }
-  // "kl" or "kl+topk:LAMBDA:FRAC" (round-trips through parse_distill_loss).
+  // "kl", "kl+topk:LAMBDA:FRAC" or "kl+topce:LAMBDA:FRAC" (round-trips through
+  // parse_distill_loss).
   std::string spec() const;
   bool operator==(const DistillLoss&) const = default;
 };
-// "kl" | "kl+topk:LAMBDA[:FRAC]" (FRAC a fraction in (0, 1] or a percentage "5%"; default 5%).
+// "kl" | "kl+topk:LAMBDA[:FRAC]" | "kl+topce:LAMBDA[:FRAC]" (FRAC a fraction in (0, 1] or a
+// percentage "5%"; default 5%).
 // Throws spf::Error naming the spec otherwise.
 DistillLoss parse_distill_loss(const std::string& spec);
 
@@ -51,11 +64,11 @@ struct DistillScratch {
 // The two terms of the objective, summed over queries.
 struct DistillTerms {
   double kl = 0;    // sum_i KL(P_i || S_i)
-  double topk = 0;  // sum_i KL(P~_i || S~_i) (0 unless the loss has a top-k term)
+  double topk = 0;  // sum_i of the top-k term, KL(P~_i || S~_i) or CE(P~_i, S_i) (0 for plain KL)
 };
 
 // Sum over the n queries (positions 0 .. n - 1, keys = the same rows) of the objective (KL(P_i ||
-// S_i) + lambda KL(P~_i || S~_i)) for scorer (layer, group) on inputs x [n][d_model]; P [n][n] as
+// S_i) + lambda * the top-k term) for scorer (layer, group) on inputs x [n][d_model]; P [n][n] as
 // above. When grad is non-null (the flat parameter vector's shape), adds grad_scale *
 // d(sum)/d(params) to it. terms, when non-null, receives the two sums.
 double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_freq, int layer,

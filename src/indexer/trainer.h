@@ -3,8 +3,8 @@
 // (DistillBackend) computes the head-averaged dense targets in tiles and the scorers' loss and
 // hand-derived gradients (distill.h), so all layers train in one pass over the data. Loss = mean
 // over layers, groups and queries of KL(target || indexer) (plus, with TrainConfig::loss
-// "kl+topk:...", lambda times the KL restricted to the target's top keys). Adam with linear
-// warm-up, cosine decay to final_lr_frac * lr and global-norm gradient clipping.
+// "kl+topk:..." or "kl+topce:...", lambda times a term on the target's top keys, distill.h). Adam
+// with linear warm-up, cosine decay to final_lr_frac * lr and global-norm gradient clipping.
 //
 // Exact resume: the window of step s is a pure function of (seed, s), the update is deterministic
 // for a given thread count, and a checkpoint (every checkpoint_every steps, atomic) holds weights,

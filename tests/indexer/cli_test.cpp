@@ -59,6 +59,9 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
   expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("l.st") +
                                       " --text " + test::fixture("text") + " --loss kl+topk:0"),
                         {"--loss kl+topk:0", "LAMBDA"});
+  expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("l.st") +
+                                      " --text " + test::fixture("text") + " --loss kl+topce:1:0"),
+                        {"--loss kl+topce:1:0", "FRAC"});
 }
 
 }  // namespace

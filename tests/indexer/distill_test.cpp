@@ -103,6 +103,17 @@ TEST(IndexerDistill, TopKLossGradientMatchesFiniteDifferencesSingleHeadRope) {
 TEST(IndexerDistill, TopKLossGradientMatchesFiniteDifferencesLightningHeads) {
   check_gradient(3, 8, parse_distill_loss("kl+topk:4:0.5"));
 }
+// The full-softmax cross-entropy on T_i: its gradient reaches every causal key (30% keeps 1-3 of
+// the 1-9 keys, so the keys outside T_i are most of each row).
+TEST(IndexerDistill, TopCeLossGradientMatchesFiniteDifferencesSingleHeadRope) {
+  check_gradient(1, 4, parse_distill_loss("kl+topce:2:30%"));
+}
+TEST(IndexerDistill, TopCeLossGradientMatchesFiniteDifferencesLightningHeads) {
+  check_gradient(3, 8, parse_distill_loss("kl+topce:4:0.5"));
+}
+TEST(IndexerDistill, TopCeLossGradientMatchesFiniteDifferencesNoRope) {
+  check_gradient(1, 0, parse_distill_loss("kl+topce:1:20%"));
+}
 
 // The top-k term against a direct double-precision evaluation of its definition, and its
 // gradient is not the plain KL's (so the check above tests the new term).
@@ -156,6 +167,57 @@ TEST(IndexerDistill, TopKTermMatchesItsDefinition) {
   EXPECT_GT(std::sqrt(diff / norm), 0.1) << "the top-k term barely changes the gradient";
 }
 
+// The full-softmax cross-entropy term against its definition in double precision; its gradient
+// differs from both the plain KL's and the restricted KL's at the same LAMBDA and FRAC.
+TEST(IndexerDistill, TopCeTermMatchesItsDefinition) {
+  const IndexerConfig c = tiny_config(1, 4);
+  const IndexerWeights w = random_indexer(c, 13);
+  const int64_t n = 11;
+  const std::vector<float> x = test::random_floats(size_t(n * c.d_model), 6);
+  const std::vector<float> P = random_targets(n, 8);
+  const std::vector<float> inv = indexer_inv_freq(c);
+  const DistillLoss loss = parse_distill_loss("kl+topce:3:25%");
+  DistillScratch s;
+  std::vector<float> logs;
+  scorer_log_probs(w, inv, 0, 0, x.data(), n, logs, s);
+  double want_kl = 0, want_ce = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = P.data() + i * n;
+    const float* ls = logs.data() + i * n;
+    std::vector<int> order(size_t(i + 1));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [p](int a, int b) { return p[a] > p[b]; });
+    const int64_t k = topk_keep(0.25, i + 1);
+    double pt = 0;
+    for (int64_t t = 0; t < k; ++t) pt += p[order[size_t(t)]];
+    for (int64_t j = 0; j <= i; ++j)
+      if (p[j] > 0) want_kl += p[j] * (std::log(double(p[j])) - ls[j]);
+    for (int64_t t = 0; t < k; ++t) want_ce -= p[order[size_t(t)]] / pt * ls[order[size_t(t)]];
+  }
+  DistillTerms terms;
+  std::vector<float> g_ce(w.params.size(), 0.0f), g_kl(w.params.size(), 0.0f),
+      g_top(w.params.size(), 0.0f);
+  const double got =
+      distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_ce.data(), s, loss, &terms);
+  EXPECT_NEAR(terms.kl, want_kl, 1e-4 * want_kl);
+  EXPECT_GT(want_ce, 1e-3);
+  EXPECT_NEAR(terms.topk, want_ce, 1e-4 * want_ce);
+  EXPECT_NEAR(got, terms.kl + 3.0 * terms.topk, 1e-9 * got);
+  (void)distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_kl.data(), s);
+  (void)distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_top.data(), s,
+                       parse_distill_loss("kl+topk:3:25%"));
+  auto rel_diff = [&](const std::vector<float>& a, const std::vector<float>& b) {
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      diff += double(a[i] - b[i]) * double(a[i] - b[i]);
+      norm += double(b[i]) * double(b[i]);
+    }
+    return std::sqrt(diff / norm);
+  };
+  EXPECT_GT(rel_diff(g_ce, g_kl), 0.1) << "the cross-entropy term barely changes the gradient";
+  EXPECT_GT(rel_diff(g_ce, g_top), 0.1) << "the cross-entropy term acts like the restricted KL";
+}
+
 TEST(IndexerDistill, LossSpecParsesRoundTripsAndRejectsBadSpecs) {
   EXPECT_TRUE(parse_distill_loss("kl").is_kl());
   EXPECT_EQ(parse_distill_loss("kl").spec(), "kl");
@@ -167,9 +229,47 @@ TEST(IndexerDistill, LossSpecParsesRoundTripsAndRejectsBadSpecs) {
   EXPECT_EQ(b.topk_lambda, 0.25);
   EXPECT_EQ(b.topk_frac, 0.1);
   EXPECT_EQ(parse_distill_loss(b.spec()), b);
-  for (const char* bad : {"", "topk", "kl+topk", "kl+topk:", "kl+topk:0", "kl+topk:-1", "kl+topk:x",
-                          "kl+topk:1:", "kl+topk:1:0", "kl+topk:1:150%", "kl+topk:1:0.05:3",
-                          "kl+topk:inf", "kl+topk:nan"}) {
+  EXPECT_EQ(a.top_term, DistillLoss::TopTerm::restricted_kl);
+  const DistillLoss ce = parse_distill_loss("kl+topce:1");
+  EXPECT_EQ(ce.top_term, DistillLoss::TopTerm::full_ce);
+  EXPECT_EQ(ce.topk_lambda, 1.0);
+  EXPECT_EQ(ce.topk_frac, 0.05);
+  EXPECT_EQ(ce.spec(), "kl+topce:1:0.05");
+  EXPECT_FALSE(ce.is_kl());
+  EXPECT_FALSE(ce == a);  // same numbers, another term
+  const DistillLoss ce2 = parse_distill_loss("kl+topce:0.5:20%");
+  EXPECT_EQ(ce2.topk_lambda, 0.5);
+  EXPECT_EQ(ce2.topk_frac, 0.2);
+  EXPECT_EQ(ce2.spec(), "kl+topce:0.5:0.2");
+  EXPECT_EQ(parse_distill_loss(ce2.spec()), ce2);
+  for (const char* bad : {"",
+                          "topk",
+                          "kl+topk",
+                          "kl+topk:",
+                          "kl+topk:0",
+                          "kl+topk:-1",
+                          "kl+topk:x",
+                          "kl+topk:1:",
+                          "kl+topk:1:0",
+                          "kl+topk:1:150%",
+                          "kl+topk:1:0.05:3",
+                          "kl+topk:inf",
+                          "kl+topk:nan",
+                          "topce",
+                          "kl+topce",
+                          "kl+topce:",
+                          "kl+topce:0",
+                          "kl+topce:-2",
+                          "kl+topce:x",
+                          "kl+topce:1:",
+                          "kl+topce:1:0",
+                          "kl+topce:1:101%",
+                          "kl+topce:1:5%:2",
+                          "kl+topce:nan",
+                          "kl+topcex:1",
+                          "kl+topc:1",
+                          "kl+topce1",
+                          "KL+TOPCE:1"}) {
     try {
       parse_distill_loss(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "indexer/trainer.h"
@@ -109,14 +111,15 @@ TEST(IndexerTrain, ResumeAfterAStopEqualsAnUninterruptedRunBitForBit) {
   }
 }
 
-// The same with the top-k loss; its checkpoint names the loss, and resuming it under another loss
-// (plain KL included) is refused with one line saying so.
-TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
+// The same with a top-k loss `spec` (saved as `saved`); its checkpoint names the loss, and
+// resuming it under any of `others` (plain KL included) is refused with one line saying so.
+void check_loss_resumes_and_refuses(const char* spec, const std::string& saved,
+                                    std::initializer_list<const char*> others, uint32_t seed) {
   auto model = tiny_model();
   const ModelIdentity id = model_identity(test::fixture("hf/llama"), model->config());
-  const std::vector<int32_t> train = token_stream(3000, model->config().vocab_size, 4);
+  const std::vector<int32_t> train = token_stream(3000, model->config().vocab_size, seed);
   TrainConfig c = tiny_train(5);
-  c.loss = parse_distill_loss("kl+topk:1:10%");
+  c.loss = parse_distill_loss(spec);
   test::TempDir t;
   TrainHooks hooks;
   hooks.checkpoint_every = 2;
@@ -124,9 +127,9 @@ TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
   hooks.on_step = [&](int64_t, int64_t, double loss, int64_t, double) { losses.push_back(loss); };
   const TrainResult whole = train_indexer(*model, id, train, c, t.file("a.train"), hooks);
   ASSERT_TRUE(whole.finished);
-  EXPECT_EQ(whole.file.meta.extra.at("loss"), "kl+topk:1:0.1");
-  EXPECT_NE(whole.file.meta.train_config.find("\"loss\":\"kl+topk:1:0.1\""), std::string::npos);
-  EXPECT_EQ(load_indexer(t.file("a.train")).meta.extra.at("loss"), "kl+topk:1:0.1");
+  EXPECT_EQ(whole.file.meta.extra.at("loss"), saved);
+  EXPECT_NE(whole.file.meta.train_config.find("\"loss\":\"" + saved + "\""), std::string::npos);
+  EXPECT_EQ(load_indexer(t.file("a.train")).meta.extra.at("loss"), saved);
   hooks.on_step = nullptr;
 
   hooks.stop_after = 2;
@@ -147,7 +150,7 @@ TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
   EXPECT_EQ(plain.file.meta.extra.at("loss"), "kl");
   EXPECT_EQ(plain.file.meta.train_config.find("loss"), std::string::npos);
 
-  for (const char* other : {"kl", "kl+topk:2:10%", "kl+topk:1"}) {
+  for (const char* other : others) {
     TrainConfig o = c;
     o.loss = parse_distill_loss(other);
     try {
@@ -155,12 +158,23 @@ TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
       ADD_FAILURE() << "resumed under loss " << other;
     } catch (const Error& e) {
       const std::string msg = e.what();
-      EXPECT_NE(msg.find("trained with --loss kl+topk:1:0.1, not " + o.loss.spec()),
+      EXPECT_NE(msg.find("trained with --loss " + saved + ", not " + o.loss.spec()),
                 std::string::npos)
           << msg;
       EXPECT_EQ(msg.find('\n'), std::string::npos);
     }
   }
+}
+
+TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
+  check_loss_resumes_and_refuses("kl+topk:1:10%", "kl+topk:1:0.1",
+                                 {"kl", "kl+topk:2:10%", "kl+topk:1", "kl+topce:1:10%"}, 4);
+}
+
+// The cross-entropy variant: refused under the restricted KL of the same LAMBDA and FRAC too.
+TEST(IndexerTrain, TopCeLossResumesBitForBitAndRefusesAnotherLoss) {
+  check_loss_resumes_and_refuses("kl+topce:1:10%", "kl+topce:1:0.1",
+                                 {"kl", "kl+topk:1:10%", "kl+topce:2:10%", "kl+topce:1"}, 6);
 }
 
 TEST(IndexerTrain, ScheduleWarmsUpThenDecaysToTheFinalFraction) {
