@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "support/budget.h"
 
 namespace spf {
 
@@ -65,7 +66,7 @@ DistillLoss parse_distill_loss(const std::string& spec) {
 }
 
 int64_t topk_keep(double frac, int64_t avail) {
-  return std::clamp<int64_t>(int64_t(std::ceil(frac * double(avail) - 1e-9)), 1, avail);
+  return budget_columns(Budget::fraction(frac), avail, 1);
 }
 
 namespace {
@@ -205,11 +206,7 @@ double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_fre
         std::nth_element(sel.begin(), sel.begin() + (k - 1), sel.end(), better);
         std::sort(sel.begin(), sel.begin() + k);  // a fixed summation order
         double pt = 0;
-        float m = r[sel[0]];
-        for (int64_t t = 0; t < k; ++t) {
-          pt += double(p[sel[size_t(t)]]);
-          m = std::max(m, r[sel[size_t(t)]]);
-        }
+        for (int64_t t = 0; t < k; ++t) pt += double(p[sel[size_t(t)]]);
         extra.resize(size_t(k));
         if (full_ce) {
           double ce = 0;
@@ -222,6 +219,8 @@ double distill_scorer(const IndexerWeights& w, const std::vector<float>& inv_fre
           if (pt > 0) s_weight = 1.0f + lambda;
           s.row_topk[size_t(i)] = float(ce);
         } else {
+          float m = r[sel[0]];
+          for (int64_t t = 1; t < k; ++t) m = std::max(m, r[sel[size_t(t)]]);
           double se = 0;
           for (int64_t t = 0; t < k; ++t) se += std::exp(double(r[sel[size_t(t)]] - m));
           const double log_st = double(m) + std::log(se);

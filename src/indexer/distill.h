@@ -54,7 +54,8 @@ struct DistillLoss {
 // Throws spf::Error naming the spec otherwise.
 DistillLoss parse_distill_loss(const std::string& spec);
 
-// Keys kept of `avail` at fraction frac: ceil(frac * avail), at least 1 (metrics.h's k_i).
+// Keys kept of `avail` at fraction frac: ceil(frac * avail), at least 1 (metrics.h's k_i) — the
+// count a fraction budget grants (support/budget.h), so metrics and serving agree.
 int64_t topk_keep(double frac, int64_t avail);
 
 struct DistillScratch {

@@ -13,10 +13,6 @@ namespace spf {
 
 namespace {
 
-int64_t keep_of(double f, int64_t avail) {
-  return topk_keep(f, avail);
-}
-
 // Indices of the top `k` of v[0 .. n), best first (ties: lower index).
 void top_indices(const float* v, int64_t n, int64_t k, std::vector<int32_t>& idx) {
   idx.resize(size_t(n));
@@ -83,11 +79,11 @@ class MetricsBackend : public AttentionBackend {
         for (int64_t j = 0; j < avail; ++j)
           if (p[j] > 0) kl += double(p[j]) * (std::log(double(p[j])) - double(ls[j]));
         a[0] += kl;
-        const int64_t kmax = keep_of(fmax, avail);
+        const int64_t kmax = topk_keep(fmax, avail);
         top_indices(p, avail, kmax, top_p);
         top_indices(ls, avail, kmax, top_s);
         for (size_t b = 0; b < nb; ++b) {
-          const int64_t k = keep_of(fractions_[b], avail);
+          const int64_t k = topk_keep(fractions_[b], avail);
           double mass = 0, omass = 0;
           int64_t hit = 0;
           for (int64_t t = 0; t < k; ++t) mark[size_t(top_s[size_t(t)])] = 1;
@@ -153,11 +149,11 @@ class MetricsBackend : public AttentionBackend {
       }
       std::vector<int32_t> ts, to;
       const double fmax = *std::max_element(fractions_.begin(), fractions_.end());
-      const int64_t kmax = keep_of(fmax, avail);
+      const int64_t kmax = topk_keep(fmax, avail);
       top_indices(score.data(), avail, kmax, ts);
       top_indices(truth.data(), avail, kmax, to);
       for (size_t b = 0; b < nb; ++b) {
-        const int64_t kb = keep_of(fractions_[b], avail);
+        const int64_t kb = topk_keep(fractions_[b], avail);
         // Mass of P_i, summed over the block's queries i, in the first kb blocks of `order`.
         auto kept_mass = [&](const std::vector<int32_t>& order) {
           double total = 0;

@@ -115,26 +115,65 @@ TEST(IndexerDistill, TopCeLossGradientMatchesFiniteDifferencesNoRope) {
   check_gradient(1, 0, parse_distill_loss("kl+topce:1:20%"));
 }
 
+// The shared setup of the "term matches its definition" tests: a one-head scorer, 11 tokens, random
+// targets, the scorer's log-probabilities, and each row's keys ordered best target first (ties:
+// lower index).
+struct TermCase {
+  IndexerConfig c = tiny_config(1, 4);
+  IndexerWeights w = random_indexer(c, 13);
+  int64_t n = 11;
+  std::vector<float> x = test::random_floats(size_t(n * c.d_model), 6);
+  std::vector<float> P = random_targets(n, 8);
+  std::vector<float> inv = indexer_inv_freq(c);
+  DistillScratch s;
+  std::vector<float> logs;
+  TermCase() { scorer_log_probs(w, inv, 0, 0, x.data(), n, logs, s); }
+  const float* target(int64_t i) const { return P.data() + i * n; }
+  const float* log_probs(int64_t i) const { return logs.data() + i * n; }
+  std::vector<int> order(int64_t i) const {
+    const float* p = target(i);
+    std::vector<int> o(size_t(i + 1));
+    std::iota(o.begin(), o.end(), 0);
+    std::stable_sort(o.begin(), o.end(), [p](int a, int b) { return p[a] > p[b]; });
+    return o;
+  }
+  double kl(int64_t i) const {
+    const float *p = target(i), *ls = log_probs(i);
+    double v = 0;
+    for (int64_t j = 0; j <= i; ++j)
+      if (p[j] > 0) v += p[j] * (std::log(double(p[j])) - ls[j]);
+    return v;
+  }
+  // Gradient of loss (plain KL when null) into a fresh vector; terms when asked.
+  std::vector<float> grad(const DistillLoss* loss, DistillTerms* terms = nullptr,
+                          double* value = nullptr) {
+    std::vector<float> g(w.params.size(), 0.0f);
+    const double v =
+        loss ? distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g.data(), s, *loss, terms)
+             : distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g.data(), s);
+    if (value) *value = v;
+    return g;
+  }
+};
+
+double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += double(a[i] - b[i]) * double(a[i] - b[i]);
+    norm += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(diff / norm);
+}
+
 // The top-k term against a direct double-precision evaluation of its definition, and its
 // gradient is not the plain KL's (so the check above tests the new term).
 TEST(IndexerDistill, TopKTermMatchesItsDefinition) {
-  const IndexerConfig c = tiny_config(1, 4);
-  const IndexerWeights w = random_indexer(c, 13);
-  const int64_t n = 11;
-  const std::vector<float> x = test::random_floats(size_t(n * c.d_model), 6);
-  const std::vector<float> P = random_targets(n, 8);
-  const std::vector<float> inv = indexer_inv_freq(c);
+  TermCase tc;
   const DistillLoss loss = parse_distill_loss("kl+topk:3:25%");
-  DistillScratch s;
-  std::vector<float> logs;
-  scorer_log_probs(w, inv, 0, 0, x.data(), n, logs, s);
   double want_kl = 0, want_top = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = P.data() + i * n;
-    const float* ls = logs.data() + i * n;
-    std::vector<int> order(size_t(i + 1));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [p](int a, int b) { return p[a] > p[b]; });
+  for (int64_t i = 0; i < tc.n; ++i) {
+    const float *p = tc.target(i), *ls = tc.log_probs(i);
+    const std::vector<int> order = tc.order(i);
     const int64_t k = int64_t(std::ceil(0.25 * double(i + 1) - 1e-9));
     EXPECT_EQ(topk_keep(0.25, i + 1), k);
     double pt = 0, st = 0;
@@ -142,78 +181,50 @@ TEST(IndexerDistill, TopKTermMatchesItsDefinition) {
       pt += p[order[size_t(t)]];
       st += std::exp(double(ls[order[size_t(t)]]));
     }
-    for (int64_t j = 0; j <= i; ++j)
-      if (p[j] > 0) want_kl += p[j] * (std::log(double(p[j])) - ls[j]);
+    want_kl += tc.kl(i);
     for (int64_t t = 0; t < k; ++t) {
       const int j = order[size_t(t)];
       if (p[j] > 0) want_top += p[j] / pt * (std::log(p[j] / pt) - (double(ls[j]) - std::log(st)));
     }
   }
   DistillTerms terms;
-  std::vector<float> g_top(w.params.size(), 0.0f), g_kl(w.params.size(), 0.0f);
-  const double got =
-      distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_top.data(), s, loss, &terms);
+  double got = 0;
+  const std::vector<float> g_top = tc.grad(&loss, &terms, &got);
   EXPECT_NEAR(terms.kl, want_kl, 1e-4 * want_kl);
   EXPECT_GT(want_top, 1e-3);
   EXPECT_NEAR(terms.topk, want_top, 1e-4 * want_top);
   EXPECT_NEAR(got, terms.kl + 3.0 * terms.topk, 1e-9 * got);
-  const double plain = distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_kl.data(), s);
+  double plain = 0;
+  const std::vector<float> g_kl = tc.grad(nullptr, nullptr, &plain);
   EXPECT_EQ(plain, terms.kl);
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < g_kl.size(); ++i) {
-    diff += double(g_top[i] - g_kl[i]) * double(g_top[i] - g_kl[i]);
-    norm += double(g_kl[i]) * double(g_kl[i]);
-  }
-  EXPECT_GT(std::sqrt(diff / norm), 0.1) << "the top-k term barely changes the gradient";
+  EXPECT_GT(rel_diff(g_top, g_kl), 0.1) << "the top-k term barely changes the gradient";
 }
 
 // The full-softmax cross-entropy term against its definition in double precision; its gradient
 // differs from both the plain KL's and the restricted KL's at the same LAMBDA and FRAC.
 TEST(IndexerDistill, TopCeTermMatchesItsDefinition) {
-  const IndexerConfig c = tiny_config(1, 4);
-  const IndexerWeights w = random_indexer(c, 13);
-  const int64_t n = 11;
-  const std::vector<float> x = test::random_floats(size_t(n * c.d_model), 6);
-  const std::vector<float> P = random_targets(n, 8);
-  const std::vector<float> inv = indexer_inv_freq(c);
+  TermCase tc;
   const DistillLoss loss = parse_distill_loss("kl+topce:3:25%");
-  DistillScratch s;
-  std::vector<float> logs;
-  scorer_log_probs(w, inv, 0, 0, x.data(), n, logs, s);
   double want_kl = 0, want_ce = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = P.data() + i * n;
-    const float* ls = logs.data() + i * n;
-    std::vector<int> order(size_t(i + 1));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [p](int a, int b) { return p[a] > p[b]; });
+  for (int64_t i = 0; i < tc.n; ++i) {
+    const float *p = tc.target(i), *ls = tc.log_probs(i);
+    const std::vector<int> order = tc.order(i);
     const int64_t k = topk_keep(0.25, i + 1);
     double pt = 0;
     for (int64_t t = 0; t < k; ++t) pt += p[order[size_t(t)]];
-    for (int64_t j = 0; j <= i; ++j)
-      if (p[j] > 0) want_kl += p[j] * (std::log(double(p[j])) - ls[j]);
+    want_kl += tc.kl(i);
     for (int64_t t = 0; t < k; ++t) want_ce -= p[order[size_t(t)]] / pt * ls[order[size_t(t)]];
   }
   DistillTerms terms;
-  std::vector<float> g_ce(w.params.size(), 0.0f), g_kl(w.params.size(), 0.0f),
-      g_top(w.params.size(), 0.0f);
-  const double got =
-      distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_ce.data(), s, loss, &terms);
+  double got = 0;
+  const std::vector<float> g_ce = tc.grad(&loss, &terms, &got);
   EXPECT_NEAR(terms.kl, want_kl, 1e-4 * want_kl);
   EXPECT_GT(want_ce, 1e-3);
   EXPECT_NEAR(terms.topk, want_ce, 1e-4 * want_ce);
   EXPECT_NEAR(got, terms.kl + 3.0 * terms.topk, 1e-9 * got);
-  (void)distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_kl.data(), s);
-  (void)distill_scorer(w, inv, 0, 0, x.data(), n, P.data(), 1.0, g_top.data(), s,
-                       parse_distill_loss("kl+topk:3:25%"));
-  auto rel_diff = [&](const std::vector<float>& a, const std::vector<float>& b) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-      diff += double(a[i] - b[i]) * double(a[i] - b[i]);
-      norm += double(b[i]) * double(b[i]);
-    }
-    return std::sqrt(diff / norm);
-  };
+  const std::vector<float> g_kl = tc.grad(nullptr);
+  const DistillLoss restricted = parse_distill_loss("kl+topk:3:25%");
+  const std::vector<float> g_top = tc.grad(&restricted);
   EXPECT_GT(rel_diff(g_ce, g_kl), 0.1) << "the cross-entropy term barely changes the gradient";
   EXPECT_GT(rel_diff(g_ce, g_top), 0.1) << "the cross-entropy term acts like the restricted KL";
 }

@@ -18,6 +18,7 @@
 // and this file's reference: tests/cuda run every case through both.
 #include <cuda_runtime.h>
 
+#include <type_traits>
 #include <utility>
 
 #include "attention/cuda/cuda_check.h"
@@ -324,7 +325,11 @@ void launch_flash_wgmma(const FlashParams& p, void* stream) {
   dispatch_keys(p.head_dim, p.wgmma_keys, [&](auto tile) {
     using Tile = decltype(tile);
     constexpr int D = Tile::kDim, BN = Tile::kKeys;
-    const auto launch = [&](auto kernel) {
+    // One instantiation per schedule, so each kernel gets its own one-time shared-memory opt-in
+    // (both kernels have the same pointer type: a lambda taking the pointer would share the
+    // static).
+    const auto launch = [&](auto pipelined) {
+      constexpr auto kernel = flash_wgmma_kernel<D, BN, decltype(pipelined)::value>;
       static const bool configured = [&] {
         SPF_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             int(Tile::kSmemBytes)));
@@ -343,9 +348,9 @@ void launch_flash_wgmma(const FlashParams& p, void* stream) {
       SPF_CUDA_CHECK(cudaGetLastError());
     };
     if (p.wgmma_pipelined) {
-      launch(flash_wgmma_kernel<D, BN, true>);
+      launch(std::true_type{});
     } else {
-      launch(flash_wgmma_kernel<D, BN, false>);
+      launch(std::false_type{});
     }
   });
 }
