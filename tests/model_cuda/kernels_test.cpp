@@ -128,20 +128,26 @@ TEST(CudaGemm, BadShapesAreOneLineErrors) {
 
 TEST(CudaKernels, RmsNormMatchesOps) {
   SKIP_WITHOUT_GPU();
-  for (int64_t dim : {64, 576, 4096}) {
-    for (bool plus_one : {false, true}) {
-      const int64_t n = 37;
-      const auto xb = random_bf16(size_t(n * dim), 5, 3.0f);
-      const std::vector<float> x = to_f32(xb);
-      const std::vector<float> w = to_f32(random_bf16(size_t(dim), 6, 0.5f));
-      std::vector<float> ref(x.size());
-      ops::rms_norm(x.data(), n, dim, w.data(), 1e-6f, plus_one, ref.data());
-      Buffer dx = upload(x), dw = upload(w), dy(Device::cuda, x.size() * 2);
-      cuda::rms_norm_to_bf16(static_cast<float*>(dx.data()), dim, n, dim,
-                             static_cast<float*>(dw.data()), 1e-6f, plus_one,
-                             static_cast<uint16_t*>(dy.data()), nullptr);
-      const double e = rel_err(to_f32(download<uint16_t>(dy, x.size())), ref);
-      EXPECT_LE(e, 4e-3) << "dim " << dim;
+  // dim 50 and the odd row stride take the scalar path; the others 4-float loads.
+  for (int64_t dim : {50, 64, 576, 4096}) {
+    for (int64_t pad : {0, 3}) {
+      for (bool plus_one : {false, true}) {
+        const int64_t n = 37, ldx = dim + pad;
+        const auto xb = random_bf16(size_t(n * ldx), 5, 3.0f);
+        const std::vector<float> x = to_f32(xb);
+        std::vector<float> packed(size_t(n * dim));
+        for (int64_t t = 0; t < n; ++t)
+          for (int64_t c = 0; c < dim; ++c) packed[size_t(t * dim + c)] = x[size_t(t * ldx + c)];
+        const std::vector<float> w = to_f32(random_bf16(size_t(dim), 6, 0.5f));
+        std::vector<float> ref(packed.size());
+        ops::rms_norm(packed.data(), n, dim, w.data(), 1e-6f, plus_one, ref.data());
+        Buffer dx = upload(x), dw = upload(w), dy(Device::cuda, ref.size() * 2);
+        cuda::rms_norm_to_bf16(static_cast<float*>(dx.data()), ldx, n, dim,
+                               static_cast<float*>(dw.data()), 1e-6f, plus_one,
+                               static_cast<uint16_t*>(dy.data()), nullptr);
+        const double e = rel_err(to_f32(download<uint16_t>(dy, ref.size())), ref);
+        EXPECT_LE(e, 4e-3) << "dim " << dim << " ldx " << ldx;
+      }
     }
   }
 }
@@ -198,35 +204,39 @@ TEST(CudaKernels, HeadNormRopeMatchesOps) {
 
 TEST(CudaKernels, SwigluGateEmbedMatchCpu) {
   SKIP_WITHOUT_GPU();
-  const int64_t n = 23, I = 300;
-  const auto gu = random_bf16(size_t(n * 2 * I), 9, 2.0f);
-  const std::vector<float> guf = to_f32(gu);
-  std::vector<float> ref(size_t(n * I));
-  for (int64_t t = 0; t < n; ++t)
-    for (int64_t i = 0; i < I; ++i) {
-      const float g = guf[size_t(t * 2 * I + i)], u = guf[size_t(t * 2 * I + I + i)];
-      ref[size_t(t * I + i)] = ops::silu(g) * u;
-    }
-  Buffer dg = upload(gu), dout(Device::cuda, ref.size() * 2);
-  cuda::swiglu(static_cast<uint16_t*>(dg.data()), n, I, static_cast<uint16_t*>(dout.data()),
-               nullptr);
-  EXPECT_LE(rel_err(to_f32(download<uint16_t>(dout, ref.size())), ref), 4e-3);
+  const int64_t n = 23;
+  for (int64_t I : {300, 1000, 13}) {  // 8-wide loads for 1000, element by element otherwise
+    const auto gu = random_bf16(size_t(n * 2 * I), 9, 2.0f);
+    const std::vector<float> guf = to_f32(gu);
+    std::vector<float> ref(size_t(n * I));
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t i = 0; i < I; ++i) {
+        const float g = guf[size_t(t * 2 * I + i)], u = guf[size_t(t * 2 * I + I + i)];
+        ref[size_t(t * I + i)] = ops::silu(g) * u;
+      }
+    Buffer dg = upload(gu), dout(Device::cuda, ref.size() * 2);
+    cuda::swiglu(static_cast<uint16_t*>(dg.data()), n, I, static_cast<uint16_t*>(dout.data()),
+                 nullptr);
+    EXPECT_LE(rel_err(to_f32(download<uint16_t>(dout, ref.size())), ref), 4e-3) << "I " << I;
+  }
 
   // The output gate reads every other head-sized slice of the q projection.
-  const int heads = 3, D = 64;
-  const auto att = random_bf16(size_t(n * heads * D), 10);
-  const auto qg = random_bf16(size_t(n * heads * 2 * D), 11, 2.0f);
-  std::vector<float> gref = to_f32(att);
-  const std::vector<float> qgf = to_f32(qg);
-  for (int64_t t = 0; t < n; ++t)
-    for (int h = 0; h < heads; ++h)
-      for (int d = 0; d < D; ++d)
-        gref[size_t((t * heads + h) * D + d)] *=
-            ops::sigmoid(qgf[size_t(t * heads * 2 * D + h * 2 * D + D + d)]);
-  Buffer da = upload(att), dq = upload(qg);
-  cuda::sigmoid_gate(static_cast<uint16_t*>(da.data()), static_cast<uint16_t*>(dq.data()) + D,
-                     heads * 2 * D, 2 * D, n, heads, D, nullptr);
-  EXPECT_LE(rel_err(to_f32(download<uint16_t>(da, gref.size())), gref), 4e-3);
+  const int heads = 3;
+  for (int D : {64, 20}) {  // 8-wide loads for 64, element by element for 20
+    const auto att = random_bf16(size_t(n * heads * D), 10);
+    const auto qg = random_bf16(size_t(n * heads * 2 * D), 11, 2.0f);
+    std::vector<float> gref = to_f32(att);
+    const std::vector<float> qgf = to_f32(qg);
+    for (int64_t t = 0; t < n; ++t)
+      for (int h = 0; h < heads; ++h)
+        for (int d = 0; d < D; ++d)
+          gref[size_t((t * heads + h) * D + d)] *=
+              ops::sigmoid(qgf[size_t(t * heads * 2 * D + h * 2 * D + D + d)]);
+    Buffer da = upload(att), dq = upload(qg);
+    cuda::sigmoid_gate(static_cast<uint16_t*>(da.data()), static_cast<uint16_t*>(dq.data()) + D,
+                       heads * 2 * D, 2 * D, n, heads, D, nullptr);
+    EXPECT_LE(rel_err(to_f32(download<uint16_t>(da, gref.size())), gref), 4e-3) << "D " << D;
+  }
 
   const int64_t V = 50, H = 40;
   const auto table = random_bf16(size_t(V * H), 12);

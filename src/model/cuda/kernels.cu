@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "attention/cuda/cuda_check.h"
 #include "core/error.h"
@@ -23,11 +24,6 @@ __device__ __forceinline__ float sigmoid_f(float x) {
 
 cudaStream_t as_stream(void* s) {
   return static_cast<cudaStream_t>(s);
-}
-
-// Blocks for a grid-stride loop over count elements.
-unsigned grid_for(int64_t count, int threads) {
-  return unsigned(std::min<int64_t>((count + threads - 1) / threads, 65536));
 }
 
 void check_launch() {
@@ -55,16 +51,38 @@ __global__ void embed_kernel(const uint16_t* table, int64_t hidden, const int32_
   for (int64_t c = threadIdx.x; c < hidden; c += blockDim.x) out[t * hidden + c] = to_f32(row[c]);
 }
 
+// One block per row. Vec: 4 floats a load (dim and the row stride multiples of 4, x 16-byte
+// aligned); the second pass re-reads the row from cache, so DRAM sees it once.
+template <bool Vec>
 __global__ void rms_norm_kernel(const float* x, int64_t ldx, int64_t dim, const float* w, float eps,
                                 bool plus_one, uint16_t* out) {
   const int64_t t = blockIdx.x;
   const float* row = x + t * ldx;
+  uint16_t* dst = out + t * dim;
   float ss = 0;
-  for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) ss += row[c] * row[c];
+  if constexpr (Vec) {
+    const float4* r4 = reinterpret_cast<const float4*>(row);
+    for (int64_t c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+      const float4 v = r4[c];
+      ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+  } else {
+    for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) ss += row[c] * row[c];
+  }
   const float inv = rsqrtf(block_sum(ss) / float(dim) + eps);
-  for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) {
-    const float g = plus_one ? 1.0f + w[c] : w[c];
-    out[t * dim + c] = to_bf16(row[c] * inv * g);
+  const auto scale = [&](float v, int64_t c) {
+    return to_bf16(v * inv * (plus_one ? 1.0f + w[c] : w[c]));
+  };
+  if constexpr (Vec) {
+    const float4* r4 = reinterpret_cast<const float4*>(row);
+    for (int64_t c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+      const float4 v = r4[c];
+      const uint2 o{uint32_t(scale(v.x, 4 * c)) | uint32_t(scale(v.y, 4 * c + 1)) << 16,
+                    uint32_t(scale(v.z, 4 * c + 2)) | uint32_t(scale(v.w, 4 * c + 3)) << 16};
+      reinterpret_cast<uint2*>(dst)[c] = o;
+    }
+  } else {
+    for (int64_t c = threadIdx.x; c < dim; c += blockDim.x) dst[c] = scale(row[c], c);
   }
 }
 
@@ -108,38 +126,85 @@ __global__ void head_norm_rope_kernel(HeadNormRope a) {
   }
 }
 
-__global__ void swiglu_kernel(const uint16_t* gu, int64_t n, int64_t I, uint16_t* out) {
-  const int64_t total = n * I;
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t t = e / I, i = e % I;
-    const float g = to_f32(gu[t * 2 * I + i]), u = to_f32(gu[t * 2 * I + I + i]);
-    out[e] = to_bf16(g * sigmoid_f(g) * u);
+// 8 bf16 a 16-byte load, for rows whose widths and starts are multiples of 8 elements.
+struct Bf16x8 {
+  uint4 bits;
+  __device__ float get(int i) const {
+    const uint32_t w = (&bits.x)[i / 2];
+    return to_f32(uint16_t(i % 2 ? w >> 16 : w & 0xffffu));
+  }
+  __device__ void set(int i, float f) {
+    uint32_t& w = (&bits.x)[i / 2];
+    const uint32_t b = to_bf16(f);
+    w = i % 2 ? (w & 0xffffu) | (b << 16) : (w & 0xffff0000u) | b;
+  }
+};
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+// One block per token row (rows up to 2^31: blockIdx.x), no per-element division.
+template <bool Vec>
+__global__ void swiglu_kernel(const uint16_t* gu, int64_t I, uint16_t* out) {
+  const int64_t t = blockIdx.x;
+  const uint16_t* g = gu + t * 2 * I;
+  const uint16_t* u = g + I;
+  uint16_t* o = out + t * I;
+  if constexpr (Vec) {
+    for (int64_t c = threadIdx.x; c < I / 8; c += blockDim.x) {
+      const Bf16x8 gv{reinterpret_cast<const uint4*>(g)[c]},
+          uv{reinterpret_cast<const uint4*>(u)[c]};
+      Bf16x8 r;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const float x = gv.get(e);
+        r.set(e, x * sigmoid_f(x) * uv.get(e));
+      }
+      reinterpret_cast<uint4*>(o)[c] = r.bits;
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < I; i += blockDim.x) {
+      const float x = to_f32(g[i]);
+      o[i] = to_bf16(x * sigmoid_f(x) * to_f32(u[i]));
+    }
   }
 }
 
+// One block per token row; Vec when head_dim and the gate's strides are multiples of 8.
+template <bool Vec>
 __global__ void sigmoid_gate_kernel(uint16_t* att, const uint16_t* gate, int64_t gate_ld,
-                                    int64_t gate_head_ld, int64_t n, int heads, int head_dim) {
-  const int64_t total = n * heads * head_dim;
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t t = e / (int64_t(heads) * head_dim);
-    const int h = int(e / head_dim % heads), d = int(e % head_dim);
-    const float g = to_f32(gate[t * gate_ld + h * gate_head_ld + d]);
-    att[e] = to_bf16(to_f32(att[e]) * sigmoid_f(g));
+                                    int64_t gate_head_ld, int heads, int head_dim) {
+  const int64_t t = blockIdx.x;
+  uint16_t* a = att + t * int64_t(heads) * head_dim;
+  const uint16_t* gr = gate + t * gate_ld;
+  if constexpr (Vec) {
+    const int per_head = head_dim / 8;
+    for (int c = threadIdx.x; c < heads * per_head; c += blockDim.x) {
+      const int h = c / per_head, d8 = c % per_head;
+      const Bf16x8 gv{reinterpret_cast<const uint4*>(gr + h * gate_head_ld)[d8]};
+      Bf16x8 av{reinterpret_cast<const uint4*>(a)[c]};
+#pragma unroll
+      for (int e = 0; e < 8; ++e) av.set(e, av.get(e) * sigmoid_f(gv.get(e)));
+      reinterpret_cast<uint4*>(a)[c] = av.bits;
+    }
+  } else {
+    for (int c = threadIdx.x; c < heads * head_dim; c += blockDim.x) {
+      const int h = c / head_dim, d = c % head_dim;
+      a[c] = to_bf16(to_f32(a[c]) * sigmoid_f(to_f32(gr[h * gate_head_ld + d])));
+    }
   }
 }
 
+// One block per row.
 template <class T>
-__global__ void add_bias_kernel(T* y, int64_t ld, const float* bias, int64_t n, int64_t cols) {
-  const int64_t total = n * cols;
-  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t t = e / cols, c = e % cols;
+__global__ void add_bias_kernel(T* y, int64_t ld, const float* bias, int64_t cols) {
+  T* row = y + int64_t(blockIdx.x) * ld;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     if constexpr (sizeof(T) == 2) {
-      y[t * ld + c] = to_bf16(to_f32(y[t * ld + c]) + bias[c]);
+      row[c] = to_bf16(to_f32(row[c]) + bias[c]);
     } else {
-      y[t * ld + c] += bias[c];
+      row[c] += bias[c];
     }
   }
 }
@@ -160,8 +225,16 @@ void embed_rows(const uint16_t* table, int64_t hidden, const int32_t* ids, int64
 void rms_norm_to_bf16(const float* x, int64_t ldx, int64_t n, int64_t dim, const float* w,
                       float eps, bool plus_one, uint16_t* out, void* stream) {
   if (n <= 0) return;
-  rms_norm_kernel<<<unsigned(n), norm_threads(dim), 0, as_stream(stream)>>>(x, ldx, dim, w, eps,
-                                                                            plus_one, out);
+  SPF_CHECK(n < (int64_t(1) << 31), "rms_norm: ", n, " rows exceed one grid");
+  const bool vec = dim % 4 == 0 && ldx % 4 == 0 && aligned16(x) && aligned16(out);
+  const unsigned threads = unsigned(norm_threads(vec ? dim / 4 : dim));
+  if (vec) {
+    rms_norm_kernel<true>
+        <<<unsigned(n), threads, 0, as_stream(stream)>>>(x, ldx, dim, w, eps, plus_one, out);
+  } else {
+    rms_norm_kernel<false>
+        <<<unsigned(n), threads, 0, as_stream(stream)>>>(x, ldx, dim, w, eps, plus_one, out);
+  }
   check_launch();
 }
 
@@ -179,7 +252,14 @@ void head_norm_rope(const HeadNormRope& a, void* stream) {
 
 void swiglu(const uint16_t* gu, int64_t n, int64_t I, uint16_t* out, void* stream) {
   if (n * I <= 0) return;
-  swiglu_kernel<<<grid_for(n * I, 256), 256, 0, as_stream(stream)>>>(gu, n, I, out);
+  SPF_CHECK(n < (int64_t(1) << 31), "swiglu: ", n, " rows exceed one grid");
+  const bool vec = I % 8 == 0 && aligned16(gu) && aligned16(out);
+  const int threads = int(std::clamp<int64_t>((vec ? I / 8 : I + 31) / 32 * 32, 64, 256));
+  if (vec) {
+    swiglu_kernel<true><<<unsigned(n), threads, 0, as_stream(stream)>>>(gu, I, out);
+  } else {
+    swiglu_kernel<false><<<unsigned(n), threads, 0, as_stream(stream)>>>(gu, I, out);
+  }
   check_launch();
 }
 
@@ -187,21 +267,31 @@ void sigmoid_gate(uint16_t* att, const uint16_t* gate, int64_t gate_ld, int64_t 
                   int64_t n, int heads, int head_dim, void* stream) {
   const int64_t total = n * heads * head_dim;
   if (total <= 0) return;
-  sigmoid_gate_kernel<<<grid_for(total, 256), 256, 0, as_stream(stream)>>>(
-      att, gate, gate_ld, gate_head_ld, n, heads, head_dim);
+  SPF_CHECK(n < (int64_t(1) << 31), "sigmoid_gate: ", n, " rows exceed one grid");
+  const bool vec = head_dim % 8 == 0 && gate_ld % 8 == 0 && gate_head_ld % 8 == 0 &&
+                   aligned16(att) && aligned16(gate);
+  if (vec) {
+    sigmoid_gate_kernel<true><<<unsigned(n), 128, 0, as_stream(stream)>>>(
+        att, gate, gate_ld, gate_head_ld, heads, head_dim);
+  } else {
+    sigmoid_gate_kernel<false><<<unsigned(n), 128, 0, as_stream(stream)>>>(
+        att, gate, gate_ld, gate_head_ld, heads, head_dim);
+  }
   check_launch();
 }
 
 void add_bias_bf16(uint16_t* y, int64_t ld, const float* bias, int64_t n, int64_t cols,
                    void* stream) {
   if (n * cols <= 0) return;
-  add_bias_kernel<<<grid_for(n * cols, 256), 256, 0, as_stream(stream)>>>(y, ld, bias, n, cols);
+  SPF_CHECK(n < (int64_t(1) << 31), "add_bias: ", n, " rows exceed one grid");
+  add_bias_kernel<<<unsigned(n), 256, 0, as_stream(stream)>>>(y, ld, bias, cols);
   check_launch();
 }
 
 void add_bias_f32(float* y, int64_t ld, const float* bias, int64_t n, int64_t cols, void* stream) {
   if (n * cols <= 0) return;
-  add_bias_kernel<<<grid_for(n * cols, 256), 256, 0, as_stream(stream)>>>(y, ld, bias, n, cols);
+  SPF_CHECK(n < (int64_t(1) << 31), "add_bias: ", n, " rows exceed one grid");
+  add_bias_kernel<<<unsigned(n), 256, 0, as_stream(stream)>>>(y, ld, bias, cols);
   check_launch();
 }
 
