@@ -111,6 +111,10 @@ void PrintTo(const TopKCase& c, std::ostream* os) {
 
 class CudaIndexerTopK : public ::testing::TestWithParam<TopKCase> {};
 
+// Each case runs the default two-pass path (0), a candidate capacity so small that most rows
+// overflow it and fall back to the 4-pass path mid-row (8), and the 4-pass path alone (-1).
+constexpr int64_t kCapacities[] = {0, 8, -1};
+
 TEST_P(CudaIndexerTopK, IdenticalToReferenceOnExactInputs) {
   SPF_REQUIRE_CUDA_DEVICE();
   const TopKCase c = GetParam();
@@ -119,11 +123,15 @@ TEST_P(CudaIndexerTopK, IdenticalToReferenceOnExactInputs) {
   const std::vector<float> k = ints(size_t(c.n_kv * c.dim), 2, -3, 3);
   std::vector<int32_t> cols, counts;
   indexer_topk_reference(s, q.data(), k.data(), cols, counts);
-  const GpuTopK g = run_gpu(s, q, k);
-  EXPECT_EQ(g.counts, counts);
-  int64_t differing = 0;
-  for (size_t i = 0; i < cols.size(); ++i) differing += g.cols[i] != cols[i];
-  EXPECT_EQ(differing, 0) << "slots differing from the reference";
+  for (const int64_t cap : kCapacities) {
+    IndexerTopKShape sc = s;
+    sc.candidate_capacity = cap;
+    const GpuTopK g = run_gpu(sc, q, k);
+    EXPECT_EQ(g.counts, counts) << "candidate capacity " << cap;
+    int64_t differing = 0;
+    for (size_t i = 0; i < cols.size(); ++i) differing += g.cols[i] != cols[i];
+    EXPECT_EQ(differing, 0) << "slots differing from the reference, candidate capacity " << cap;
+  }
 }
 
 // General inputs: scores may differ in the last bits, so a key may swap with another whose
@@ -138,31 +146,36 @@ TEST_P(CudaIndexerTopK, IdenticalExceptNearTiesOnRandomInputs) {
   test::round_to_bf16(k);
   std::vector<int32_t> cols, counts;
   indexer_topk_reference(s, q.data(), k.data(), cols, counts);
-  const GpuTopK g = run_gpu(s, q, k);
-  ASSERT_EQ(g.counts, counts);
-  int64_t rows_differing = 0;
-  for (int64_t r = 0; r < s.n_rows(); ++r) {
-    const auto row = [&](const std::vector<int32_t>& x) {
-      return std::set<int32_t>(x.begin() + r * s.k, x.begin() + r * s.k + counts[size_t(r)]);
-    };
-    const std::set<int32_t> a = row(g.cols), b = row(cols);
-    if (a == b) continue;
-    ++rows_differing;
-    float kth = INFINITY;  // the reference's smallest kept score
-    for (const int32_t j : b) kth = std::min(kth, indexer_row_score(s, q.data(), k.data(), r, j));
-    const float eps = 1e-5f * float(s.dim);
-    for (const std::set<int32_t>* side : {&a, &b}) {
-      for (const int32_t j : *side) {
-        if (a.count(j) && b.count(j)) continue;
-        const float sc = indexer_row_score(s, q.data(), k.data(), r, j);
-        EXPECT_LE(std::abs(sc - kth), eps) << "row " << r << " key " << j << " score " << sc
-                                           << " is not a near-tie of the k-th score " << kth;
+  for (const int64_t cap : kCapacities) {
+    IndexerTopKShape s_cap = s;
+    s_cap.candidate_capacity = cap;
+    const GpuTopK g = run_gpu(s_cap, q, k);
+    ASSERT_EQ(g.counts, counts);
+    int64_t rows_differing = 0;
+    for (int64_t r = 0; r < s.n_rows(); ++r) {
+      const auto row = [&](const std::vector<int32_t>& x) {
+        return std::set<int32_t>(x.begin() + r * s.k, x.begin() + r * s.k + counts[size_t(r)]);
+      };
+      const std::set<int32_t> a = row(g.cols), b = row(cols);
+      if (a == b) continue;
+      ++rows_differing;
+      float kth = INFINITY;  // the reference's smallest kept score
+      for (const int32_t j : b) kth = std::min(kth, indexer_row_score(s, q.data(), k.data(), r, j));
+      const float eps = 1e-5f * float(s.dim);
+      for (const std::set<int32_t>* side : {&a, &b}) {
+        for (const int32_t j : *side) {
+          if (a.count(j) && b.count(j)) continue;
+          const float sc = indexer_row_score(s, q.data(), k.data(), r, j);
+          EXPECT_LE(std::abs(sc - kth), eps) << "row " << r << " key " << j << " score " << sc
+                                             << " is not a near-tie of the k-th score " << kth;
+        }
       }
     }
+    std::printf(
+        "indexer top-k n_q %lld d %d qb %d k %d cap %lld: %lld of %lld rows differ (near-ties)\n",
+        (long long)c.n_q, c.dim, c.q_block, c.k, (long long)cap, (long long)rows_differing,
+        (long long)s.n_rows());
   }
-  std::printf("indexer top-k n_q %lld d %d qb %d k %d: %lld of %lld rows differ (near-ties)\n",
-              (long long)c.n_q, c.dim, c.q_block, c.k, (long long)rows_differing,
-              (long long)s.n_rows());
 }
 
 std::vector<TopKCase> topk_cases() {
@@ -212,9 +225,14 @@ TEST(CudaIndexerTopK, BudgetsWithSinkWindowAndFractionMatchTheReference) {
       const std::vector<float> k = ints(size_t(c.n_kv * d), 8, -3, 3);
       std::vector<int32_t> cols, counts;
       indexer_topk_reference(s, q.data(), k.data(), cols, counts);
-      const GpuTopK g = run_gpu(s, q, k);
-      EXPECT_EQ(g.counts, counts) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block;
-      EXPECT_EQ(g.cols, cols) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block;
+      for (const int64_t cap : kCapacities) {
+        s.candidate_capacity = cap;
+        const GpuTopK g = run_gpu(s, q, k);
+        EXPECT_EQ(g.counts, counts)
+            << "n_q " << c.n_q << " d " << d << " qb " << c.q_block << " cap " << cap;
+        EXPECT_EQ(g.cols, cols) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block << " cap "
+                                << cap;
+      }
     }
   }
 }

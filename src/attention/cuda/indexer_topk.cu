@@ -3,6 +3,8 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "attention/cuda/cuda_check.h"
 #include "attention/cuda/flash_kernel.cuh"
 #include "attention/cuda/indexer_topk.h"
@@ -22,6 +24,7 @@ constexpr int kRowsMax = 64;  // queries per row (4 warps x 16)
 constexpr int kKeys = 64;     // keys per chunk
 constexpr int kThreads = 128;
 constexpr int kBins = 4096;
+constexpr int kFastKeep = 4096;  // rows keeping at most this many keys may take the two-pass path
 
 struct TopKParams {
   IndexerTopKShape shape;  // geometry and the per-row budget (row_keep, forced)
@@ -32,6 +35,10 @@ struct TopKParams {
   int q_block, k;
   int32_t* cols;
   int32_t* counts;
+  // The two-pass path (null: off): per row kFastKeep slots for the keys above the first pass's
+  // bin, then `cap` candidate scores and `cap` candidate keys.
+  uint32_t* scratch;
+  int64_t cap;
 };
 
 // Order-preserving map of an f32 to uint32 (larger float -> larger integer).
@@ -42,7 +49,7 @@ __device__ __forceinline__ uint32_t ordered(float f) {
 
 template <int D>
 size_t topk_smem_bytes() {
-  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 4 * kKeys + 16) * 4;
+  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 4 * kKeys + 32) * 4;
 }
 
 // Finds, among bins [0, n_bins) counted from the highest, the bin holding the need-th key; warp 0
@@ -70,6 +77,129 @@ __device__ void find_bin(const uint32_t* hist, int n_bins, uint32_t need, uint32
       run += hist[b];
     }
   }
+}
+
+// Keys of a[0, n) (ascending) below x.
+__device__ __forceinline__ uint32_t count_below(const int32_t* a, uint32_t n, int32_t x) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    const uint32_t mid = (lo + hi) / 2;
+    if (a[mid] < x) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+// The rest of a row after the first radix pass, in one more pass over its keys: b is the 12-bit
+// bin of the k-th key, need the keys still to take from it, n_above the keys above it. That pass
+// writes the keys above the bin (ascending) to the row's scratch and the keys inside it, with their
+// ordered scores, as candidates (ascending); the low 20 bits are then resolved over the candidates
+// alone, and the two ascending lists are merged into out. Returns false, having written nothing to
+// out, when the bin holds more than p.cap keys (the caller then takes the 4-pass path). Called by
+// the whole CTA; st is the kernel's state block (32 words).
+template <class Stream>
+__device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32_t need,
+                              uint32_t n_above, Stream&& stream, uint32_t* hist, uint32_t* st,
+                              int32_t* out) {
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const uint32_t lt_mask = (1u << lane) - 1u;
+  uint32_t* row = p.scratch + r * (kFastKeep + 2 * p.cap);
+  int32_t* gt_keys = reinterpret_cast<int32_t*>(row);
+  uint32_t* cand_u = row + kFastKeep;
+  int32_t* cand_j = reinterpret_cast<int32_t*>(cand_u + p.cap);
+  uint32_t* bal = st + 8;
+  if (tid == 0) st[4] = 0, st[5] = 0;  // candidates so far, keys above so far
+  __syncthreads();
+  stream(
+      [&](int64_t j, bool valid, uint32_t u) {
+        const bool gt = valid && (u >> 20) > b, eq = valid && (u >> 20) == b;
+        const uint32_t gt_b = __ballot_sync(0xffffffffu, gt), eq_b = __ballot_sync(0xffffffffu, eq);
+        // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
+        if (lane == 0) bal[warp] = gt_b, bal[2 + warp] = eq_b;
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t g_slot = st[5] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(gt_b & lt_mask);
+        const uint32_t e_slot = st[4] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(eq_b & lt_mask);
+        if (gt) gt_keys[g_slot] = int32_t(j);
+        if (eq && e_slot < p.cap) {
+          cand_u[e_slot] = u;
+          cand_j[e_slot] = int32_t(j);
+        }
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        if (tid == 0) {
+          st[5] += __popc(bal[0]) + __popc(bal[1]);
+          st[4] += __popc(bal[2]) + __popc(bal[3]);
+        }
+      },
+      [] {});
+  __syncthreads();
+  const uint32_t n_eq = st[4];
+  if (n_eq > p.cap) return false;  // the same value in every thread
+
+  // Bits 8..19, then 0..7, of the need-th candidate.
+  for (int i = tid; i < kBins; i += kThreads) hist[i] = 0;
+  __syncthreads();
+  for (uint32_t c = tid; c < n_eq; c += kThreads) atomicAdd(&hist[(cand_u[c] >> 8) & 0xfffu], 1u);
+  __syncthreads();
+  if (warp == 0) find_bin(hist, kBins, need, st);
+  __syncthreads();
+  const uint32_t b2 = st[0], a2 = st[1];
+  __syncthreads();
+  for (int i = tid; i < 256; i += kThreads) hist[i] = 0;
+  __syncthreads();
+  for (uint32_t c = tid; c < n_eq; c += kThreads) {
+    const uint32_t u = cand_u[c];
+    if (((u >> 8) & 0xfffu) == b2) atomicAdd(&hist[u & 0xffu], 1u);
+  }
+  __syncthreads();
+  if (warp == 0) find_bin(hist, 256, need - a2, st);
+  __syncthreads();
+  const uint32_t t_score = (b << 20) | (b2 << 8) | st[0];
+  const uint32_t need_eq = need - a2 - st[1];  // candidates equal to t_score to take, lowest first
+  __syncthreads();
+
+  // The chosen candidates, compacted in key order into sel (the histogram's words: need <= keep).
+  int32_t* sel = reinterpret_cast<int32_t*>(hist);
+  if (tid == 0) st[6] = 0, st[7] = 0;  // candidates equal to t_score so far, chosen so far
+  __syncthreads();
+  for (uint32_t base = 0; base < n_eq; base += kThreads) {
+    const uint32_t c = base + uint32_t(tid);
+    const uint32_t u = c < n_eq ? cand_u[c] : 0u;
+    const bool above_t = c < n_eq && u > t_score, at_t = c < n_eq && u == t_score;
+    const uint32_t at_b = __ballot_sync(0xffffffffu, at_t);
+    if (lane == 0) st[16 + warp] = __popc(at_b);
+    __syncthreads();
+    uint32_t at_rank = st[6] + __popc(at_b & lt_mask);
+    for (int w = 0; w < warp; ++w) at_rank += st[16 + w];
+    const bool take = above_t || (at_t && at_rank < need_eq);
+    const uint32_t take_b = __ballot_sync(0xffffffffu, take);
+    if (lane == 0) st[20 + warp] = __popc(take_b);
+    __syncthreads();
+    uint32_t slot = st[7] + __popc(take_b & lt_mask);
+    for (int w = 0; w < warp; ++w) slot += st[20 + w];
+    if (take) sel[slot] = cand_j[c];
+    __syncthreads();
+    if (tid == 0) {
+      st[6] += st[16] + st[17] + st[18] + st[19];
+      st[7] += st[20] + st[21] + st[22] + st[23];
+    }
+    __syncthreads();
+  }
+
+  // Merge the two ascending, disjoint lists: each key's slot is its rank in its own list plus the
+  // keys of the other list below it.
+  for (uint32_t i = tid; i < n_above; i += kThreads) {
+    const int32_t g = gt_keys[i];
+    out[i + count_below(sel, need, g)] = g;
+  }
+  for (uint32_t t = tid; t < need; t += kThreads) {
+    const int32_t v = sel[t];
+    out[t + count_below(gt_keys, n_above, v)] = v;
+  }
+  __syncthreads();
+  return true;
 }
 
 template <int D>
@@ -180,35 +310,46 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   };
   auto nothing = [] {};
 
-  // Radix passes: 12 + 12 + 8 bits of the k-th largest ordered score.
+  // Radix passes: 12 + 12 + 8 bits of the k-th largest ordered score. radix_pass(pass) narrows
+  // prefix / need / n_above by one pass over the row's keys.
   uint32_t threshold = 0, n_above = 0;  // keys strictly above threshold (uniform after each pass)
+  uint32_t need = uint32_t(keep), prefix = 0;
+  constexpr int shifts[3] = {20, 8, 0};
+  constexpr int widths[3] = {12, 12, 8};
+  auto radix_pass = [&](int pass) {
+    const int sh = shifts[pass];
+    const int n_bins = 1 << widths[pass];
+    const int high = sh + widths[pass];  // bits above `high` must equal prefix
+    for (int b = tid; b < n_bins; b += kThreads) hist[b] = 0;
+    __syncthreads();
+    stream(
+        [&](int64_t, bool valid, uint32_t u) {
+          if (!valid) return;
+          if (high < 32 && (u >> high) != prefix) return;
+          atomicAdd(&hist[(u >> sh) & uint32_t(n_bins - 1)], 1u);
+        },
+        nothing);
+    if (warp == 0) find_bin(hist, n_bins, need, sState);
+    __syncthreads();
+    const uint32_t bin = sState[0], above = sState[1];
+    prefix = (prefix << widths[pass]) | bin;
+    need -= above;
+    n_above += above;
+    __syncthreads();
+  };
+  int32_t* out = p.cols + r * int64_t(p.k);
   if (!take_all) {
-    uint32_t need = uint32_t(keep);
-    constexpr int shifts[3] = {20, 8, 0};
-    constexpr int widths[3] = {12, 12, 8};
-    uint32_t prefix = 0;
-#pragma unroll
-    for (int pass = 0; pass < 3; ++pass) {
-      const int sh = shifts[pass];
-      const int n_bins = 1 << widths[pass];
-      const int high = sh + widths[pass];  // bits above `high` must equal prefix
-      for (int b = tid; b < n_bins; b += kThreads) hist[b] = 0;
-      __syncthreads();
-      stream(
-          [&](int64_t, bool valid, uint32_t u) {
-            if (!valid) return;
-            if (high < 32 && (u >> high) != prefix) return;
-            atomicAdd(&hist[(u >> sh) & uint32_t(n_bins - 1)], 1u);
-          },
-          nothing);
-      if (warp == 0) find_bin(hist, n_bins, need, sState);
-      __syncthreads();
-      const uint32_t bin = sState[0], above = sState[1];
-      prefix = (prefix << widths[pass]) | bin;
-      need -= above;
-      n_above += above;
-      __syncthreads();
+    radix_pass(0);
+    if (p.scratch != nullptr && keep <= kFastKeep &&
+        two_pass_rest(p, r, prefix, need, n_above, stream, hist, sState, out)) {
+      // Done in two passes: the keys and the count are written.
+      const int64_t count = keep;
+      for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
+      if (tid == 0) p.counts[r] = int32_t(count);
+      return;
     }
+    radix_pass(1);
+    radix_pass(2);
     threshold = prefix;
   }
 
@@ -216,7 +357,6 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   const uint32_t need_eq = uint32_t(keep) - n_above;
   if (tid == 0) sState[4] = 0, sState[5] = 0;  // keys equal so far, keys written so far
   __syncthreads();
-  int32_t* out = p.cols + r * int64_t(p.k);
   uint32_t* bal = sState + 8;  // [0..1] eq ballots, [2..3] selected ballots per warp
   stream(
       [&](int64_t j, bool valid, uint32_t u) {
@@ -277,10 +417,24 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
   p.cols = cols;
   p.counts = counts;
   SPF_CHECK(p.n_rows < (int64_t(1) << 31), "indexer top-k: too many rows");
+  // The two-pass path needs per-row scratch: kFastKeep keys and `cap` candidates. Its default
+  // capacity, n_kv / 16 (at least 4096), holds the k-th key's first-pass bin (1/8 of an octave of
+  // scores) for all but strongly concentrated score distributions; a row that overflows it takes
+  // the 4-pass path.
+  const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  p.scratch = nullptr;
+  p.cap = shape.candidate_capacity > 0 ? shape.candidate_capacity
+                                       : std::max<int64_t>(4096, (shape.n_kv + 15) / 16);
+  const bool two_pass =
+      shape.candidate_capacity >= 0 && shape.k <= kFastKeep && p.n_rows > 0 && shape.n_kv > 0;
+  if (two_pass) {
+    const size_t bytes = size_t(p.n_rows) * size_t(kFastKeep + 2 * p.cap) * sizeof(uint32_t);
+    SPF_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p.scratch), bytes, st));
+  }
   auto launch = [&](auto kernel, size_t smem) {
     SPF_CUDA_CHECK(
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-    kernel<<<unsigned(p.n_rows), kThreads, smem, static_cast<cudaStream_t>(stream)>>>(p);
+    kernel<<<unsigned(p.n_rows), kThreads, smem, st>>>(p);
     SPF_CUDA_CHECK(cudaGetLastError());
   };
   if (shape.dim == 64) {
@@ -288,6 +442,7 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
   } else {
     launch(indexer_topk_kernel<128>, topk_smem_bytes<128>());
   }
+  if (p.scratch != nullptr) SPF_CUDA_CHECK(cudaFreeAsync(p.scratch, st));
 }
 
 }  // namespace spf

@@ -16,11 +16,16 @@
 // only the output width and must be at least width_bound().
 //
 // The GPU never holds an n_q x n_kv matrix: one CTA per row streams the row's keys in chunks of 64
-// (scores by m16n8k16 MMAs, max over the row's queries on chip) four times: three radix passes
-// narrow the k-th score to an exact 32-bit threshold (12 + 12 + 8 bits of the order-preserving
-// integer of the f32 score, histograms in shared memory; forced keys rank above every score), the
-// fourth emits the keys above it, plus the lowest-index keys equal to it, in ascending order.
-// Recomputing scores costs 4 score passes and saves all global memory traffic but q and k.
+// (scores by m16n8k16 MMAs, max over the row's queries on chip). The first pass histograms the
+// top 12 bits of the order-preserving integer of each f32 score (forced keys rank above every
+// score) and finds the bin of the k-th key. Two-pass path (k <= 4096): a second pass writes the
+// keys above that bin and, as candidates with their scores, the keys inside it to a per-row
+// scratch; the low 20 bits are resolved over the candidates alone (two histograms), and the two
+// ascending lists are merged. When the bin holds more keys than the scratch has slots, or k is
+// wider, the row takes the 4-pass path: two more radix passes (12 + 8 bits) narrow the k-th score
+// to an exact 32-bit threshold and a fourth pass emits the keys above it, plus the lowest-index
+// keys equal to it, in ascending order. Both paths select the same keys. Recomputing the scores
+// per pass saves all global memory traffic but q, k, the output and the candidates.
 //
 // Exactness: the MMA sums in its own order, so GPU and CPU scores of general inputs may differ in
 // the last bits and swap keys whose scores are within that rounding of the k-th score. With
@@ -53,6 +58,9 @@ struct IndexerTopKShape {
   int64_t budget_k = 0;
   double fraction = 0.0;
   int64_t sink = 0, window = 0;
+  // Candidate slots per row of the two-pass path (see the kernel): 0 picks the default, > 0 sets
+  // it (the tests force overflows with small values), < 0 keeps every row on the 4-pass path.
+  int64_t candidate_capacity = 0;
 
   SPF_HOST_DEVICE int64_t n_rows() const { return (n_q + q_block - 1) / q_block; }
   bool has_budget() const { return budget_k > 0 || fraction > 0.0 || sink > 0 || window > 0; }
