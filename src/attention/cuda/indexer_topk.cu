@@ -49,6 +49,7 @@ __device__ __forceinline__ uint32_t ordered(float f) {
 
 template <int D>
 size_t topk_smem_bytes() {
+  static_assert(2 * kKeys * D * 2 >= kFastKeep * 4, "the K buffers hold the merge's keys");
   return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 4 * kKeys + 32) * 4;
 }
 
@@ -99,11 +100,12 @@ __device__ __forceinline__ uint32_t count_below(const int32_t* a, uint32_t n, in
 // ordered scores, as candidates (ascending); the low 20 bits are then resolved over the candidates
 // alone, and the two ascending lists are merged into out. Returns false, having written nothing to
 // out, when the bin holds more than p.cap keys (the caller then takes the 4-pass path). Called by
-// the whole CTA; st is the kernel's state block (32 words).
+// the whole CTA; st is the kernel's state block (32 words), free_smem shared memory for kFastKeep
+// keys that the key stream no longer uses (its K buffers).
 template <class Stream>
 __device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32_t need,
                               uint32_t n_above, Stream&& stream, uint32_t* hist, uint32_t* st,
-                              int32_t* out) {
+                              int32_t* free_smem, int32_t* out) {
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const uint32_t lt_mask = (1u << lane) - 1u;
   uint32_t* row = p.scratch + r * (kFastKeep + 2 * p.cap);
@@ -189,14 +191,17 @@ __device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32
   }
 
   // Merge the two ascending, disjoint lists: each key's slot is its rank in its own list plus the
-  // keys of the other list below it.
+  // keys of the other list below it (both lists in shared memory for the searches).
+  int32_t* gt_s = free_smem;
+  for (uint32_t i = tid; i < n_above; i += kThreads) gt_s[i] = gt_keys[i];
+  __syncthreads();
   for (uint32_t i = tid; i < n_above; i += kThreads) {
-    const int32_t g = gt_keys[i];
+    const int32_t g = gt_s[i];
     out[i + count_below(sel, need, g)] = g;
   }
   for (uint32_t t = tid; t < need; t += kThreads) {
     const int32_t v = sel[t];
-    out[t + count_below(gt_keys, n_above, v)] = v;
+    out[t + count_below(gt_s, n_above, v)] = v;
   }
   __syncthreads();
   return true;
@@ -341,7 +346,8 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   if (!take_all) {
     radix_pass(0);
     if (p.scratch != nullptr && keep <= kFastKeep &&
-        two_pass_rest(p, r, prefix, need, n_above, stream, hist, sState, out)) {
+        two_pass_rest(p, r, prefix, need, n_above, stream, hist, sState,
+                      reinterpret_cast<int32_t*>(sK), out)) {
       // Done in two passes: the keys and the count are written.
       const int64_t count = keep;
       for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
