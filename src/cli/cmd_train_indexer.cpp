@@ -1,8 +1,9 @@
 // spf train-indexer: distil the head-collapsed indexer of a model (src/indexer/trainer.h) from
-// plain-text files, resumable after a kill (the checkpoint beside --out); --random-init writes an
-// untrained indexer (runtime-headroom measurements). spf indexer-eval: held-out KL, recall of the
-// oracle's top-k and retained mass per layer (src/indexer/metrics.h); --cost times indexer scoring
-// + top-k next to dense attention for one layer at given lengths.
+// plain-text files, resumable after a kill (the checkpoint beside --out), with --synthetic FRAC of
+// the steps on synthetic long-context samples instead (src/eval/synthetic_windows.h);
+// --random-init writes an untrained indexer (runtime-headroom measurements). spf indexer-eval:
+// held-out KL, recall of the oracle's top-k and retained mass per layer (src/indexer/metrics.h);
+// --cost times indexer scoring + top-k next to dense attention for one layer at given lengths.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "core/error.h"
 #include "core/threads.h"
 #include "core/timer.h"
+#include "eval/synthetic_windows.h"
 #include "indexer/corpus.h"
 #include "indexer/metrics.h"
 #include "indexer/producer.h"
@@ -36,6 +38,7 @@ struct TrainOptions {
   std::vector<std::string> text, exclude;
   int heldout_every = 10;
   int64_t max_bytes = int64_t(4) << 20;
+  std::vector<std::string> synthetic_tasks = eval::default_synthetic_tasks();
   TrainConfig train;
   int64_t checkpoint_every = 25, eval_every = 0, eval_tokens = 2048, stop_after = 0;
   bool random_init = false;
@@ -48,8 +51,11 @@ void run_train(const TrainOptions& o) {
   const std::string ckpt = o.checkpoint.empty() ? o.out + ".train" : o.checkpoint;
   check_output_path(ckpt, "--checkpoint");
   if (!o.log.empty()) check_appendable(o.log);
-  o.train.validate();
-  (void)parse_distill_loss(o.loss);  // a bad --loss fails before the model loads
+  TrainConfig tc = o.train;
+  tc.synthetic_tasks = o.synthetic_tasks;
+  tc.validate();
+  eval::check_synthetic_tasks(tc.synthetic_tasks);  // bad values fail before the model loads
+  (void)parse_distill_loss(o.loss);
   const std::string path = resolve_model(o.model);
   auto model = load_model(path);
   const ModelConfig& cfg = model->config();
@@ -77,32 +83,54 @@ void run_train(const TrainOptions& o) {
   const std::vector<int32_t> train_ids = corpus_tokens(tok, corpus.train_text);
   std::vector<int32_t> heldout = corpus_tokens(tok, corpus.heldout_text);
   if (int64_t(heldout.size()) > o.eval_tokens) heldout.resize(size_t(o.eval_tokens));
-  TrainConfig tc = o.train;
   tc.data = corpus.describe();
   tc.loss = parse_distill_loss(o.loss);
   std::fprintf(stderr,
                "[spf] data: %s; %zu training tokens, %zu held-out tokens for the curve; loss %s\n",
                tc.data.c_str(), train_ids.size(), heldout.size(), tc.loss.spec().c_str());
+  // With --synthetic: the mixed source; its haystacks are training files only, minus any that
+  // repeat the evaluation haystack's text.
+  std::unique_ptr<eval::SyntheticWindows> mix;
+  if (tc.synthetic > 0) {
+    const eval::TextFingerprint forbidden(eval::evaluation_haystack_files());
+    eval::HaystackShards shards = eval::make_haystack_shards(
+        corpus.train_files, eval::haystack_shard_bytes(tc.seq_len), forbidden);
+    tc.synthetic_data = shards.describe();
+    mix = std::make_unique<eval::SyntheticWindows>(tc, train_ids, tok, std::move(shards));
+    mix->check();  // every task fits --seq-len
+    std::fprintf(stderr, "[spf] synthetic: %s (fraction:tasks); %s\n", tc.synthetic_spec().c_str(),
+                 tc.synthetic_data.c_str());
+  }
 
   TrainHooks hooks;
   hooks.checkpoint_every = o.checkpoint_every;
   hooks.stop_after = o.stop_after;
   hooks.eval_every = o.eval_every;
   hooks.heldout = heldout;
-  int64_t first_step = -1;
+  int64_t first_step = -1, synthetic_steps = 0;
   hooks.on_step = [&](int64_t step, int64_t steps, double loss, int64_t tokens, double secs) {
     if (first_step < 0) first_step = step - 1;
     const double per = secs / double(step - first_step);
+    // With --synthetic: the kind of this step's window and the counts of this run.
+    std::string kind;
+    if (mix) {
+      kind = mix->kind(step - 1);
+      synthetic_steps += kind != "text";
+      const int64_t run = step - first_step;
+      kind =
+          cat("  [", kind, "; text ", run - synthetic_steps, ", synthetic ", synthetic_steps, "]");
+    }
     std::fprintf(stderr,
                  "\r[train-indexer] step %lld/%lld  loss %.4f  %lld tokens  %.1f s/step  "
-                 "ETA %s   ",
+                 "ETA %s%s   ",
                  (long long)step, (long long)steps, loss, (long long)tokens, per,
-                 duration(per * double(steps - step)).c_str());
+                 duration(per * double(steps - step)).c_str(), kind.c_str());
     if (step == steps || step % 10 == 0) std::fprintf(stderr, "\n");
     if (!o.log.empty()) {
       nlohmann::ordered_json j;
       j["step"] = step;
       j["tokens"] = tokens;
+      if (mix) j["window"] = mix->kind(step - 1);
       j["train_loss"] = loss;
       j["lr"] = lr_at(tc, step - 1);
       j["seconds"] = secs;
@@ -123,7 +151,8 @@ void run_train(const TrainOptions& o) {
       append_line_durable(o.log, j.dump());
     }
   };
-  const TrainResult r = train_indexer(*model, id, train_ids, tc, ckpt, hooks);
+  const TrainResult r = mix ? train_indexer(*model, id, *mix, tc, ckpt, hooks)
+                            : train_indexer(*model, id, train_ids, tc, ckpt, hooks);
   if (r.resumed) std::fprintf(stderr, "[spf] resumed from %s\n", ckpt.c_str());
   if (!r.finished) {
     std::fprintf(stderr, "[spf] stopped at step %lld of %lld (checkpoint %s)\n",
@@ -318,6 +347,15 @@ void add_train_indexer(CLI::App& app) {
                   "Cosine decay ends at this fraction of --lr (default 0.1)");
   sub->add_option("--clip", o->train.clip, "Gradient-norm clip (default 1)");
   sub->add_option("--seed", o->train.seed, "Init and data-order seed (default 1)");
+  sub->add_option("--synthetic", o->train.synthetic,
+                  "Fraction of the steps (chosen by a hash of seed and step) that train on a "
+                  "synthetic long-context sample instead of a text window: a RULER-style task "
+                  "prompt in the model's chat format plus its answer, haystack from the training "
+                  "split, seeds no evaluation uses (default 0: text only)");
+  sub->add_option("--synthetic-tasks", o->synthetic_tasks,
+                  std::string("Built-in tasks of the synthetic steps, comma-separated (default ") +
+                      eval::kDefaultSyntheticTasks + ")")
+      ->delimiter(',');
   sub->add_option("--loss", o->loss,
                   "kl (default), kl+topk:LAMBDA[:FRAC]: adds LAMBDA x KL over the target's top "
                   "FRAC keys per query, both sides renormalised, or kl+topce:LAMBDA[:FRAC]: adds "

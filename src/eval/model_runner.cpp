@@ -43,18 +43,16 @@ ModelRunner::Loaded& ModelRunner::get(const std::string& model) {
     lo.device = device_;
     l.model = load_model(model, lo);
     l.tok = std::make_unique<Tokenizer>(Tokenizer::load_for_model(model));
-    l.system = default_system_prompt(l.tok->chat_template());
     it = models_.emplace(model, std::move(l)).first;
   }
   return it->second;
 }
 
-PromptFormat ModelRunner::prompt_format(const std::string& model) {
-  Loaded& l = get(model);
-  const Tokenizer* tok = l.tok.get();
-  const std::string system = l.system;
+PromptFormat chat_prompt_format(const Tokenizer& t) {
+  const Tokenizer* tok = &t;
+  const std::string system = default_system_prompt(t.chat_template());
   PromptFormat f;
-  f.has_chat_template = !l.tok->chat_template().empty();
+  f.has_chat_template = !t.chat_template().empty();
   f.count_tokens = [tok](const std::string& text) {
     return int64_t(tok->encode(text, false, true).size());
   };
@@ -65,6 +63,10 @@ PromptFormat ModelRunner::prompt_format(const std::string& model) {
     return apply_chatml(msgs, "", true);
   };
   return f;
+}
+
+PromptFormat ModelRunner::prompt_format(const std::string& model) {
+  return chat_prompt_format(*get(model).tok);
 }
 
 int64_t ModelRunner::max_context(const std::string& model) {

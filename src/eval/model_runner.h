@@ -22,6 +22,11 @@ namespace spf::eval {
 std::unique_ptr<SupportProducer> make_cell_producer(const std::string& method,
                                                     const std::string& budget);
 
+// The prompt format of a model with this tokenizer, as sweeps use it: tokens counted with special
+// tokens parsed (as run() encodes prompts) and the user text wrapped in ChatML with the model's
+// default system message. `tok` must outlive the result.
+PromptFormat chat_prompt_format(const Tokenizer& tok);
+
 class ModelRunner final : public Runner {
  public:
   // Models load on, and attention runs on, this device (Device::cuda: its model and executor must
@@ -35,7 +40,6 @@ class ModelRunner final : public Runner {
   struct Loaded {
     std::unique_ptr<Model> model;
     std::unique_ptr<Tokenizer> tok;
-    std::string system;
   };
   Loaded& get(const std::string& model);
   Device device_ = Device::cpu;

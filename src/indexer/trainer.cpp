@@ -23,6 +23,13 @@ void TrainConfig::validate() const {
   SPF_CHECK(loss.is_kl() || (std::isfinite(loss.topk_lambda) && loss.topk_lambda > 0 &&
                              loss.topk_frac > 0 && loss.topk_frac <= 1),
             "train-indexer: loss ", loss.spec(), " (LAMBDA must be > 0, FRAC in (0, 1])");
+  SPF_CHECK(std::isfinite(synthetic) && synthetic >= 0 && synthetic <= 1,
+            "train-indexer: --synthetic ", synthetic,
+            " (the fraction of synthetic steps must be in [0, 1])");
+  SPF_CHECK(synthetic == 0 || !synthetic_tasks.empty(), "train-indexer: --synthetic ", synthetic,
+            " needs at least one task (--synthetic-tasks)");
+  for (const std::string& t : synthetic_tasks)
+    SPF_CHECK(!t.empty(), "train-indexer: --synthetic-tasks has an empty task name");
 }
 
 std::string TrainConfig::json() const {
@@ -43,7 +50,19 @@ std::string TrainConfig::json() const {
   j["seed"] = seed;
   if (!loss.is_kl()) j["loss"] = loss.spec();
   j["data"] = data;
+  if (synthetic > 0) {
+    j["synthetic"] = synthetic;
+    j["synthetic_tasks"] = synthetic_tasks;
+    j["synthetic_data"] = synthetic_data;
+  }
   return j.dump();
+}
+
+std::string TrainConfig::synthetic_spec() const {
+  if (synthetic == 0) return "0";
+  std::string s = cat(synthetic, ":");
+  for (size_t i = 0; i < synthetic_tasks.size(); ++i) s += (i ? "," : "") + synthetic_tasks[i];
+  return s;
 }
 
 double lr_at(const TrainConfig& c, int64_t step) {
@@ -64,6 +83,53 @@ int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
   return int64_t(z % uint64_t(n_tokens - c.seq_len + 1));
+}
+
+namespace {
+
+uint64_t splitmix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// A draw of (seed, step) for one purpose `tag`: bijective in step for a given seed and tag, and
+// unrelated to window_start's hash, so the kind of a step does not depend on its text window.
+uint64_t step_hash(uint64_t seed, int64_t step, uint64_t tag) {
+  return splitmix(splitmix(splitmix(tag) ^ seed) ^ uint64_t(step));
+}
+
+constexpr uint64_t kKindTag = 0x73796E746B696E64ull;  // "syntkind"
+constexpr uint64_t kTaskTag = 0x73796E747461736Bull;  // "synttask"
+constexpr uint64_t kDrawTag = 0x73796E7464726177ull;  // "syntdraw"
+
+}  // namespace
+
+bool synthetic_step(const TrainConfig& c, int64_t step) {
+  if (c.synthetic <= 0) return false;
+  const double u = double(step_hash(c.seed, step, kKindTag) >> 11) * 0x1.0p-53;  // [0, 1)
+  return u < c.synthetic;
+}
+
+size_t synthetic_task(const TrainConfig& c, int64_t step) {
+  SPF_CHECK(!c.synthetic_tasks.empty(), "train-indexer: no synthetic tasks to choose from");
+  return size_t(step_hash(c.seed, step, kTaskTag) % uint64_t(c.synthetic_tasks.size()));
+}
+
+uint64_t step_draw(const TrainConfig& c, int64_t step, uint64_t n) {
+  SPF_CHECK(n > 0, "step_draw: empty range");
+  return step_hash(c.seed, step, kDrawTag) % n;
+}
+
+TextWindows::TextWindows(const TrainConfig& c, std::span<const int32_t> ids) : c_(c), ids_(ids) {
+  (void)window_start(c_, 0, int64_t(ids_.size()));  // enough tokens?
+}
+
+void TextWindows::window(int64_t step, std::vector<int32_t>& ids) const {
+  const int64_t start = window_start(c_, step, int64_t(ids_.size()));
+  const auto w = ids_.subspan(size_t(start), size_t(c_.seq_len));
+  ids.assign(w.begin(), w.end());
 }
 
 DistillBackend::DistillBackend(const IndexerWeights& weights, AttentionExecutor& executor,
@@ -151,10 +217,16 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
                           std::span<const int32_t> train_ids, const TrainConfig& config,
                           const std::string& ckpt_path, const TrainHooks& hooks) {
   config.validate();
+  return train_indexer(model, identity, TextWindows(config, train_ids), config, ckpt_path, hooks);
+}
+
+TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
+                          const TrainWindows& data, const TrainConfig& config,
+                          const std::string& ckpt_path, const TrainHooks& hooks) {
+  config.validate();
   const ModelConfig& mc = model.config();
   SPF_CHECK(config.seq_len <= mc.max_context, "train-indexer: seq_len ", config.seq_len,
             " exceeds the model's context of ", mc.max_context);
-  (void)window_start(config, 0, int64_t(train_ids.size()));  // enough tokens?
   const IndexerConfig ic =
       indexer_config_for(mc, config.d_idx, config.rope_dims, config.heads, config.per_kv_group);
 
@@ -175,6 +247,11 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
     SPF_CHECK(saved_loss == config.loss.spec(), ckpt_path, ": checkpoint trained with --loss ",
               saved_loss, ", not ", config.loss.spec(),
               "; resume with the same loss or delete the checkpoint");
+    const auto mix = f.meta.extra.find("synthetic");  // absent: text only
+    const std::string saved_mix = mix == f.meta.extra.end() ? "0" : mix->second;
+    SPF_CHECK(saved_mix == config.synthetic_spec(), ckpt_path,
+              ": checkpoint trained with --synthetic ", saved_mix, ", not ",
+              config.synthetic_spec(), "; resume with the same mix or delete the checkpoint");
     SPF_CHECK(f.meta.train_config == config.json(), ckpt_path,
               ": checkpoint of another training config (", f.meta.train_config,
               "); delete it or train with the same options");
@@ -188,6 +265,7 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
     f.meta.train_config = config.json();
     f.meta.init_seed = config.seed;
     f.meta.extra["loss"] = config.loss.spec();
+    if (config.synthetic > 0) f.meta.extra["synthetic"] = config.synthetic_spec();
     f.adam_m.assign(f.weights.params.size(), 0.0f);
     f.adam_v.assign(f.weights.params.size(), 0.0f);
   }
@@ -201,15 +279,17 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
   Stopwatch clock;
   std::vector<float> grad(f.weights.params.size());
   std::vector<float> logits(size_t(mc.vocab_size));
+  std::vector<int32_t> window;
   auto state = model.new_state(config.seq_len);
   while (f.meta.step < config.steps) {
     const int64_t s = f.meta.step;
-    const int64_t start = window_start(config, s, int64_t(train_ids.size()));
+    data.window(s, window);
+    SPF_CHECK(int64_t(window.size()) == config.seq_len, "train-indexer: the window of step ", s,
+              " has ", window.size(), " tokens, not seq_len ", config.seq_len);
     std::fill(grad.begin(), grad.end(), 0.0f);
     DistillBackend backend(f.weights, cpu_executor(), grad.data(), config.loss);
     state = model.new_state(config.seq_len);
-    model.forward(train_ids.subspan(size_t(start), size_t(config.seq_len)), *state, backend,
-                  LogitsMode::last, logits);
+    model.forward(window, *state, backend, LogitsMode::last, logits);
     const double loss = mean(backend.layer_loss());
     SPF_CHECK(std::isfinite(loss), "train-indexer: loss became ", loss, " at step ", s);
     adam_update(config, s, f.weights.params, grad, f.adam_m, f.adam_v);

@@ -6,11 +6,18 @@
 // "kl+topk:..." or "kl+topce:...", lambda times a term on the target's top keys, distill.h). Adam
 // with linear warm-up, cosine decay to final_lr_frac * lr and global-norm gradient clipping.
 //
+// Data: the trainer reads the window of each step through TrainWindows and knows nothing of where
+// it comes from. TextWindows cuts windows out of a token stream; with TrainConfig::synthetic > 0
+// a caller's source (the CLI's, eval/synthetic_windows.h) puts a synthetic long-context sample in
+// the steps that synthetic_step() picks. Which steps those are, and which task each uses, are
+// pure functions of (seed, step) defined here, so every source agrees on them.
+//
 // Exact resume: the window of step s is a pure function of (seed, s), the update is deterministic
 // for a given thread count, and a checkpoint (every checkpoint_every steps, atomic) holds weights,
 // both Adam moments, the step and the tokens seen, so a run killed after a checkpoint and resumed
-// ends with the same bits as an uninterrupted run. The loss is part of the checkpoint (metadata
-// "extra.loss", and the config JSON): a resume under another loss is refused.
+// ends with the same bits as an uninterrupted run. The loss and the synthetic mix are part of the
+// checkpoint (metadata "extra.loss" / "extra.synthetic", and the config JSON): a resume under
+// another loss or another mix is refused.
 #pragma once
 
 #include <cstdint>
@@ -41,17 +48,53 @@ struct TrainConfig {
   uint64_t seed = 1;
   DistillLoss loss;  // default: plain KL
   std::string data;  // description of the training data (files, hash), recorded and checked
+  // Fraction of the steps that train on a synthetic long-context sample instead of a text window
+  // (0: text only), the task names they draw from, and a description of their haystack text.
+  double synthetic = 0;
+  std::vector<std::string> synthetic_tasks;
+  std::string synthetic_data;
 
   void validate() const;
   // JSON of every field: saved in checkpoints; a resume must match it exactly. "loss" appears only
-  // when it is not plain KL, so checkpoints made before the option existed still resume.
+  // when it is not plain KL and the synthetic fields only when synthetic > 0, so checkpoints made
+  // before those options existed still resume and a text-only run writes the same bytes as before.
   std::string json() const;
+  // "0" for text only, else "FRAC:task,task,...": metadata "extra.synthetic" (absent for "0").
+  std::string synthetic_spec() const;
 };
 
 // Learning rate of (0-based) step s.
 double lr_at(const TrainConfig& c, int64_t step);
 // First token of step s's window in a stream of n tokens.
 int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens);
+// Whether step s trains on a synthetic sample: a hash of (seed, s) below c.synthetic, so about that
+// fraction of the steps, never one at 0 and every one at 1; independent of window_start.
+bool synthetic_step(const TrainConfig& c, int64_t step);
+// Index into c.synthetic_tasks of the task of step s (uniform over the list).
+size_t synthetic_task(const TrainConfig& c, int64_t step);
+// Another independent draw of step s in [0, n): what a synthetic source may pick its haystack by.
+uint64_t step_draw(const TrainConfig& c, int64_t step, uint64_t n);
+
+// The windows a run trains on. window(s, ids) sets ids to exactly seq_len token ids for step s;
+// it must be a pure function of s (and of what the source was built from), so that a resumed run
+// sees the windows an uninterrupted run saw.
+class TrainWindows {
+ public:
+  virtual ~TrainWindows() = default;
+  virtual void window(int64_t step, std::vector<int32_t>& ids) const = 0;
+};
+
+// Text only: the seq_len tokens of `ids` from window_start(c, s, ids.size()) (the span must
+// outlive the source). Throws spf::Error when the stream is shorter than one window.
+class TextWindows final : public TrainWindows {
+ public:
+  TextWindows(const TrainConfig& c, std::span<const int32_t> ids);
+  void window(int64_t step, std::vector<int32_t>& ids) const override;
+
+ private:
+  TrainConfig c_;
+  std::span<const int32_t> ids_;
+};
 
 // Backend that runs every call densely and, on the way, scores the indexer against the dense
 // targets of that layer: loss per layer (mean per query, averaged over groups) and, when grad is
@@ -104,7 +147,12 @@ struct TrainResult {
 // Trains from `ckpt_path` when it holds a checkpoint of this config and model (else from a random
 // init of seed), writes the checkpoint every checkpoint_every steps and at the end, and returns
 // the final weights (the caller saves them without optimizer state; meta.extra["loss"] names the
-// loss). Throws spf::Error on a checkpoint of another config, loss or model.
+// loss, meta.extra["synthetic"] the mix when synthetic > 0). Throws spf::Error on a checkpoint of
+// another config, loss, mix or model.
+TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
+                          const TrainWindows& data, const TrainConfig& config,
+                          const std::string& ckpt_path, const TrainHooks& hooks);
+// Text windows of train_ids (TextWindows).
 TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
                           std::span<const int32_t> train_ids, const TrainConfig& config,
                           const std::string& ckpt_path, const TrainHooks& hooks);

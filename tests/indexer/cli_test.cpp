@@ -1,8 +1,9 @@
 // The indexer through the command line: a random-init file for the tiny Llama fixture serves
 // indexer:FILE in spf logits (with --sparse-layers); bad files and another model's file fail with
-// one "spf: error:" line and exit 1, as does a bad --loss.
+// one "spf: error:" line and exit 1, as do a bad --loss, --synthetic or --synthetic-tasks.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "core/atomic_file.h"
@@ -62,6 +63,20 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
   expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("l.st") +
                                       " --text " + test::fixture("text") + " --loss kl+topce:1:0"),
                         {"--loss kl+topce:1:0", "FRAC"});
+  // So do a --synthetic fraction outside [0, 1] and an unknown synthetic task.
+  const std::string train =
+      "train-indexer -m " + llama + " --out " + t.file("s.st") + " --text " + test::fixture("text");
+  for (const char* frac : {"1.5", "-0.5", "nan"})
+    expect_one_line_error(test::run_cli(train + " --synthetic " + frac),
+                          {std::string("--synthetic ") + frac, "[0, 1]"});
+  expect_one_line_error(
+      test::run_cli(train + " --synthetic 0.5 --synthetic-tasks niah_single_1,niah_bogus"),
+      {"--synthetic-tasks", "unknown task \"niah_bogus\"", "niah_multikey_1"});
+  EXPECT_FALSE(std::filesystem::exists(t.file("s.st")));
+  // The help names the options.
+  const test::CommandResult help = test::run_cli("train-indexer --help");
+  EXPECT_NE(help.output.find("--synthetic FLOAT"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("--synthetic-tasks"), std::string::npos) << help.output;
 }
 
 }  // namespace

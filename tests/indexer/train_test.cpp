@@ -1,5 +1,6 @@
 // The trainer end to end on the tiny Llama fixture: the held-out KL falls; a run stopped after a
-// checkpoint and resumed ends with the same bits as an uninterrupted one; the schedule.
+// checkpoint and resumed ends with the same bits as an uninterrupted one, with text windows and
+// with synthetic ones mixed in (--synthetic); the schedule.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,9 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
+#include "eval/synthetic_windows.h"
+#include "indexer/corpus.h"
 #include "indexer/trainer.h"
 #include "model/model.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace spf {
 namespace {
@@ -175,6 +180,102 @@ TEST(IndexerTrain, TopKLossResumesBitForBitAndRefusesAnotherLoss) {
 TEST(IndexerTrain, TopCeLossResumesBitForBitAndRefusesAnotherLoss) {
   check_loss_resumes_and_refuses("kl+topce:1:10%", "kl+topce:1:0.1",
                                  {"kl", "kl+topk:1:10%", "kl+topce:2:10%", "kl+topce:1"}, 6);
+}
+
+// A source's ids folded into the tiny model's vocabulary (the SmolLM2 tokenizer's ids are larger):
+// what is tested is the determinism of the data path, not what the windows teach.
+class FoldedWindows final : public TrainWindows {
+ public:
+  FoldedWindows(const TrainWindows& inner, int vocab) : inner_(inner), vocab_(vocab) {}
+  void window(int64_t step, std::vector<int32_t>& ids) const override {
+    inner_.window(step, ids);
+    for (int32_t& t : ids) t %= vocab_;
+  }
+
+ private:
+  const TrainWindows& inner_;
+  int vocab_;
+};
+
+TEST(IndexerTrain, SyntheticMixResumesBitForBitAndRefusesAnotherMix) {
+  auto model = tiny_model();
+  const ModelIdentity id = model_identity(test::fixture("hf/llama"), model->config());
+  test::TempDir t;
+  const std::string prose = read_file(test::fixture("text/prose.txt"));
+  write_file_atomic(t.file("doc.txt"), prose + "\n" + prose + "\n" + prose);
+  CorpusOptions co;
+  co.roots = {t.file("doc.txt")};
+  co.heldout_every = 1000003;  // (almost surely) nothing held out
+  const Corpus corpus = load_corpus(co);
+  const Tokenizer tok = Tokenizer::from_hf_json(test::fixture("tokenizer/smollm2_tokenizer.json"));
+  const std::vector<int32_t> ids = corpus_tokens(tok, corpus.train_text);
+  TrainConfig c = tiny_train(6);
+  c.seq_len = 320;
+  c.synthetic = 0.5;
+  c.synthetic_tasks = {"niah_single_1", "niah_single_2", "niah_multikey_1"};
+  // What a (re)started process builds: the shards, then the mixed source.
+  auto shards = [&] {
+    return eval::make_haystack_shards(corpus.train_files, eval::haystack_shard_bytes(c.seq_len),
+                                      eval::TextFingerprint(eval::evaluation_haystack_files()));
+  };
+  c.synthetic_data = shards().describe();
+  const eval::SyntheticWindows mix(c, ids, tok, shards());
+  const FoldedWindows data(mix, model->config().vocab_size);
+  int synthetic = 0;
+  for (int64_t s = 0; s < c.steps; ++s) synthetic += synthetic_step(c, s);
+  ASSERT_LT(synthetic, c.steps);  // both kinds, and synthetic ones after the stop at 3
+  ASSERT_TRUE(synthetic_step(c, 3) || synthetic_step(c, 4) || synthetic_step(c, 5));
+
+  TrainHooks hooks;
+  hooks.checkpoint_every = 2;
+  const TrainResult whole = train_indexer(*model, id, data, c, t.file("a.train"), hooks);
+  ASSERT_TRUE(whole.finished);
+  const std::string spec = "0.5:niah_single_1,niah_single_2,niah_multikey_1";
+  EXPECT_EQ(whole.file.meta.extra.at("synthetic"), spec);
+  EXPECT_EQ(load_indexer(t.file("a.train")).meta.extra.at("synthetic"), spec);
+  EXPECT_NE(whole.file.meta.train_config.find("\"synthetic\":0.5"), std::string::npos);
+  EXPECT_NE(whole.file.meta.train_config.find("niah_multikey_1"), std::string::npos);
+
+  hooks.stop_after = 3;
+  ASSERT_FALSE(train_indexer(*model, id, data, c, t.file("b.train"), hooks).finished);
+  hooks.stop_after = 0;
+  // The resumed run's source is built afresh, as a restarted process would.
+  const std::vector<int32_t> ids2 = corpus_tokens(tok, load_corpus(co).train_text);
+  const eval::SyntheticWindows mix2(c, ids2, tok, shards());
+  const TrainResult rest = train_indexer(
+      *model, id, FoldedWindows(mix2, model->config().vocab_size), c, t.file("b.train"), hooks);
+  EXPECT_TRUE(rest.resumed);
+  EXPECT_TRUE(rest.finished);
+  EXPECT_EQ(rest.steps_run, 3);
+  EXPECT_TRUE(rest.file.weights.params == whole.file.weights.params);
+  EXPECT_TRUE(rest.file.adam_m == whole.file.adam_m);
+  EXPECT_TRUE(rest.file.adam_v == whole.file.adam_v);
+
+  // Text only: no trace of the option in the config JSON (the metadata a text-only run writes).
+  TrainConfig text = c;
+  text.synthetic = 0;
+  EXPECT_EQ(text.json().find("\"synthetic\":"), std::string::npos) << text.json();
+  EXPECT_EQ(text.json().find("synthetic_tasks"), std::string::npos) << text.json();
+  EXPECT_EQ(text.synthetic_spec(), "0");
+  std::vector<int32_t> folded = ids;
+  for (int32_t& x : folded) x %= model->config().vocab_size;
+
+  // Resuming under another mix is refused with one line naming both.
+  TrainConfig frac = c, tasks = c;
+  frac.synthetic = 0.25;
+  tasks.synthetic_tasks = {"niah_single_1", "niah_single_2"};
+  for (const TrainConfig* o : {&text, &frac, &tasks}) {
+    try {
+      train_indexer(*model, id, folded, *o, t.file("b.train"), hooks);
+      ADD_FAILURE() << "resumed under --synthetic " << o->synthetic_spec();
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("trained with --synthetic " + spec + ", not " + o->synthetic_spec()),
+                std::string::npos)
+          << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos);
+    }
+  }
 }
 
 TEST(IndexerTrain, ScheduleWarmsUpThenDecaysToTheFinalFraction) {
