@@ -67,6 +67,27 @@ TEST(IndexerTopKReference, SinkAndWindowAreForcedInsideTheBudget) {
   EXPECT_THROW(indexer_topk_reference(s, q.data(), k.data(), cols, counts), Error);
 }
 
+// Which calls take the two-pass path, and the scratch they allocate (no device needed).
+TEST(IndexerTopKReference, TwoPassScratchFollowsTheCapacityAndWidth) {
+  IndexerTopKShape s{64, 1 << 20, (1 << 20) - 64, 64, 64, 2048};
+  EXPECT_TRUE(s.two_pass());
+  EXPECT_EQ(s.candidate_slots(), (int64_t(1) << 20) / 16);
+  EXPECT_EQ(s.two_pass_row_bytes(),
+            (IndexerTopKShape::kTwoPassMaxKeep + 2 * s.candidate_slots()) * 4);
+  s.n_kv = 1000;
+  s.q_pos0 = 1000 - 64;
+  EXPECT_EQ(s.candidate_slots(), 4096);  // the floor
+  s.candidate_capacity = 8;
+  EXPECT_EQ(s.candidate_slots(), 8);
+  s.candidate_capacity = -1;  // the 4-pass path: no scratch
+  EXPECT_FALSE(s.two_pass());
+  EXPECT_EQ(s.two_pass_row_bytes(), 0);
+  s.candidate_capacity = 0;
+  s.k = IndexerTopKShape::kTwoPassMaxKeep + 1;  // too wide for the two-pass path
+  EXPECT_FALSE(s.two_pass());
+  EXPECT_EQ(s.two_pass_row_bytes(), 0);
+}
+
 std::vector<float> ints(size_t n, uint32_t seed, int lo, int hi) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> u(lo, hi);

@@ -231,6 +231,8 @@ TEST(CudaIndexerOptions, QuerySlicesKeepEveryRowsBudgetAndWidth) {
     const IndexerQuerySlices plan = plan_query_slices(c, k.budget, k.q_block, k.scratch, call);
     const IndexerTopKShape whole = slice_topk_shape(plan, k.budget, k.q_block, c.d_idx, call);
     EXPECT_NO_THROW(whole.validate());
+    // The top-k kernel's two-pass scratch is part of each query's share of the bound.
+    EXPECT_GE(plan.per_query_bytes * k.q_block, whole.two_pass_row_bytes());
     ASSERT_GE(plan.slice, std::min<int64_t>(k.q_block, k.n_q));
     if (plan.slice < k.n_q) {
       EXPECT_EQ(plan.slice % k.q_block, 0);

@@ -24,7 +24,8 @@ constexpr int kRowsMax = 64;  // queries per row (4 warps x 16)
 constexpr int kKeys = 64;     // keys per chunk
 constexpr int kThreads = 128;
 constexpr int kBins = 4096;
-constexpr int kFastKeep = 4096;  // rows keeping at most this many keys may take the two-pass path
+constexpr int kFastKeep = IndexerTopKShape::kTwoPassMaxKeep;  // rows keeping at most this many keys
+                                                              // may take the two-pass path
 
 struct TopKParams {
   IndexerTopKShape shape;  // geometry and the per-row budget (row_keep, forced)
@@ -423,18 +424,16 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
   p.cols = cols;
   p.counts = counts;
   SPF_CHECK(p.n_rows < (int64_t(1) << 31), "indexer top-k: too many rows");
-  // The two-pass path needs per-row scratch: kFastKeep keys and `cap` candidates. Its default
-  // capacity, n_kv / 16 (at least 4096), holds the k-th key's first-pass bin (1/8 of an octave of
-  // scores) for all but strongly concentrated score distributions; a row that overflows it takes
-  // the 4-pass path.
+  // The two-pass path's per-row scratch (IndexerTopKShape::two_pass_row_bytes), stream-ordered;
+  // without memory pools on the device every row takes the 4-pass path.
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
   p.scratch = nullptr;
-  p.cap = shape.candidate_capacity > 0 ? shape.candidate_capacity
-                                       : std::max<int64_t>(4096, (shape.n_kv + 15) / 16);
-  const bool two_pass =
-      shape.candidate_capacity >= 0 && shape.k <= kFastKeep && p.n_rows > 0 && shape.n_kv > 0;
-  if (two_pass) {
-    const size_t bytes = size_t(p.n_rows) * size_t(kFastKeep + 2 * p.cap) * sizeof(uint32_t);
+  p.cap = shape.candidate_slots();
+  int dev = 0, pools = 0;
+  SPF_CUDA_CHECK(cudaGetDevice(&dev));
+  SPF_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, dev));
+  if (shape.two_pass() && pools != 0 && p.n_rows > 0) {
+    const size_t bytes = size_t(p.n_rows) * size_t(shape.two_pass_row_bytes());
     SPF_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p.scratch), bytes, st));
   }
   auto launch = [&](auto kernel, size_t smem) {

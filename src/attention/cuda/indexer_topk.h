@@ -99,6 +99,13 @@ struct IndexerTopKShape {
     const int64_t keep = budget > n_forced ? budget : n_forced;
     return keep < v ? keep : v;
   }
+  // The two-pass path (see the .cu): taken when k <= kTwoPassMaxKeep and candidate_capacity >= 0;
+  // its candidate slots per row, and the device scratch per row it allocates for the call (0 on
+  // the 4-pass path), which a caller bounding its memory counts per row.
+  static constexpr int kTwoPassMaxKeep = 4096;
+  bool two_pass() const { return candidate_capacity >= 0 && k <= kTwoPassMaxKeep; }
+  int64_t candidate_slots() const;
+  int64_t two_pass_row_bytes() const;
   // An upper bound of row_keep over the rows (the width a caller allocates): the longest row's
   // budget or sink + window + q_block - 1, whichever is larger, at most n_kv.
   int64_t width_bound() const;

@@ -32,6 +32,16 @@ int64_t IndexerTopKShape::width_bound() const {
   return std::min(v, std::max(budget, forced));
 }
 
+int64_t IndexerTopKShape::candidate_slots() const {
+  // n_kv / 16 (at least 4096) holds the k-th key's first-pass bin (1/8 of an octave of scores)
+  // for all but strongly concentrated score distributions; a row that overflows it falls back.
+  return candidate_capacity > 0 ? candidate_capacity : std::max<int64_t>(4096, (n_kv + 15) / 16);
+}
+
+int64_t IndexerTopKShape::two_pass_row_bytes() const {
+  return two_pass() ? (kTwoPassMaxKeep + 2 * candidate_slots()) * int64_t(sizeof(uint32_t)) : 0;
+}
+
 float indexer_row_score(const IndexerTopKShape& s, const float* q, const float* k, int64_t r,
                         int64_t j) {
   float best = -INFINITY;

@@ -45,10 +45,13 @@ IndexerQuerySlices plan_query_slices(const IndexerConfig& c, const Budget& budge
   IndexerQuerySlices p;
   const int64_t G = c.n_groups, d = c.d_idx, qb = q_block;
   p.width = indexer_topk_shape(budget, q_block, c.d_idx, call).k;
-  // cols + counts per row (shared by q_block queries), head projections and mix, bf16 queries,
-  // an aligned copy of the hidden row.
-  p.per_query_bytes = G * (int64_t(p.width) + 1) * 4 / qb + 4 + int64_t(c.n_heads) * (d + 1) * 4 +
-                      G * d * 2 + int64_t(c.d_model) * 2;
+  // cols + counts per row (shared by q_block queries), the top-k kernel's two-pass scratch per
+  // row (one group's call at a time), head projections and mix, bf16 queries, an aligned copy of
+  // the hidden row.
+  IndexerTopKShape t = indexer_topk_shape(budget, q_block, c.d_idx, call);
+  t.k = p.width;
+  p.per_query_bytes = (G * (int64_t(p.width) + 1) * 4 + t.two_pass_row_bytes()) / qb + 4 +
+                      int64_t(c.n_heads) * (d + 1) * 4 + G * d * 2 + int64_t(c.d_model) * 2;
   const int64_t fit = std::max<int64_t>(scratch_bytes / p.per_query_bytes, qb);
   p.slice = std::min(fit / qb * qb, call.n_q);
   p.slice_rows = (p.slice + qb - 1) / qb;
