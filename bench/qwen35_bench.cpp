@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "core/threads.h"
 #include "core/timer.h"
 #include "model/config.h"
@@ -25,13 +26,6 @@
 #include "model/random_checkpoint.h"
 
 namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 nlohmann::json config_08b(int vocab) {
   return {{"architectures", {"Qwen3_5ForCausalLM"}},
@@ -99,7 +93,7 @@ int run(int argc, char** argv) {
   for (int64_t n : lengths) {
     std::vector<int32_t> tokens(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
-      tokens[size_t(i)] = int32_t(splitmix(uint64_t(i)) % uint64_t(vocab));
+      tokens[size_t(i)] = int32_t(spf::splitmix64(uint64_t(i)) % uint64_t(vocab));
     for (int r = 0; r < repeat; ++r) {
       auto state = model->new_state(n);
       model->reset_stats();

@@ -5,6 +5,7 @@
 
 #include "attention/cpu/cpu_executor.h"
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "core/timer.h"
 #include "nlohmann/json.hpp"
 
@@ -87,17 +88,10 @@ int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens) {
 
 namespace {
 
-uint64_t splitmix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 // A draw of (seed, step) for one purpose `tag`: bijective in step for a given seed and tag, and
 // unrelated to window_start's hash, so the kind of a step does not depend on its text window.
 uint64_t step_hash(uint64_t seed, int64_t step, uint64_t tag) {
-  return splitmix(splitmix(splitmix(tag) ^ seed) ^ uint64_t(step));
+  return splitmix64(splitmix64(splitmix64(tag) ^ seed) ^ uint64_t(step));
 }
 
 constexpr uint64_t kKindTag = 0x73796E746B696E64ull;  // "syntkind"

@@ -4,19 +4,9 @@
 #include <functional>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 
 namespace spf {
-
-namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 RandomCheckpoint::RandomCheckpoint(const ModelConfig& c, uint64_t seed)
     : seed_(seed), path_(std::string("random-") + arch_name(c.arch)) {
@@ -81,11 +71,11 @@ void RandomCheckpoint::read_f32(const std::string& name, std::span<float> out) c
   const Entry& e = get(name);
   SPF_CHECK(int64_t(out.size()) == e.info.numel(), path_, ": ", name, " has ", e.info.numel(),
             " values, asked for ", out.size());
-  const uint64_t s = splitmix(seed_) ^ std::hash<std::string>{}(name);
+  const uint64_t s = splitmix64(seed_) ^ std::hash<std::string>{}(name);
   const int64_t n = int64_t(out.size());
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
-    const double u = double(splitmix(s ^ uint64_t(i)) >> 11) * 0x1.0p-53;  // [0, 1)
+    const double u = double(splitmix64(s ^ uint64_t(i)) >> 11) * 0x1.0p-53;  // [0, 1)
     out[size_t(i)] = e.center + e.scale * float(2.0 * u - 1.0);
   }
 }

@@ -1,20 +1,10 @@
 #include "support/producers/random.h"
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "support/select.h"
 
 namespace spf {
-
-namespace {
-
-uint64_t mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 RandomProducer::RandomProducer(ProducerOptions options) : options_(options) {
   options_.validate();
@@ -26,11 +16,11 @@ RandomProducer::RandomProducer(ProducerOptions options) : options_(options) {
 Support RandomProducer::produce(const AttentionCall& call, AttentionExecutor& /*executor*/) {
   call.shape.validate();
   const Support layout = support_layout(call.shape, options_.block, options_.block, 1);
-  const uint64_t base = mix(options_.seed ^ mix(uint64_t(call.layer) + 0x51ed27ull));
+  const uint64_t base = splitmix64(options_.seed ^ splitmix64(uint64_t(call.layer) + 0x51ed27ull));
   return select_support(layout, options_.budget, [base](int, int64_t r, std::span<float> score) {
-    const uint64_t row_seed = mix(base ^ uint64_t(r));
+    const uint64_t row_seed = splitmix64(base ^ uint64_t(r));
     for (size_t c = 0; c < score.size(); ++c)
-      score[c] = float(mix(row_seed + c) >> 40);  // 24 random bits
+      score[c] = float(splitmix64(row_seed + c) >> 40);  // 24 random bits
   });
 }
 
