@@ -78,11 +78,11 @@ double lr_at(const TrainConfig& c, int64_t step) {
 int64_t window_start(const TrainConfig& c, int64_t step, int64_t n_tokens) {
   SPF_CHECK(n_tokens >= c.seq_len, "train-indexer: ", n_tokens,
             " training tokens, fewer than one window of ", c.seq_len);
-  // splitmix64 of (seed, step): the same window after a resume, whatever ran before.
-  uint64_t z = c.seed * 0x9E3779B97F4A7C15ull + uint64_t(step) + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
+  // splitmix64 of (seed, step): the same window after a resume, whatever ran before. (The offset
+  // keeps the draws of every checkpoint made before splitmix64 was shared: it was written out
+  // here with the golden-ratio increment folded into 0x632BE59BD9B4E019.)
+  const uint64_t z = splitmix64(c.seed * 0x9E3779B97F4A7C15ull + uint64_t(step) +
+                                (0x632BE59BD9B4E019ull - 0x9E3779B97F4A7C15ull));
   return int64_t(z % uint64_t(n_tokens - c.seq_len + 1));
 }
 
