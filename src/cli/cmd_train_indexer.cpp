@@ -43,6 +43,7 @@ struct TrainOptions {
   int64_t checkpoint_every = 25, eval_every = 0, eval_tokens = 2048, stop_after = 0;
   bool random_init = false;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void run_train(const TrainOptions& o) {
@@ -55,9 +56,14 @@ void run_train(const TrainOptions& o) {
   tc.synthetic_tasks = o.synthetic_tasks;
   tc.validate();
   eval::check_synthetic_tasks(tc.synthetic_tasks);  // bad values fail before the model loads
-  (void)parse_distill_loss(o.loss);
+  const DistillLoss loss = parse_distill_loss(o.loss);
+  SPF_CHECK(o.device == "cpu" || loss.is_kl(), "--loss ", o.loss,
+            " is implemented on the CPU only (--device cuda trains --loss kl)");
+  const Device device = o.random_init ? Device::cpu : use_device(o.device);
   const std::string path = resolve_model(o.model);
-  auto model = load_model(path);
+  LoadOptions lo;
+  lo.device = device;
+  auto model = load_model(path, lo);
   const ModelConfig& cfg = model->config();
   const ModelIdentity id = model_identity(path, cfg);
   if (o.random_init) {
@@ -103,6 +109,7 @@ void run_train(const TrainOptions& o) {
   }
 
   TrainHooks hooks;
+  hooks.device = device;
   hooks.checkpoint_every = o.checkpoint_every;
   hooks.stop_after = o.stop_after;
   hooks.eval_every = o.eval_every;
@@ -370,6 +377,7 @@ void add_train_indexer(CLI::App& app) {
                   "Stop after this many steps as a kill would (tests resume)");
   sub->add_flag("--random-init", o->random_init, "Write an untrained indexer and exit");
   add_threads_option(*sub, o->threads);
+  add_device_option(*sub, o->device);
   sub->callback([o] { run_train(*o); });
 
   auto e = std::make_shared<EvalOptions>();

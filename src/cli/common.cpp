@@ -11,6 +11,7 @@
 #include "core/error.h"
 #if SPF_HAVE_CUDA
 #include "attention/cuda/cuda_executor.h"
+#include "indexer/cuda/cuda_distill_backend.h"
 #include "indexer/cuda/install.h"
 #include "model/cuda/cuda_decoder.h"
 #endif
@@ -122,6 +123,7 @@ Device use_device(const std::string& device) {
   SPF_CHECK(cuda_device_present(), "--device cuda: no CUDA device is visible");
   install_cuda_models();
   install_cuda_indexer_method();
+  install_cuda_distill();
   return Device::cuda;
 #else
   throw Error("--device cuda: this build has no CUDA support (it was built without nvcc)");

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <utility>
 
 #include "attention/cpu/cpu_executor.h"
 #include "core/error.h"
@@ -139,6 +141,9 @@ DistillBackend::DistillBackend(const IndexerWeights& weights, AttentionExecutor&
 
 void DistillBackend::attend(const AttentionCall& call) {
   call.validate();
+  SPF_CHECK(call.device() == Device::cpu,
+            "indexer distillation on the host: the call's tensors are on ",
+            device_name(call.device()), " (the model runs there: train on that device)");
   executor_.dense(call);
   const IndexerConfig& c = w_.config;
   const AttentionShape& s = call.shape;
@@ -164,13 +169,37 @@ void DistillBackend::attend(const AttentionCall& call) {
   layer_loss_[size_t(call.attention_layer)] = sum / (double(n) * double(c.n_groups));
 }
 
+namespace {
+
+std::map<Device, DistillFactory>& distill_factories() {
+  static std::map<Device, DistillFactory> f;
+  return f;
+}
+
+}  // namespace
+
+void register_distill_backend(Device device, DistillFactory factory) {
+  distill_factories()[device] = std::move(factory);
+}
+
+std::unique_ptr<DistillAttention> make_distill_backend(Device device, const IndexerWeights& weights,
+                                                       float* grad, const DistillLoss& loss) {
+  if (device == Device::cpu)
+    return std::make_unique<DistillBackend>(weights, cpu_executor(), grad, loss);
+  const auto it = distill_factories().find(device);
+  SPF_CHECK(it != distill_factories().end(), "indexer distillation: no backend for device ",
+            device_name(device), " in this build");
+  return it->second(weights, grad, loss);
+}
+
 std::vector<double> heldout_kl(const Model& model, const IndexerWeights& w,
-                               std::span<const int32_t> ids) {
-  DistillBackend b(w, cpu_executor(), nullptr);
+                               std::span<const int32_t> ids, Device device) {
+  auto b = make_distill_backend(device, w, nullptr);
   auto state = model.new_state(int64_t(ids.size()));
   std::vector<float> logits(size_t(model.config().vocab_size));
-  model.forward(ids, *state, b, LogitsMode::last, logits);
-  return b.layer_kl();
+  model.forward(ids, *state, *b, LogitsMode::last, logits);
+  b->finish();
+  return b->layer_kl();
 }
 
 namespace {
@@ -266,7 +295,8 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
 
   auto evaluate = [&](int64_t step) {
     if (hooks.eval_every <= 0 || hooks.heldout.empty() || !hooks.on_eval) return;
-    hooks.on_eval(step, f.meta.tokens_seen, heldout_kl(model, f.weights, hooks.heldout));
+    hooks.on_eval(step, f.meta.tokens_seen,
+                  heldout_kl(model, f.weights, hooks.heldout, hooks.device));
   };
   if (!r.resumed) evaluate(0);
 
@@ -281,14 +311,16 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
     SPF_CHECK(int64_t(window.size()) == config.seq_len, "train-indexer: the window of step ", s,
               " has ", window.size(), " tokens, not seq_len ", config.seq_len);
     std::fill(grad.begin(), grad.end(), 0.0f);
-    DistillBackend backend(f.weights, cpu_executor(), grad.data(), config.loss);
+    auto backend = make_distill_backend(hooks.device, f.weights, grad.data(), config.loss);
     state = model.new_state(config.seq_len);
-    model.forward(window, *state, backend, LogitsMode::last, logits);
-    const double loss = mean(backend.layer_loss());
+    model.forward(window, *state, *backend, LogitsMode::last, logits);
+    backend->finish();
+    const double loss = mean(backend->layer_loss());
     SPF_CHECK(std::isfinite(loss), "train-indexer: loss became ", loss, " at step ", s);
     adam_update(config, s, f.weights.params, grad, f.adam_m, f.adam_v);
     f.meta.step = s + 1;
     f.meta.tokens_seen += config.seq_len;
+    f.meta.extra["device"] = device_name(hooks.device);  // where the last step ran
     ++r.steps_run;
     if (hooks.on_step)
       hooks.on_step(f.meta.step, config.steps, loss, f.meta.tokens_seen, clock.seconds());

@@ -13,15 +13,16 @@
 // pure functions of (seed, step) defined here, so every source agrees on them.
 //
 // Exact resume: the window of step s is a pure function of (seed, s), the update is deterministic
-// for a given thread count, and a checkpoint (every checkpoint_every steps, atomic) holds weights,
-// both Adam moments, the step and the tokens seen, so a run killed after a checkpoint and resumed
-// ends with the same bits as an uninterrupted run. The loss and the synthetic mix are part of the
-// checkpoint (metadata "extra.loss" / "extra.synthetic", and the config JSON): a resume under
-// another loss or another mix is refused.
+// for a given thread count (on the GPU: for a given GPU model), and a checkpoint (every
+// checkpoint_every steps, atomic) holds weights, both Adam moments, the step and the tokens seen,
+// so a run killed after a checkpoint and resumed ends with the same bits as an uninterrupted run.
+// The loss and the synthetic mix are part of the checkpoint (metadata "extra.loss" /
+// "extra.synthetic", and the config JSON): a resume under another loss or another mix is refused.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -96,18 +97,29 @@ class TextWindows final : public TrainWindows {
   std::span<const int32_t> ids_;
 };
 
-// Backend that runs every call densely and, on the way, scores the indexer against the dense
-// targets of that layer: loss per layer (mean per query, averaged over groups) and, when grad is
-// set, the gradient of the mean objective over layers.
-class DistillBackend : public AttentionBackend {
+// What the trainer runs each window's forward through: a backend that runs every call densely
+// and, on the way, scores the indexer against the dense targets of that layer — loss per layer
+// (mean per query, averaged over groups) and, when a gradient buffer is given, the gradient of the
+// mean objective over layers added into it. One object per forward.
+class DistillAttention : public AttentionBackend {
+ public:
+  // Mean KL per query of each attention layer in the last forward.
+  virtual const std::vector<double>& layer_kl() const = 0;
+  // Mean objective per query of each layer (= layer_kl() for plain KL).
+  virtual const std::vector<double>& layer_loss() const = 0;
+  // After the forward: the gradient is complete in the host buffer (a device backend copies its
+  // own back here). The host backend's is complete already.
+  virtual void finish() {}
+};
+
+// The host's: the CPU executor's tiled statistics and distill.cpp.
+class DistillBackend : public DistillAttention {
  public:
   DistillBackend(const IndexerWeights& weights, AttentionExecutor& executor, float* grad,
                  const DistillLoss& loss = {});
   void attend(const AttentionCall& call) override;
-  // Mean KL per query of each attention layer in the last forward.
-  const std::vector<double>& layer_kl() const { return layer_kl_; }
-  // Mean objective per query of each layer (= layer_kl() for plain KL).
-  const std::vector<double>& layer_loss() const { return layer_loss_; }
+  const std::vector<double>& layer_kl() const override { return layer_kl_; }
+  const std::vector<double>& layer_loss() const override { return layer_loss_; }
 
  private:
   const IndexerWeights& w_;
@@ -119,9 +131,20 @@ class DistillBackend : public AttentionBackend {
   DistillScratch scratch_;
 };
 
-// Mean KL per query of each attention layer over ids (one forward from position 0).
+// The distillation backend of a device: Device::cpu is DistillBackend over the CPU executor;
+// a device library registers its own (indexer/cuda/cuda_distill_backend.h). The weights and the
+// host gradient buffer (total_size() floats, may be null) outlive the backend. Throws spf::Error
+// when the device has none or the backend refuses the loss.
+using DistillFactory = std::function<std::unique_ptr<DistillAttention>(
+    const IndexerWeights& weights, float* grad, const DistillLoss& loss)>;
+void register_distill_backend(Device device, DistillFactory factory);
+std::unique_ptr<DistillAttention> make_distill_backend(Device device, const IndexerWeights& weights,
+                                                       float* grad, const DistillLoss& loss = {});
+
+// Mean KL per query of each attention layer over ids (one forward from position 0) on the
+// device the model runs on.
 std::vector<double> heldout_kl(const Model& model, const IndexerWeights& w,
-                               std::span<const int32_t> ids);
+                               std::span<const int32_t> ids, Device device = Device::cpu);
 
 struct TrainHooks {
   // After every step: (step done, steps, train loss (the objective), tokens seen, seconds of this
@@ -134,6 +157,9 @@ struct TrainHooks {
   std::span<const int32_t> heldout;
   int64_t checkpoint_every = 50;
   int64_t stop_after = 0;  // > 0: stop (as a kill would) once this many steps are done
+  // Where the model's forward runs (load_model's LoadOptions::device): picks the distillation
+  // backend (make_distill_backend) for training and held-out evaluation.
+  Device device = Device::cpu;
 };
 
 struct TrainResult {

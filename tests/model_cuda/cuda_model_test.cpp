@@ -22,6 +22,7 @@
 #include "attention/executor.h"
 #include "core/half.h"
 #include "formats/gguf.h"
+#include "gpu_sized.h"
 #include "indexer/checkpoint.h"
 #include "indexer/cuda/cuda_indexer_backend.h"
 #include "indexer/indexer_model.h"
@@ -46,21 +47,7 @@ namespace {
 #define SKIP_WITHOUT_GPU() \
   if (!cuda_device_present()) GTEST_SKIP() << "no CUDA device"
 
-ModelConfig gpu_sized(const std::string& fixture) {
-  std::ifstream in(test::fixture("hf/" + fixture + "/config.json"));
-  nlohmann::json j = nlohmann::json::parse(in);
-  nlohmann::json& t = j.contains("text_config") ? j["text_config"] : j;
-  t["hidden_size"] = 256;
-  t["intermediate_size"] = 512;
-  t["num_attention_heads"] = 4;
-  if (t.value("num_key_value_heads", 4) > 1) t["num_key_value_heads"] = 2;
-  t["head_dim"] = 64;
-  if (t.contains("linear_key_head_dim")) {
-    t["linear_key_head_dim"] = 32;
-    t["linear_value_head_dim"] = 32;
-  }
-  return config_from_hf_json(j, fixture + " (GPU-sized)");
-}
+using test::gpu_sized;
 
 std::vector<int32_t> ids_for(int64_t n, int vocab) {
   std::vector<int32_t> ids(static_cast<size_t>(n));

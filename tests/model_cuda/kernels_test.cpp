@@ -116,6 +116,72 @@ TEST(CudaGemm, MatchesReference) {
   }
 }
 
+// The general form on f32 operands, every transpose combination, strided operands and an
+// accumulating output; bf16 operands with an f32 output (the indexer trainer's target scores).
+TEST(CudaGemm, MatmulTransposesMatchReference) {
+  SKIP_WITHOUT_GPU();
+  cuda::GemmEngine engine;
+  struct Case {
+    int64_t m, n, k, pad;
+    bool ta, tb;
+    DType in;
+    float beta;
+  };
+  const Case cases[] = {{37, 64, 130, 0, false, false, DType::f32, 0},
+                        {64, 37, 130, 3, true, false, DType::f32, 1},
+                        {130, 64, 37, 0, false, true, DType::f32, 0},
+                        {64, 576, 100, 8, true, true, DType::f32, 1},
+                        {1, 1, 1, 0, true, false, DType::f32, 0},
+                        {33, 129, 64, 64, false, true, DType::bf16, 0}};
+  for (const Case& c : cases) {
+    const int64_t a_rows = c.ta ? c.k : c.m, a_cols = (c.ta ? c.m : c.k) + c.pad;
+    const int64_t b_rows = c.tb ? c.n : c.k, b_cols = (c.tb ? c.k : c.n) + c.pad;
+    const int64_t ldc = c.n + c.pad;
+    std::vector<float> A = to_f32(random_bf16(size_t(a_rows * a_cols), 11));
+    std::vector<float> B = to_f32(random_bf16(size_t(b_rows * b_cols), 12));
+    std::vector<float> C = to_f32(random_bf16(size_t(c.m * ldc), 13));
+    cuda::MatmulArgs a;
+    a.m = c.m;
+    a.n = c.n;
+    a.k = c.k;
+    a.lda = a_cols;
+    a.ldb = b_cols;
+    a.ldc = ldc;
+    a.trans_a = c.ta;
+    a.trans_b = c.tb;
+    a.in_dtype = c.in;
+    a.alpha = 0.5f;
+    a.beta = c.beta;
+    std::vector<float> ref = C;
+    cuda::matmul_reference(a, A.data(), B.data(), ref.data());
+    Buffer dA, dB;
+    if (c.in == DType::f32) {
+      dA = upload(A);
+      dB = upload(B);
+    } else {
+      std::vector<uint16_t> ab(A.size()), bb(B.size());
+      for (size_t i = 0; i < A.size(); ++i) ab[i] = f32_to_bf16(A[i]);
+      for (size_t i = 0; i < B.size(); ++i) bb[i] = f32_to_bf16(B[i]);
+      dA = upload(ab);
+      dB = upload(bb);
+    }
+    Buffer dC = upload(C);
+    a.a = dA.data();
+    a.b = dB.data();
+    a.c = dC.data();
+    engine.matmul(a);
+    cuda_synchronize();
+    const std::vector<float> got = download<float>(dC, C.size());
+    const double e = rel_err(got, ref);
+    std::printf("matmul m=%lld n=%lld k=%lld ta=%d tb=%d %s beta=%g rel_err %.3g\n", (long long)c.m,
+                (long long)c.n, (long long)c.k, int(c.ta), int(c.tb), dtype_name(c.in), c.beta, e);
+    EXPECT_LE(e, 1e-5);
+    for (int64_t i = 0; i < c.m; ++i)  // the padding columns of C are untouched
+      for (int64_t j = c.n; j < ldc; ++j)
+        ASSERT_EQ(got[size_t(i * ldc + j)], C[size_t(i * ldc + j)]);
+  }
+}
+
 TEST(CudaGemm, BadShapesAreOneLineErrors) {
   SKIP_WITHOUT_GPU();
   cuda::GemmEngine engine;

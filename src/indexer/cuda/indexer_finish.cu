@@ -33,6 +33,7 @@ __global__ void indexer_finish_kernel(const IndexerFinishArgs a) {
     const float pos = float(double(a.pos0 + v / a.vecs_per_pos));
     float sn, cs;
     sincosf(__fmul_rn(pos, a.inv_freq[i]), &sn, &cs);
+    if (a.inverse) sn = -sn;
     if (e < half) {
       const float b = mixed(a, v, e + half);
       r = __fsub_rn(__fmul_rn(r, cs), __fmul_rn(b, sn));
@@ -41,14 +42,19 @@ __global__ void indexer_finish_kernel(const IndexerFinishArgs a) {
       r = __fadd_rn(__fmul_rn(r, cs), __fmul_rn(x, sn));
     }
   }
-  reinterpret_cast<__nv_bfloat16*>(a.out)[id] = __float2bfloat16_rn(r);
+  if (a.out_f32 != nullptr) {
+    a.out_f32[id] = r;
+  } else {
+    reinterpret_cast<__nv_bfloat16*>(a.out)[id] = __float2bfloat16_rn(r);
+  }
 }
 
 }  // namespace
 
 void cuda_indexer_finish(const IndexerFinishArgs& a, void* stream) {
-  SPF_CHECK(a.in != nullptr && a.out != nullptr && a.n_vec >= 0 && a.dim >= 1 && a.heads >= 1 &&
-                a.vecs_per_pos >= 1 && a.rope_dims >= 0 && a.rope_dims <= a.dim &&
+  SPF_CHECK(a.in != nullptr && (a.out != nullptr) != (a.out_f32 != nullptr) && a.in != a.out_f32 &&
+                a.n_vec >= 0 && a.dim >= 1 && a.heads >= 1 && a.vecs_per_pos >= 1 &&
+                a.rope_dims >= 0 && a.rope_dims <= a.dim &&
                 (a.rope_dims == 0 || a.inv_freq != nullptr) && (a.heads == 1 || a.mix != nullptr),
             "indexer finish: bad arguments (n_vec ", a.n_vec, ", dim ", a.dim, ", heads ", a.heads,
             ", rope_dims ", a.rope_dims, ")");

@@ -4,6 +4,9 @@
 //   in   [n_vec][heads][dim] f32  projections (keys: heads 1; lightning queries: the heads' rows)
 //   mix  [n_vec][heads] f32       per-vector head weights (null when heads == 1)
 //   out  [n_vec][dim] bf16        rope(sum_h mix_h * in_h), rounded to nearest even
+//                                 (or out_f32 [n_vec][dim] f32 unrounded: the indexer trainer)
+//
+// inverse rotates by -angle instead (RoPE's transpose: the trainer's gradients).
 //
 // Vector v sits at position pos0 + v / vecs_per_pos (the G groups' keys of one token share a
 // position). RoPE is indexer_model.h's: rotate-half pairs (i, i + rope_dims / 2) of the first
@@ -26,7 +29,9 @@ struct IndexerFinishArgs {
   const float* inv_freq = nullptr;  // [rope_dims / 2]
   int64_t pos0 = 0;
   int vecs_per_pos = 1;
-  uint16_t* out = nullptr;  // bf16 bits
+  uint16_t* out = nullptr;   // bf16 bits
+  float* out_f32 = nullptr;  // instead of out: f32 (must not alias in)
+  bool inverse = false;
 };
 
 // Device pointers; on a cudaStream_t (null: the default stream). Throws spf::Error on bad args.

@@ -7,6 +7,14 @@
 // ldx / ldy (in elements) allow writing into column slices. A GemmEngine owns one cuBLASLt handle
 // and workspace and caches the algorithm picked per shape, so repeated forwards pay the heuristic
 // once. Not thread-safe: one engine per stream.
+//
+// matmul() is the general row-major form behind it (the indexer trainer's backward needs the
+// transposes and f32 operands):
+//
+//   C[m][n] = alpha * op(A)[m][k] . op(B)[k][n] + beta * C[m][n]
+//
+// op(A) = A [m][lda] or, with trans_a, A^T of A [k][lda]; likewise B. A and B share one dtype:
+// bf16 (fp32 accumulation) or f32 (pure fp32 compute, no TF32); C is bf16 or f32.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +39,22 @@ struct GemmArgs {
   float beta = 0.0f;  // 1: accumulate into y
 };
 
+struct MatmulArgs {
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;
+  int64_t lda = 0;  // 0: the row length of A as stored (trans_a ? m : k)
+  bool trans_a = false;
+  const void* b = nullptr;
+  int64_t ldb = 0;  // 0: trans_b ? k : n
+  bool trans_b = false;
+  DType in_dtype = DType::bf16;  // of A and B
+  void* c = nullptr;
+  int64_t ldc = 0;  // 0: n
+  DType c_dtype = DType::f32;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+};
+
 class GemmEngine {
  public:
   GemmEngine();
@@ -41,6 +65,7 @@ class GemmEngine {
   // Runs on stream (a cudaStream_t; null: the default stream). Throws spf::Error for bad shapes
   // or a cuBLASLt failure.
   void run(const GemmArgs& a, void* stream = nullptr);
+  void matmul(const MatmulArgs& a, void* stream = nullptr);
 
  private:
   struct Impl;
@@ -49,5 +74,7 @@ class GemmEngine {
 
 // The CPU reference of run(): f64 sums of the bf16-rounded inputs, y rounded to y_dtype (tests).
 void gemm_reference(const GemmArgs& a, const uint16_t* x, const uint16_t* w, float* y);
+// The CPU reference of matmul() for f32 operands (f64 sums), c as f32 (tests).
+void matmul_reference(const MatmulArgs& a, const float* A, const float* B, float* C);
 
 }  // namespace spf::cuda
