@@ -148,7 +148,7 @@ TEST(CudaDistill, TargetsLossAndGradientMatchTheCpuObjective) {
         "%.6f, grad rel %.3g\n",
         (long long)c.n, c.rope_dims, c.heads, c.groups, (long long)c.target_rows, t_diff, kl_gpu,
         kl_cpu, g_rel);
-    EXPECT_LE(t_diff, 2e-6);
+    EXPECT_LE(t_diff, 2e-5);  // P <= 1; the CPU executor's exp is its own
     EXPECT_NEAR(kl_gpu, kl_cpu, 1e-4 * std::max(1.0, kl_cpu));
     EXPECT_LE(g_rel, 2e-3);
     // The other layer's gradient is untouched.
