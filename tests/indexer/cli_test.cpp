@@ -63,6 +63,11 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
   expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("l.st") +
                                       " --text " + test::fixture("text") + " --loss kl+topce:1:0"),
                         {"--loss kl+topce:1:0", "FRAC"});
+  // The GPU trainer implements plain KL only: a ranking-aware loss there fails before the model.
+  expect_one_line_error(
+      test::run_cli("train-indexer -m " + llama + " --out " + t.file("l.st") + " --text " +
+                    test::fixture("text") + " --device cuda --loss kl+topk:1"),
+      {"--loss kl+topk:1", "CPU only"});
   // So do a --synthetic fraction outside [0, 1] and an unknown synthetic task.
   const std::string train =
       "train-indexer -m " + llama + " --out " + t.file("s.st") + " --text " + test::fixture("text");
