@@ -1,12 +1,18 @@
 // Shared helpers for the GoogleTest suites: fixture paths, the default model, temp dirs, running
-// the CLI.
+// the CLI, one-line errors, test inputs.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "core/error.h"
 
 namespace spf::test {
 
@@ -77,6 +83,31 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0
   std::vector<float> v(n);
   for (float& x : v) x = d(rng);
   return v;
+}
+
+// Whether f throws spf::Error; when it does, the message must be one line naming `needle`.
+inline bool one_line_error(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_NE(m.find(needle), std::string::npos) << m;
+    return true;
+  }
+  return false;
+}
+
+// A token stream with structure the attention picks up (a repeated phrase of 24 tokens, one token
+// in three random), from a fixed seed: training data for the indexer trainer's tests.
+inline std::vector<int32_t> phrase_stream(int64_t n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> phrase(24);
+  for (int32_t& t : phrase) t = int32_t(rng() % uint32_t(vocab));
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    ids[size_t(i)] = rng() % 3 == 0 ? int32_t(rng() % uint32_t(vocab)) : phrase[size_t(i % 24)];
+  return ids;
 }
 
 }  // namespace spf::test

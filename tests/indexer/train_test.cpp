@@ -24,16 +24,7 @@ std::unique_ptr<Model> tiny_model() {
   return load_model(test::fixture("hf/llama"));
 }
 
-// A token stream with structure the attention picks up (repeated phrases), from a fixed seed.
-std::vector<int32_t> token_stream(int64_t n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> phrase(24);
-  for (int32_t& t : phrase) t = int32_t(rng() % uint32_t(vocab));
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    ids[size_t(i)] = rng() % 3 == 0 ? int32_t(rng() % uint32_t(vocab)) : phrase[size_t(i % 24)];
-  return ids;
-}
+using test::phrase_stream;
 
 TrainConfig tiny_train(int64_t steps) {
   TrainConfig c;
@@ -51,8 +42,8 @@ TrainConfig tiny_train(int64_t steps) {
 TEST(IndexerTrain, HeldOutKlFallsOnTheTinyModel) {
   auto model = tiny_model();
   const ModelIdentity id = model_identity(test::fixture("hf/llama"), model->config());
-  const std::vector<int32_t> train = token_stream(4000, model->config().vocab_size, 1);
-  const std::vector<int32_t> held = token_stream(128, model->config().vocab_size, 2);
+  const std::vector<int32_t> train = phrase_stream(4000, model->config().vocab_size, 1);
+  const std::vector<int32_t> held = phrase_stream(128, model->config().vocab_size, 2);
   const TrainConfig c = tiny_train(40);
   std::vector<double> first, last;
   TrainHooks hooks;
@@ -79,7 +70,7 @@ TEST(IndexerTrain, HeldOutKlFallsOnTheTinyModel) {
 TEST(IndexerTrain, ResumeAfterAStopEqualsAnUninterruptedRunBitForBit) {
   auto model = tiny_model();
   const ModelIdentity id = model_identity(test::fixture("hf/llama"), model->config());
-  const std::vector<int32_t> train = token_stream(3000, model->config().vocab_size, 3);
+  const std::vector<int32_t> train = phrase_stream(3000, model->config().vocab_size, 3);
   const TrainConfig c = tiny_train(7);
   test::TempDir t;
   TrainHooks hooks;
@@ -122,7 +113,7 @@ void check_loss_resumes_and_refuses(const char* spec, const std::string& saved,
                                     std::initializer_list<const char*> others, uint32_t seed) {
   auto model = tiny_model();
   const ModelIdentity id = model_identity(test::fixture("hf/llama"), model->config());
-  const std::vector<int32_t> train = token_stream(3000, model->config().vocab_size, seed);
+  const std::vector<int32_t> train = phrase_stream(3000, model->config().vocab_size, seed);
   TrainConfig c = tiny_train(5);
   c.loss = parse_distill_loss(spec);
   test::TempDir t;

@@ -47,17 +47,7 @@ IndexerConfig config_of(int d_model, int rope_dims, int heads, int groups) {
   return c;
 }
 
-bool one_line_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    EXPECT_NE(m.find(needle), std::string::npos) << m;
-    return true;
-  }
-  return false;
-}
+using test::one_line_error;
 
 // max |a - b| / max |b|
 double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -160,15 +150,7 @@ TEST(CudaDistill, TargetsLossAndGradientMatchTheCpuObjective) {
 
 // ---- the trainer on a GPU model -------------------------------------------------------------
 
-std::vector<int32_t> token_stream(int64_t n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> phrase(24);
-  for (int32_t& t : phrase) t = int32_t(rng() % uint32_t(vocab));
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    ids[size_t(i)] = rng() % 3 == 0 ? int32_t(rng() % uint32_t(vocab)) : phrase[size_t(i % 24)];
-  return ids;
-}
+using test::phrase_stream;
 
 TrainConfig gpu_train(int64_t steps) {
   TrainConfig c;
@@ -190,8 +172,8 @@ TEST(CudaDistill, TrainerOnTheGpuLowersHeldOutKlAndResumesBitForBit) {
   const RandomCheckpoint src(cfg, 7);
   auto model = make_cuda_model(cfg, src);
   const ModelIdentity id{"gpu-sized llama", "0"};
-  const std::vector<int32_t> train = token_stream(6000, cfg.vocab_size, 1);
-  const std::vector<int32_t> held = token_stream(192, cfg.vocab_size, 2);
+  const std::vector<int32_t> train = phrase_stream(6000, cfg.vocab_size, 1);
+  const std::vector<int32_t> held = phrase_stream(192, cfg.vocab_size, 2);
 
   // Held-out KL falls over 30 steps.
   std::vector<double> first, last;

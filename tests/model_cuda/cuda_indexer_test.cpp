@@ -32,6 +32,7 @@
 #include "indexer/producer.h"
 #include "support/select.h"
 #include "support/support.h"
+#include "test_util.h"
 
 namespace spf {
 namespace {
@@ -63,17 +64,7 @@ IndexerWeights integer_indexer(const IndexerConfig& c, uint32_t seed) {
   return w;
 }
 
-bool one_line_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    EXPECT_NE(m.find(needle), std::string::npos) << m;
-    return true;
-  }
-  return false;
-}
+using test::one_line_error;
 
 // ---- CPU-only ------------------------------------------------------------------------------
 
