@@ -85,6 +85,11 @@ void run_train(const TrainOptions& o) {
   co.heldout_every = o.heldout_every;
   co.max_bytes = o.max_bytes;
   const Corpus corpus = load_corpus(co);
+  // A curve asked for and silently skipped would look like a run that never evaluated.
+  SPF_CHECK(o.eval_every <= 0 || !corpus.heldout_files.empty(), "--eval-every ", o.eval_every,
+            ": the held-out split of --text is empty (a file is held out when its path hashes to 0",
+            " mod --heldout-every ", o.heldout_every,
+            "); give more files or a smaller --heldout-every");
   const Tokenizer tok = Tokenizer::load_for_model(path);
   const std::vector<int32_t> train_ids = corpus_tokens(tok, corpus.train_text);
   std::vector<int32_t> heldout = corpus_tokens(tok, corpus.heldout_text);

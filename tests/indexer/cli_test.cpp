@@ -1,6 +1,7 @@
 // The indexer through the command line: a random-init file for the tiny Llama fixture serves
 // indexer:FILE in spf logits (with --sparse-layers); bad files and another model's file fail with
-// one "spf: error:" line and exit 1, as do a bad --loss, --synthetic or --synthetic-tasks.
+// one "spf: error:" line and exit 1, as do a bad --loss, --synthetic or --synthetic-tasks and an
+// --eval-every without held-out text.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "indexer/checkpoint.h"
+#include "indexer/corpus.h"
 #include "test_util.h"
 
 namespace spf {
@@ -77,6 +79,23 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
   expect_one_line_error(
       test::run_cli(train + " --synthetic 0.5 --synthetic-tasks niah_single_1,niah_bogus"),
       {"--synthetic-tasks", "unknown task \"niah_bogus\"", "niah_multikey_1"});
+  // A held-out curve asked for on a corpus whose held-out split is empty is an error, not a run
+  // that silently never evaluates: a one-file corpus whose file lands in training.
+  std::string one;
+  for (int i = 0; i < 64 && one.empty(); ++i) {
+    const std::string f = t.file("prose" + std::to_string(i) + ".txt");
+    std::filesystem::copy_file(test::fixture("text/prose.txt"), f);
+    CorpusOptions co;
+    co.roots = {f};
+    try {
+      if (load_corpus(co).heldout_files.empty()) one = f;
+    } catch (const Error&) {  // held out, so no training text: try another name
+    }
+  }
+  ASSERT_FALSE(one.empty());
+  expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("s.st") +
+                                      " --text " + one + " --steps 2 --eval-every 1"),
+                        {"--eval-every 1", "held-out split of --text is empty"});
   EXPECT_FALSE(std::filesystem::exists(t.file("s.st")));
   // The help names the options.
   const test::CommandResult help = test::run_cli("train-indexer --help");
