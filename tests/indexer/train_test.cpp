@@ -12,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "eval/synthetic_windows.h"
 #include "indexer/corpus.h"
+#include "indexer/short_train.h"
 #include "indexer/trainer.h"
 #include "model/model.h"
 #include "test_util.h"
@@ -27,16 +28,7 @@ std::unique_ptr<Model> tiny_model() {
 using test::phrase_stream;
 
 TrainConfig tiny_train(int64_t steps) {
-  TrainConfig c;
-  c.d_idx = 16;
-  c.rope_dims = 8;
-  c.seq_len = 96;
-  c.steps = steps;
-  c.lr = 1e-2;
-  c.warmup = 3;
-  c.seed = 5;
-  c.data = "synthetic test stream";
-  return c;
+  return test::short_train(16, 8, 96, steps);
 }
 
 TEST(IndexerTrain, HeldOutKlFallsOnTheTinyModel) {

@@ -28,6 +28,7 @@
 #include "indexer/checkpoint.h"
 #include "indexer/cuda/cuda_distill_backend.h"
 #include "indexer/distill.h"
+#include "indexer/short_train.h"
 #include "indexer/trainer.h"
 #include "model/cuda/cuda_decoder.h"
 #include "model/random_checkpoint.h"
@@ -153,16 +154,7 @@ TEST(CudaDistill, TargetsLossAndGradientMatchTheCpuObjective) {
 using test::phrase_stream;
 
 TrainConfig gpu_train(int64_t steps) {
-  TrainConfig c;
-  c.d_idx = 64;
-  c.rope_dims = 32;
-  c.seq_len = 160;
-  c.steps = steps;
-  c.lr = 1e-2;
-  c.warmup = 3;
-  c.seed = 5;
-  c.data = "synthetic test stream";
-  return c;
+  return test::short_train(64, 32, 160, steps);
 }
 
 TEST(CudaDistill, TrainerOnTheGpuLowersHeldOutKlAndResumesBitForBit) {

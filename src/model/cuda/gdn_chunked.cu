@@ -136,6 +136,25 @@ __device__ __forceinline__ void warp_mma_16x64_sm(float (&acc)[8][4], const f16*
   }
 }
 
+// Y[r0, r0 + 16) x [0, N) = T[r0, r0 + 16) x [0, BT) * X (k-major), 64 columns at a time:
+// store(r, c, y[r][c], y[r][c + 1]) for each adjacent pair of a lane's columns in rows r < n.
+template <int BT, int N, class Store>
+__device__ __forceinline__ void strip_product(const f16* t, int ldt, int r0, const f16* x, int ldx,
+                                              int n, int lane, Store store) {
+  for (int n0 = 0; n0 < N; n0 += 64) {
+    float acc[8][4];
+    zero(acc);
+    warp_mma_16x64_sm<BT, true>(acc, t, ldt, r0, x, ldx, n0, lane);
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; e += 2) {
+        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
+        if (r < n) store(r, c, acc[nt][e], acc[nt][e + 1]);
+      }
+  }
+}
+
 // Column c of Y = (I + L)^-1 (L strictly lower, sL[i * ld + j], rows 16-byte aligned) by forward
 // substitution in fp32: y[i] = [i == c] - sum_{j < i} L[i][j] y[j]. Column c >= J0 is zero above
 // row J0, so the sums start there (J0 a multiple of 4); four partial sums per row keep the FMA
@@ -270,36 +289,14 @@ __global__ void __launch_bounds__(kThreads) chunk_prepare_kernel(const ChunkPara
   cp_async_wait<0>();  // V
   __syncthreads();
 
-  // W = Tw K (fp16 out), U = Tu V (f32 out), 64 columns at a time.
+  // W = Tw K (fp16 out), U = Tu V (f32 out).
   const int r0 = 16 * warp;
-  for (int n0 = 0; n0 < DKP; n0 += 64) {
-    float acc[8][4];
-    zero(acc);
-    warp_mma_16x64_sm<BT, true>(acc, sTw, LT, r0, sK, LK, n0, lane);
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; e += 2) {
-        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
-        if (r < n)
-          *reinterpret_cast<__half2*>(p.w + ((t0 + r) * p.nv + h) * DKP + c) =
-              __floats2half2_rn(acc[nt][e], acc[nt][e + 1]);
-      }
-  }
-  for (int n0 = 0; n0 < DVP; n0 += 64) {
-    float acc[8][4];
-    zero(acc);
-    warp_mma_16x64_sm<BT, true>(acc, sTu, LT, r0, sV, LV, n0, lane);
-#pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; e += 2) {
-        const int r = r0 + c_row(lane, e), c = n0 + 8 * nt + c_col(lane, e);
-        if (r < n)
-          *reinterpret_cast<float2*>(p.u + ((t0 + r) * p.nv + h) * DVP + c) =
-              make_float2(acc[nt][e], acc[nt][e + 1]);
-      }
-  }
+  strip_product<BT, DKP>(sTw, LT, r0, sK, LK, n, lane, [&](int r, int c, float a, float b) {
+    *reinterpret_cast<__half2*>(p.w + ((t0 + r) * p.nv + h) * DKP + c) = __floats2half2_rn(a, b);
+  });
+  strip_product<BT, DVP>(sTu, LT, r0, sV, LV, n, lane, [&](int r, int c, float a, float b) {
+    *reinterpret_cast<float2*>(p.u + ((t0 + r) * p.nv + h) * DVP + c) = make_float2(a, b);
+  });
 }
 
 // ---- 2. state pass ----
