@@ -376,7 +376,8 @@ void add_train_indexer(CLI::App& app) {
   sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints");
   sub->add_option("--eval-every", o->eval_every,
                   "Held-out KL every N steps (0 = never; logged with --log)");
-  sub->add_option("--eval-tokens", o->eval_tokens, "Held-out tokens for --eval-every");
+  sub->add_option("--eval-tokens", o->eval_tokens, "Held-out tokens for --eval-every")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   sub->add_option("--log", o->log, "Append JSONL progress (loss, held-out KL) here");
   sub->add_option("--stop-after", o->stop_after,
                   "Stop after this many steps as a kill would (tests resume)");

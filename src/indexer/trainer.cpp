@@ -247,6 +247,9 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
                           const TrainWindows& data, const TrainConfig& config,
                           const std::string& ckpt_path, const TrainHooks& hooks) {
   config.validate();
+  // A held-out curve asked for and silently skipped would read as a run that never evaluated.
+  SPF_CHECK(hooks.eval_every <= 0 || !hooks.heldout.empty(), "train-indexer: eval every ",
+            hooks.eval_every, " steps with no held-out tokens");
   const ModelConfig& mc = model.config();
   SPF_CHECK(config.seq_len <= mc.max_context, "train-indexer: seq_len ", config.seq_len,
             " exceeds the model's context of ", mc.max_context);
@@ -294,7 +297,7 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
   }
 
   auto evaluate = [&](int64_t step) {
-    if (hooks.eval_every <= 0 || hooks.heldout.empty() || !hooks.on_eval) return;
+    if (hooks.eval_every <= 0 || !hooks.on_eval) return;
     hooks.on_eval(step, f.meta.tokens_seen,
                   heldout_kl(model, f.weights, hooks.heldout, hooks.device));
   };

@@ -96,6 +96,8 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
   expect_one_line_error(test::run_cli("train-indexer -m " + llama + " --out " + t.file("s.st") +
                                       " --text " + one + " --steps 2 --eval-every 1"),
                         {"--eval-every 1", "held-out split of --text is empty"});
+  expect_one_line_error(test::run_cli(train + " --eval-every 1 --eval-tokens -5"),
+                        {"--eval-tokens", "-5"});
   EXPECT_FALSE(std::filesystem::exists(t.file("s.st")));
   // The help names the options.
   const test::CommandResult help = test::run_cli("train-indexer --help");

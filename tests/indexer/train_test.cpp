@@ -57,6 +57,14 @@ TEST(IndexerTrain, HeldOutKlFallsOnTheTinyModel) {
     EXPECT_LT(last[l], first[l]) << "layer " << l;
   }
   EXPECT_LT(after, 0.7 * before) << "before " << before / 3 << " after " << after / 3;
+  // A curve asked for without held-out tokens is refused, not silently skipped.
+  hooks.heldout = {};
+  try {
+    train_indexer(*model, id, train, c, "", hooks);
+    ADD_FAILURE() << "eval_every without held-out tokens was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no held-out tokens"), std::string::npos) << e.what();
+  }
 }
 
 TEST(IndexerTrain, ResumeAfterAStopEqualsAnUninterruptedRunBitForBit) {
