@@ -373,14 +373,18 @@ void add_train_indexer(CLI::App& app) {
                   "FRAC keys per query, both sides renormalised, or kl+topce:LAMBDA[:FRAC]: adds "
                   "LAMBDA x cross-entropy of the renormalised top-FRAC target against the full "
                   "indexer softmax (FRAC default 5%)");
-  sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints");
+  // A long run must checkpoint: 0 or a negative value would lose every step to a kill.
+  sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   sub->add_option("--eval-every", o->eval_every,
-                  "Held-out KL every N steps (0 = never; logged with --log)");
+                  "Held-out KL every N steps (0 = never; logged with --log)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   sub->add_option("--eval-tokens", o->eval_tokens, "Held-out tokens for --eval-every")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   sub->add_option("--log", o->log, "Append JSONL progress (loss, held-out KL) here");
   sub->add_option("--stop-after", o->stop_after,
-                  "Stop after this many steps as a kill would (tests resume)");
+                  "Stop after this many steps as a kill would (tests resume)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
   sub->add_flag("--random-init", o->random_init, "Write an untrained indexer and exit");
   add_threads_option(*sub, o->threads);
   add_device_option(*sub, o->device);

@@ -250,6 +250,9 @@ TrainResult train_indexer(const Model& model, const ModelIdentity& identity,
   // A held-out curve asked for and silently skipped would read as a run that never evaluated.
   SPF_CHECK(hooks.eval_every <= 0 || !hooks.heldout.empty(), "train-indexer: eval every ",
             hooks.eval_every, " steps with no held-out tokens");
+  SPF_CHECK(hooks.checkpoint_every >= 0 && hooks.eval_every >= 0 && hooks.stop_after >= 0,
+            "train-indexer: checkpoint_every ", hooks.checkpoint_every, ", eval_every ",
+            hooks.eval_every, ", stop_after ", hooks.stop_after, " (each must be >= 0)");
   const ModelConfig& mc = model.config();
   SPF_CHECK(config.seq_len <= mc.max_context, "train-indexer: seq_len ", config.seq_len,
             " exceeds the model's context of ", mc.max_context);

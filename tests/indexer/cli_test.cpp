@@ -98,6 +98,11 @@ TEST(IndexerCli, RandomInitServesLogitsAndBadFilesFailWithOneLine) {
                         {"--eval-every 1", "held-out split of --text is empty"});
   expect_one_line_error(test::run_cli(train + " --eval-every 1 --eval-tokens -5"),
                         {"--eval-tokens", "-5"});
+  // A run that never checkpoints would lose every step to a kill; negative periods are typos.
+  expect_one_line_error(test::run_cli(train + " --checkpoint-every 0"),
+                        {"--checkpoint-every", "0"});
+  expect_one_line_error(test::run_cli(train + " --eval-every -1"), {"--eval-every", "-1"});
+  expect_one_line_error(test::run_cli(train + " --stop-after -2"), {"--stop-after", "-2"});
   EXPECT_FALSE(std::filesystem::exists(t.file("s.st")));
   // The help names the options.
   const test::CommandResult help = test::run_cli("train-indexer --help");

@@ -65,6 +65,15 @@ TEST(IndexerTrain, HeldOutKlFallsOnTheTinyModel) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no held-out tokens"), std::string::npos) << e.what();
   }
+  // Negative periods are refused by the library too, not read as "never".
+  TrainHooks bad;
+  bad.checkpoint_every = -1;
+  try {
+    train_indexer(*model, id, train, c, "", bad);
+    ADD_FAILURE() << "checkpoint_every -1 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint_every -1"), std::string::npos) << e.what();
+  }
 }
 
 TEST(IndexerTrain, ResumeAfterAStopEqualsAnUninterruptedRunBitForBit) {
