@@ -77,16 +77,27 @@ def plot_vs_length(plt, rows, out):
         ax.set_xticklabels([str(x) for x in lengths], rotation=45)
         ax.set_title(m)
         ax.set_xlabel("context length (tokens)")
-        ax.set_ylabel("score (avg over tasks)")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(panels):]:
+        score_axis(ax)
+    return finish(plt, fig, axes, len(panels), out)
+
+
+def finish(plt, fig, axes, used, out):
+    """Blank the unused panels of the grid, save the figure to `out`, close it."""
+    for ax in list(axes.flat)[used:]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return True
+
+
+def score_axis(ax, ylim=True):
+    """The score axis every panel shares: label, 0-100 range, grid, legend."""
+    ax.set_ylabel("score (avg over tasks)")
+    if ylim:
+        ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def method_colors(rows):
@@ -119,17 +130,9 @@ def plot_vs_budget(plt, rows, out):
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=m, color=method_colors(rows)[m])
         pct = all(r["budget"].endswith("%") for r in sparse)
         ax.set_xlabel("budget (% of keys)" if pct else "budget")
-        ax.set_ylabel("score (avg over tasks)")
         ax.set_title("length %s" % (length if length else "as given"))
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(lengths):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return True
+        score_axis(ax)
+    return finish(plt, fig, axes, len(lengths), out)
 
 
 def plot_frontier(plt, rows, out):
@@ -163,16 +166,9 @@ def plot_frontier(plt, rows, out):
         ax.step([r["prefill_seconds"] for r in front], [r["mean"] for r in front], where="post",
                 color="gray", alpha=0.6, label="frontier")
         ax.set_xlabel("mean prefill time (s)")
-        ax.set_ylabel("score (avg over tasks)")
         ax.set_title("length %s" % (length if length else "as given"))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(lengths):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return True
+        score_axis(ax, ylim=False)
+    return finish(plt, fig, axes, len(lengths), out)
 
 
 def main():

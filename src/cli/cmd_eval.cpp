@@ -182,12 +182,11 @@ void add_eval(CLI::App& app) {
                   "Method spec: dense, oracle, oracle:block64:groups=head, streaming, "
                   "vertical_slash, antidiagonal, ... (see spf methods)");
   sub->add_option("--budget", o->budget, "Support budget: N% or a key count");
-  sub->add_option("--seed", o->seed, "Base seed of the task generators")
-      ->check(CLI::NonNegativeNumber);
+  seed_value(sub->add_option("--seed", o->seed, "Base seed of the task generators"));
   sub->add_option("--results", o->results, "Results JSONL (appended; resumable)");
-  sub->add_option("--prefill-chunk", o->prefill_chunk,
-                  "Prefill prompts in chunks of N tokens (0: whole prompt)")
-      ->check(CLI::NonNegativeNumber);
+  at_least(sub->add_option("--prefill-chunk", o->prefill_chunk,
+                           "Prefill prompts in chunks of N tokens (0: whole prompt)"),
+           0);
   sub->add_option("--chat-template", o->chat_template,
                   "Custom tasks: auto (wrap inputs in the model's chat template when it has one) "
                   "or none (verbatim); a task line's \"chat_template\" wins")
@@ -212,10 +211,11 @@ void add_eval(CLI::App& app) {
   sw->add_flag("--merge", s->merge_only,
                "Only fold the shard files into the results file, run nothing")
       ->excludes(sw->get_option("--shard"));
-  sw->add_option("--prefill-chunk", s->prefill_chunk,
-                 "Prefill prompts in chunks of N tokens (0: whole prompt; default: the config's "
-                 "\"prefill_chunk\")")
-      ->check(CLI::NonNegativeNumber);
+  at_least(sw->add_option(
+               "--prefill-chunk", s->prefill_chunk,
+               "Prefill prompts in chunks of N tokens (0: whole prompt; default: the config's "
+               "\"prefill_chunk\")"),
+           0);
   sw->add_option("--chat-template", s->chat_template,
                  "Custom tasks: auto or none (default: the config's \"chat_template\", else auto)")
       ->check(CLI::IsMember({"auto", "none"}));

@@ -94,7 +94,7 @@ void add_generate(CLI::App& app) {
       ->check(CLI::Range(0.0f, 100.0f));
   sub->add_option("--top-p", o->top_p, "Nucleus sampling mass in (0, 1]")
       ->check(CLI::Range(1e-6f, 1.0f));
-  sub->add_option("--seed", o->seed, "Sampling seed")->check(CLI::NonNegativeNumber);
+  seed_value(sub->add_option("--seed", o->seed, "Sampling seed"));
   sub->add_flag("-q,--quiet", o->quiet, "Do not print timing statistics");
   sub->add_option("--prefill-chunk", o->prefill_chunk,
                   "Prefill the prompt in chunks of N tokens (0 = whole prompt)")

@@ -145,17 +145,17 @@ void add_oracle(CLI::App& app) {
   sub->add_option("--budget", o->budgets,
                   "Budgets (comma list): 5% or 0.05 (fraction), k=256, p=0.9 (mass)")
       ->delimiter(',');
-  sub->add_option("--sink", o->sink, "Always keep the first N keys (inside the budget)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--window", o->window,
-                  "Always keep the last N keys of each query (inside the budget)")
-      ->check(CLI::NonNegativeNumber);
+  at_least(sub->add_option("--sink", o->sink, "Always keep the first N keys (inside the budget)"),
+           0);
+  at_least(sub->add_option("--window", o->window,
+                           "Always keep the last N keys of each query (inside the budget)"),
+           0);
   sub->add_option("--dense-layers", o->dense_layers, "Keep the first L attention layers dense");
   sub->add_option("--sparse-layers", o->sparse_layers,
                   "Attention layers that run sparse: all, every:K (K-1, 2K-1, ...) or a list "
                   "3,7,11 (with --dense-layers: both must allow a layer)");
-  sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens")
-      ->check(CLI::PositiveNumber);
+  at_least(
+      sub->add_option("--max-tokens", o->max_tokens, "Truncate the prompt to this many tokens"), 1);
   sub->add_flag("--chat", o->chat, "Wrap the prompt as a user message in the chat template");
   sub->add_flag("--per-layer", o->per_layer, "Print the per-layer table of every run");
   sub->add_option("--json", o->json_out, "JSON report (resumed if present)");

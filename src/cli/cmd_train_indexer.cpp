@@ -358,7 +358,7 @@ void add_train_indexer(CLI::App& app) {
   sub->add_option("--final-lr-frac", o->train.final_lr_frac,
                   "Cosine decay ends at this fraction of --lr (default 0.1)");
   sub->add_option("--clip", o->train.clip, "Gradient-norm clip (default 1)");
-  sub->add_option("--seed", o->train.seed, "Init and data-order seed (default 1)");
+  seed_value(sub->add_option("--seed", o->train.seed, "Init and data-order seed (default 1)"));
   sub->add_option("--synthetic", o->train.synthetic,
                   "Fraction of the steps (chosen by a hash of seed and step) that train on a "
                   "synthetic long-context sample instead of a text window: a RULER-style task "
@@ -374,17 +374,16 @@ void add_train_indexer(CLI::App& app) {
                   "LAMBDA x cross-entropy of the renormalised top-FRAC target against the full "
                   "indexer softmax (FRAC default 5%)");
   // A long run must checkpoint: 0 or a negative value would lose every step to a kill.
-  sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
-  sub->add_option("--eval-every", o->eval_every,
-                  "Held-out KL every N steps (0 = never; logged with --log)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
-  sub->add_option("--eval-tokens", o->eval_tokens, "Held-out tokens for --eval-every")
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
+  at_least(sub->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints"),
+           1);
+  at_least(sub->add_option("--eval-every", o->eval_every,
+                           "Held-out KL every N steps (0 = never; logged with --log)"),
+           0);
+  at_least(sub->add_option("--eval-tokens", o->eval_tokens, "Held-out tokens for --eval-every"), 1);
   sub->add_option("--log", o->log, "Append JSONL progress (loss, held-out KL) here");
-  sub->add_option("--stop-after", o->stop_after,
-                  "Stop after this many steps as a kill would (tests resume)")
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  at_least(sub->add_option("--stop-after", o->stop_after,
+                           "Stop after this many steps as a kill would (tests resume)"),
+           0);
   sub->add_flag("--random-init", o->random_init, "Write an untrained indexer and exit");
   add_threads_option(*sub, o->threads);
   add_device_option(*sub, o->device);
@@ -399,15 +398,17 @@ void add_train_indexer(CLI::App& app) {
   ev->add_option("--exclude", e->exclude, "Skip paths containing any of these substrings");
   ev->add_option("--heldout-every", e->heldout_every, "As for train-indexer");
   ev->add_option("--split", e->split, "heldout (default) or train");
-  ev->add_option("--tokens", e->tokens, "Tokens of text (default 4096)");
+  at_least(ev->add_option("--tokens", e->tokens, "Tokens of text (default 4096)"), 1);
   ev->add_option("--budgets", e->budgets, "Fractions (default 2%,5%,10%,20%)")->delimiter(',');
   ev->add_option("--block", e->block, "Block of the block-shared form (default 64)");
   ev->add_option("--json", e->json_out, "Write the metrics as JSON");
   ev->add_option("--write-text", e->write_text,
                  "Instead: write the --tokens tokens of the split as text (for spf oracle)");
-  ev->add_option("--cost", e->cost_lengths,
-                 "Instead: time indexer scoring + top-k vs dense attention at these lengths")
-      ->delimiter(',');
+  at_least(
+      ev->add_option("--cost", e->cost_lengths,
+                     "Instead: time indexer scoring + top-k vs dense attention at these lengths")
+          ->delimiter(','),
+      1);
   add_threads_option(*ev, e->threads);
   ev->callback([e] { run_indexer_eval(*e); });
 }

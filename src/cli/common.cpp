@@ -104,6 +104,20 @@ std::vector<int32_t> synthetic_ids(int64_t n, int vocab, uint64_t& state) {
   return ids;
 }
 
+CLI::Option* at_least(CLI::Option* opt, int64_t lo) {
+  return opt->check(CLI::Range(lo, int64_t(1) << 40));
+}
+
+CLI::Option* seed_value(CLI::Option* opt) {
+  return opt->check(CLI::Validator(
+      [](std::string& v) -> std::string {
+        const size_t i = v.find_first_not_of(" \t");
+        if (i != std::string::npos && v[i] == '-') return "a seed must be >= 0, got " + v;
+        return {};
+      },
+      "SEED"));
+}
+
 void add_threads_option(CLI::App& app, int& threads) {
   app.add_option("--threads", threads, "Worker threads (default: all cores, or OMP_NUM_THREADS)")
       ->check(CLI::Range(1, 4096));

@@ -9,7 +9,8 @@
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 namespace spf {
 struct ModelConfig;
 }
@@ -32,6 +33,12 @@ void check_output_path(const std::string& path, const std::string& option);
 // Seeded pseudo-random token ids in [0, vocab) for benchmarks (speed does not depend on content);
 // state advances, so successive calls continue one stream.
 std::vector<int32_t> synthetic_ids(int64_t n, int vocab, uint64_t& state);
+
+// Integer options: the value must lie in [lo, 2^40]; refused in one line naming that range
+// (CLI::NonNegativeNumber would print the largest double as the bound). Returns `opt`.
+CLI::Option* at_least(CLI::Option* opt, int64_t lo);
+// Seeds: any unsigned 64-bit value; a negative one is refused instead of wrapping. Returns `opt`.
+CLI::Option* seed_value(CLI::Option* opt);
 
 // Registers --threads on a subcommand; apply_threads() applies it.
 void add_threads_option(CLI::App& app, int& threads);

@@ -266,6 +266,30 @@ TEST(CliBadValues, UsageErrors) {
   expect_one_line_error(run_split(t, "info"), {"path", "spf info --help"});
 }
 
+// ---- integer options: a short range in the message; negative seeds refused, not wrapped ----
+
+TEST(CliBadValues, IntegerRangesAndSeeds) {
+  TempDir t;
+  const std::string m = " --model " + kTiny;
+  const std::string eval = "eval" + m + " --task niah_single_1 --length 512 --method dense";
+  expect_one_line_error(run_split(t, eval + " --prefill-chunk -1"),
+                        {"--prefill-chunk", "-1", "not in range 0 to 1099511627776"});
+  expect_one_line_error(run_split(t, eval + " --seed -3"),
+                        {"--seed", "a seed must be >= 0, got -3"});
+  expect_one_line_error(run_split(t, "generate" + m + " -p hi --seed -1"), {"--seed", "-1"});
+  expect_one_line_error(
+      run_split(t, "train-indexer" + m + " --out " + t.file("i.st") + " --seed -1"),
+      {"--seed", "-1"});
+  const std::string oracle = "oracle" + m + " --prompt-file " + t.file("p.txt") + " --budget 5%";
+  write_text(t.file("p.txt"), "hello");
+  expect_one_line_error(run_split(t, oracle + " --sink -1"), {"--sink", "not in range 0 to"});
+  expect_one_line_error(run_split(t, oracle + " --max-tokens 0"), {"--max-tokens", "range 1 to"});
+  const std::string ev = "indexer-eval" + m + " --indexer " + t.file("absent.st");
+  expect_one_line_error(run_split(t, ev + " --tokens 0"), {"--tokens", "range 1 to"});
+  expect_one_line_error(run_split(t, ev + " --cost 128,-1"), {"--cost", "-1"});
+  EXPECT_FALSE(fs::exists(t.file("i.st")));
+}
+
 // ---- bench ttft: the attention kernel is checked before anything runs ----
 
 TEST(CliBadValues, BenchTtftAttentionKernel) {
