@@ -3,7 +3,8 @@
 prompt length, (1) the model's dense GEMMs with torch bf16 matmuls (x @ w.T, every projection of
 every layer plus the head's last row), (2) one full-attention layer with torch SDPA's flash
 (FlashAttention-2) and cuDNN back-ends (causal, GQA, bf16, batch 1), and (3) one Gated DeltaNet
-layer with flash-linear-attention's chunk_gated_delta_rule when it is installed. CUDA-event
+layer with flash-linear-attention's chunk_gated_delta_rule when it is installed, alone and inside
+the whole mixer (fla_mixer_ms). CUDA-event
 medians of --repeats calls after 2 warm-ups. Writes --json."""
 import argparse
 import json
@@ -38,6 +39,68 @@ def gemm_shapes(s):
         (C, H, n_gdn), (VD, H, n_gdn), (s["nv"], H, n_gdn), (s["nv"], H, n_gdn),  # qkv z b a
         (H, VD, n_gdn),  # out
     ]
+
+
+def fla_mixer_ms(s, n, dev, repeats):
+    """One whole Gated DeltaNet mixer the way a torch model runs it with fla, from the input
+    projections to the out projection's input -- the same span as `spf bench ttft`'s "gdn" part:
+    causal depthwise conv (width 4) + SiLU over the q|k|v channels (fla's Triton causal_conv1d, or
+    torch's conv1d where that is missing), the gates (torch), q/k repeated to the value heads, the
+    delta rule with the q/k L2 norm in its kernel, and fla's fused gated RMS norm; the conv and
+    recurrent states are kept for decode, as ours are. Reports which
+    implementation ran each part."""
+    from fla.ops.gated_delta_rule import chunk_gated_delta_rule
+    nk, nv, dk = s["nk"], s["nv"], s["dk"]
+    C = (2 * nk + nv) * dk
+    res = {}
+    x = torch.randn(1, n, C, device=dev, dtype=torch.bfloat16)
+    w = torch.randn(C, 4, device=dev, dtype=torch.bfloat16) * 0.3
+    z = torch.randn(1, n, nv * dk, device=dev, dtype=torch.bfloat16)
+    a_in = torch.randn(1, n, nv, device=dev, dtype=torch.bfloat16)
+    b_in = torch.randn(1, n, nv, device=dev, dtype=torch.bfloat16)
+    A_log = torch.rand(nv, device=dev)
+    dt_bias = torch.rand(nv, device=dev)
+    try:
+        try:
+            from fla.modules.causal_conv1d import causal_conv1d as fla_conv
+        except ImportError:
+            from fla.modules.convolution import causal_conv1d as fla_conv
+
+        def conv(t):  # the conv state is kept for decode, as ours is
+            y = fla_conv(x=t, weight=w, activation="silu", output_final_state=True)
+            return y[0] if isinstance(y, tuple) else y
+        conv(x)
+        res["gdn_fla_mixer_conv"] = "fla causal_conv1d"
+    except Exception as e:
+        res["gdn_fla_mixer_conv"] = f"torch conv1d (fla's: {e.__class__.__name__})"
+
+        def conv(t):
+            y = F.conv1d(t.transpose(1, 2), w.unsqueeze(1), padding=3, groups=C)[..., :n]
+            return F.silu(y).transpose(1, 2)
+    try:
+        from fla.modules import FusedRMSNormGated
+        norm = FusedRMSNormGated(dk, eps=1e-6).to(dev)
+        res["gdn_fla_mixer_norm"] = "fla FusedRMSNormGated"
+    except Exception as e:
+        res["gdn_fla_mixer_norm"] = f"unavailable: {e.__class__.__name__}"
+        return res
+
+    def mixer():
+        qkv = conv(x)
+        q, k, v = torch.split(qkv, [nk * dk, nk * dk, nv * dk], dim=-1)
+        q = q.reshape(1, n, nk, dk).repeat_interleave(nv // nk, dim=2)
+        k = k.reshape(1, n, nk, dk).repeat_interleave(nv // nk, dim=2)
+        v = v.reshape(1, n, nv, dk)
+        beta = b_in.sigmoid()
+        g = -A_log.exp() * F.softplus(a_in.float() + dt_bias)
+        o, _ = chunk_gated_delta_rule(q, k, v, g, beta, output_final_state=True,
+                                      use_qk_l2norm_in_kernel=True)
+        return norm(o.reshape(-1, dk), z.reshape(-1, dk)).reshape(1, n, nv * dk)
+    try:
+        res["gdn_fla_mixer_ms"] = time_ms(mixer, repeats)
+    except Exception as e:
+        res["gdn_fla_mixer_error"] = str(e).splitlines()[0][:200]
+    return res
 
 
 def main():
@@ -100,6 +163,7 @@ def main():
             row["gdn_fla_ms"] = time_ms(lambda: chunk_gated_delta_rule(qq, kk, vv, g, beta),
                                         a.repeats)
             del qq, kk, vv, g, beta
+            row.update(fla_mixer_ms(s, n, dev, a.repeats))
         torch.cuda.empty_cache()
         print(json.dumps(row), flush=True)
         out["rows"].append(row)

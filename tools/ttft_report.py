@@ -87,8 +87,8 @@ def main():
         md.append("Amdahl bound (attention at zero cost) and the peers of the same run:\n")
         md.append("| tokens | our dense ms | floor ms | bound vs our dense | FA2-class dense ms | "
                   "bound vs FA2-class | cuDNN dense ms | torch GEMMs ms (TFLOP/s) | our GEMMs ms | "
-                  "fla GDN ms / layer | our GDN ms / layer |")
-        md.append("|---|---|---|---|---|---|---|---|---|---|---|")
+                  "fla delta rule ms / layer | fla GDN mixer ms / layer | our GDN mixer ms / layer |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for n, d_ms, floor, fa2, cudnn, p in bounds:
             dense = next(r for r in by_len[n] if r["method"] == "dense")
             b = dense.get("breakdown_s", {})
@@ -96,10 +96,11 @@ def main():
             tg = (f"{p['gemm_ms']:.0f} ({p['gemm_tflops']:.0f})" if "gemm_ms" in p else "–")
             og = f"{b['gemm'] * 1e3:.0f}" if "gemm" in b else "–"
             fla = f"{p['gdn_fla_ms']:.2f}" if p.get("gdn_fla_ms") else "–"
+            fla_mix = f"{p['gdn_fla_mixer_ms']:.2f}" if p.get("gdn_fla_mixer_ms") else "–"
             fmt = lambda x: f"{x:.0f}" if x else "–"
             bfa = f"{fa2 / floor:.2f}x" if fa2 else "–"
             md.append(f"| {n} | {d_ms:.0f} | {floor:.0f} | {d_ms / floor:.2f}x | {fmt(fa2)} | "
-                      f"{bfa} | {fmt(cudnn)} | {tg} | {og} | {fla} | {ours_gdn} |")
+                      f"{bfa} | {fmt(cudnn)} | {tg} | {og} | {fla} | {fla_mix} | {ours_gdn} |")
         md.append("")
     with open(os.path.join(a.out, "ttft-tables.md"), "w") as f:
         f.write("\n".join(md) + "\n")

@@ -251,7 +251,23 @@ TEST(CudaIndexerOptions, QuerySlicesKeepEveryRowsBudgetAndWidth) {
     }
     EXPECT_EQ(covered, k.n_q);
     EXPECT_EQ(slices, plan.count(k.n_q));
+    // Hidden rows that need no packed copy leave that share out: as long or longer slices.
+    const IndexerQuerySlices lean =
+        plan_query_slices(c, k.budget, k.q_block, k.scratch, call, /*copies_hidden=*/false);
+    EXPECT_EQ(lean.per_query_bytes, plan.per_query_bytes - int64_t(c.d_model) * 2);
+    EXPECT_GE(lean.slice, plan.slice);
+    EXPECT_EQ(lean.width, plan.width);
   }
+}
+
+TEST(CudaIndexerOptions, HiddenRowsAlignedAtEverySliceStart) {
+  alignas(256) static uint16_t rows[4096];
+  EXPECT_TRUE(hidden_rows_aligned(rows, 4096, 1));       // 8192-byte rows: every row starts aligned
+  EXPECT_TRUE(hidden_rows_aligned(rows, 576, 0));        // only the first row is asked about
+  EXPECT_FALSE(hidden_rows_aligned(rows, 576, 1));       // 1152-byte rows: row 1 is off by 128
+  EXPECT_TRUE(hidden_rows_aligned(rows, 576, 2));        // slices of two rows start aligned
+  EXPECT_FALSE(hidden_rows_aligned(rows + 8, 4096, 1));  // a 16-byte offset start
+  EXPECT_FALSE(hidden_rows_aligned(rows, 4, 64));        // 8-byte rows are not 16-byte aligned
 }
 
 // The backend's key append in token slices (key_slice_tokens, key_finish_args) run with the
@@ -490,8 +506,9 @@ TEST_P(CudaIndexerExact, SupportAndOutputMatchTheCpu) {
                      : cpu_block_shared_support(w, c.budget, c.q_block, hcall, in.hidden);
   if (c.q_block > 1) (void)cpu_support(w, c.budget, hcall);  // host cache kept in step
   if (backend.runs_sparse(dcall)) {
+    const bool copies = !hidden_rows_aligned(dcall.hidden.ptr, dcall.hidden.stride[0], c.q_block);
     const IndexerQuerySlices plan =
-        plan_query_slices(w.config, c.budget, c.q_block, c.scratch, dcall.shape);
+        plan_query_slices(w.config, c.budget, c.q_block, c.scratch, dcall.shape, copies);
     EXPECT_EQ(seen.slices, plan.count(c.n_q));
     expect_same_rows(seen, want, "exact inputs");
     cpu_executor().sparse(hcall, want.validated());

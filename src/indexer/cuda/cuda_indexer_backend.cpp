@@ -89,7 +89,7 @@ struct CudaIndexerBackend::Impl {
   // assume), else a packed copy (a chunk's hidden rows may start anywhere in a buffer).
   const uint16_t* aligned_rows(const uint16_t* x, int64_t ldx, int64_t m, int64_t k, void* stream,
                                int64_t& ld) {
-    if (reinterpret_cast<uintptr_t>(x) % 256 == 0 && (ldx * 2) % 16 == 0) {
+    if (hidden_rows_aligned(x, ldx, 0)) {
       ld = ldx;
       return x;
     }
@@ -169,8 +169,10 @@ struct CudaIndexerBackend::Impl {
   void sparse(const AttentionCall& call) {
     const IndexerConfig& c = cfg();
     const int G = c.n_groups, d = c.d_idx, qb = options.q_block;
+    // Slices start at multiples of q_block, so alignment at that step covers every slice.
+    const bool copies = !hidden_rows_aligned(call.hidden.ptr, call.hidden.stride[0], qb);
     const IndexerQuerySlices plan =
-        plan_query_slices(c, options.budget, qb, options.scratch_bytes, call.shape);
+        plan_query_slices(c, options.budget, qb, options.scratch_bytes, call.shape, copies);
     const int width = plan.width;
     const int64_t slice = plan.slice;
     auto* q = ensure<uint16_t>(q_bf16, int64_t(G) * slice * d);

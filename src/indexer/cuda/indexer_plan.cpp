@@ -1,6 +1,7 @@
 #include "indexer/cuda/indexer_plan.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace spf {
 
@@ -41,21 +42,29 @@ IndexerTopKShape indexer_topk_shape(const Budget& b, int q_block, int d_idx,
 }
 
 IndexerQuerySlices plan_query_slices(const IndexerConfig& c, const Budget& budget, int q_block,
-                                     int64_t scratch_bytes, const AttentionShape& call) {
+                                     int64_t scratch_bytes, const AttentionShape& call,
+                                     bool copies_hidden) {
   IndexerQuerySlices p;
   const int64_t G = c.n_groups, d = c.d_idx, qb = q_block;
   p.width = indexer_topk_shape(budget, q_block, c.d_idx, call).k;
   // cols + counts per row (shared by q_block queries), the top-k kernel's two-pass scratch per
-  // row (one group's call at a time), head projections and mix, bf16 queries, an aligned copy of
-  // the hidden row.
+  // row (one group's call at a time), head projections and mix, bf16 queries, and an aligned copy
+  // of the hidden row where one is needed.
   IndexerTopKShape t = indexer_topk_shape(budget, q_block, c.d_idx, call);
   t.k = p.width;
   p.per_query_bytes = (G * (int64_t(p.width) + 1) * 4 + t.two_pass_row_bytes()) / qb + 4 +
-                      int64_t(c.n_heads) * (d + 1) * 4 + G * d * 2 + int64_t(c.d_model) * 2;
+                      int64_t(c.n_heads) * (d + 1) * 4 + G * d * 2 +
+                      (copies_hidden ? int64_t(c.d_model) * 2 : 0);
   const int64_t fit = std::max<int64_t>(scratch_bytes / p.per_query_bytes, qb);
   p.slice = std::min(fit / qb * qb, call.n_q);
   p.slice_rows = (p.slice + qb - 1) / qb;
   return p;
+}
+
+bool hidden_rows_aligned(const void* x, int64_t ldx, int64_t step) {
+  const int64_t row_bytes = ldx * 2;
+  return reinterpret_cast<uintptr_t>(x) % 256 == 0 && row_bytes % 16 == 0 &&
+         (step * row_bytes) % 256 == 0;
 }
 
 IndexerTopKShape slice_topk_shape(const IndexerQuerySlices& plan, const Budget& budget, int q_block,

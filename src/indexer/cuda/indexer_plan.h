@@ -43,8 +43,16 @@ struct IndexerQuerySlices {
   int64_t count(int64_t n_q) const { return (n_q + slice - 1) / slice; }
 };
 
+// copies_hidden: whether the slices' hidden rows need a packed copy (hidden_rows_aligned false);
+// the copy is the largest share of a query's scratch for wide models (2 d_model bytes), and fewer,
+// longer slices keep the top-k kernel's grid full.
 IndexerQuerySlices plan_query_slices(const IndexerConfig& c, const Budget& budget, int q_block,
-                                     int64_t scratch_bytes, const AttentionShape& call);
+                                     int64_t scratch_bytes, const AttentionShape& call,
+                                     bool copies_hidden = true);
+
+// Whether bf16 rows at x with leading dimension ldx (elements) are GEMM-ready (256-byte aligned
+// start, 16-byte aligned rows) at every row offset that is a multiple of `step` (0: at x only).
+bool hidden_rows_aligned(const void* x, int64_t ldx, int64_t step);
 
 // The top-k shape of query slice [i0, i0 + n) of the call, at the plan's width.
 IndexerTopKShape slice_topk_shape(const IndexerQuerySlices& plan, const Budget& budget, int q_block,
