@@ -226,6 +226,10 @@ void run_ttft(const TtftOptions& o) {
   if (!o.json_out.empty()) check_output_path(o.json_out, "--json");
   if (!o.markdown_out.empty()) check_output_path(o.markdown_out, "--markdown");
   const CudaAttentionKernel kernel = parse_cuda_attention_kernel(o.attention_kernel);
+  // Bad input is named as such, also on a machine without a GPU.
+  if (o.model.empty()) (void)qwen35_shape(o.shape);
+  (void)LayerSelection::parse(o.sparse_layers);
+  if (!o.indexer.empty()) (void)load_indexer(o.indexer);
   SPF_CHECK(cuda_device_present(), "spf bench ttft: no CUDA device is visible");
   CudaExecutorOptions eo = cuda_executor().options();
   eo.kernel = kernel;

@@ -296,6 +296,15 @@ TEST(CliBadValues, BenchTtftAttentionKernel) {
   TempDir t;
   expect_one_line_error(run_split(t, "bench ttft --attention-kernel foo --lengths 1024"),
                         {"--attention-kernel", "foo", "auto,mma,wgmma"});
+  // Named as bad input before the device is looked for (so also where there is none).
+  const CliRun shape = run_split(t, "bench ttft --shape qwen9 --lengths 1024");
+  if (shape.err.find("needs a CUDA build") != std::string::npos) GTEST_SKIP() << shape.err;
+  expect_one_line_error(shape, {"--shape", "qwen9"});
+  expect_one_line_error(run_split(t, "bench ttft --sparse-layers every:0 --lengths 1024"),
+                        {"every:0"});
+  expect_one_line_error(
+      run_split(t, "bench ttft --indexer " + t.file("absent.safetensors") + " --lengths 1024"),
+      {"absent.safetensors"});
 }
 
 // ---- generate: a prompt beyond the context fails before any forward ----
