@@ -196,8 +196,10 @@ struct EvalOptions {
 // on random inputs of the model's shapes; the best of `reps`.
 void run_cost(const EvalOptions& o, const Model& model, const IndexerFile& f) {
   const ModelConfig& c = model.config();
-  std::printf("| tokens | dense attention (s) | indexer keys + scores + top-5%% (s) | ratio |\n");
-  std::printf("|---|---|---|---|\n");
+  std::printf(
+      "| tokens | dense attention (s) | indexer keys + scores + top-5%% (s) | ratio | sparse "
+      "attention on that support (s) | (indexer + sparse) / dense |\n");
+  std::printf("|---|---|---|---|---|---|\n");
   for (const int64_t n : o.cost_lengths) {
     const int H = c.n_heads, Hk = c.n_kv_heads, D = c.head_dim;
     const std::vector<float> q = [&] {
@@ -223,7 +225,7 @@ void run_cost(const EvalOptions& o, const Model& model, const IndexerFile& f) {
     po.budget = Budget::fraction(0.05);
     po.groups = f.weights.config.n_groups > 1 ? GroupMode::per_kv_group : GroupMode::shared;
     IndexerProducer prod(std::make_shared<const IndexerFile>(f), o.indexer, po);
-    double dense_s = 1e30, idx_s = 1e30;
+    double dense_s = 1e30, idx_s = 1e30, sparse_s = 1e30;
     for (int rep = 0; rep < 3; ++rep) {
       Stopwatch sw;
       cpu_executor().dense(call);
@@ -234,9 +236,13 @@ void run_cost(const EvalOptions& o, const Model& model, const IndexerFile& f) {
       prod.observe(call);
       const Support s = prod.produce(call, cpu_executor());
       idx_s = std::min(idx_s, sw.seconds());
+      sw.reset();
+      cpu_executor().sparse(call, s.validated());
+      sparse_s = std::min(sparse_s, sw.seconds());
       call.side_cache = &cache;
     }
-    std::printf("| %lld | %.4f | %.4f | %.2f |\n", (long long)n, dense_s, idx_s, idx_s / dense_s);
+    std::printf("| %lld | %.4f | %.4f | %.2f | %.4f | %.2f |\n", (long long)n, dense_s, idx_s,
+                idx_s / dense_s, sparse_s, (idx_s + sparse_s) / dense_s);
     std::fflush(stdout);
   }
 }

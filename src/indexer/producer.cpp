@@ -1,5 +1,7 @@
 #include "indexer/producer.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,6 +11,11 @@
 #include "support/select.h"
 
 namespace spf {
+
+namespace {
+// Queries scored per matrix product: the tile's scores (rows x visible keys, f32) stay a few MB.
+constexpr int64_t kScoreTileRows = 32;
+}  // namespace
 
 IndexerProducer::IndexerProducer(const std::string& path, ProducerOptions options)
     : IndexerProducer(std::make_shared<const IndexerFile>(load_indexer(path)), path, options) {}
@@ -90,11 +97,17 @@ Support IndexerProducer::produce(const AttentionCall& call, AttentionExecutor& e
     for (int64_t e = 0; e < d; ++e) acc += a[e] * b[e];
     return acc;
   };
-  if (B == 1)
-    return select_support(layout, options_.budget, [&](int g, int64_t r, std::span<float> out) {
-      const float* qi = q.data() + size_t((g * n + r) * d);
-      for (size_t j = 0; j < out.size(); ++j) out[j] = dot(qi, int64_t(j), g);
-    });
+  if (B == 1) {
+    // A tile of queries against every key its last query sees, in one matrix product (the scores
+    // of keys past a row's own causal end are computed and ignored).
+    return select_support_tiled(layout, options_.budget, kScoreTileRows,
+                                [&](int g, int64_t r0, int64_t r1, float* out, int64_t ld) {
+                                  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(r1 - r0),
+                                              int(ld), int(d), 1.0f,
+                                              q.data() + size_t((g * n + r0) * d), int(d),
+                                              keys + g * d, int(G * d), 0.0f, out, int(ld));
+                                });
+  }
   return select_support(layout, options_.budget, [&](int g, int64_t r, std::span<float> out) {
     // The block's pooled query; each key block scored by log-sum-exp over its visible keys.
     const int64_t i0 = r * B, i1 = std::min(n, i0 + B);

@@ -39,6 +39,15 @@ void select_columns(const Budget& budget, const RowGeometry& row, std::span<cons
 using RowScorer = std::function<void(int g, int64_t r, std::span<float> out)>;
 Support select_support(const Support& layout, const Budget& budget, const RowScorer& score);
 
+// The same for scorers that fill a tile of rows at once (one matrix product): score(g, r0, r1, out,
+// ld) fills out[(r - r0) * ld + c] for the rows r0 <= r < r1 of group g and every causal column c
+// of row r; ld is the causal column count of row r1 - 1 (the tile's widest), entries past a row's
+// own columns are ignored. Tiles of tile_rows rows (the last may be shorter) run in parallel; the
+// selection is select_columns per row, so the result equals select_support's for equal scores.
+using TileScorer = std::function<void(int g, int64_t r0, int64_t r1, float* out, int64_t ld)>;
+Support select_support_tiled(const Support& layout, const Budget& budget, int64_t tile_rows,
+                             const TileScorer& score);
+
 // Selection from an executor's block-mass rows (the oracle's true mass, the antidiagonal
 // estimate): each row of each batch keeps its columns by the budget into rows[g * n_rows + r].
 class SelectRows : public BlockMassConsumer {

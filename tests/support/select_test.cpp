@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <random>
 
 namespace spf {
 namespace {
@@ -24,6 +27,73 @@ TEST(Select, TopKTakesTheBestAndBreaksTiesTowardLowerColumns) {
   EXPECT_EQ(pick(Budget::top_k(4), token_row(5), score), (std::vector<int32_t>{1, 2, 3, 5}));
   EXPECT_EQ(pick(Budget::top_k(100), token_row(5), score).size(), 6u);
   EXPECT_EQ(pick(Budget::fraction(0.5), token_row(5), score), (std::vector<int32_t>{1, 3, 5}));
+}
+
+// The reference: a full sort by (score desc, NaN as -inf, -0 == +0; lower column first), the
+// forced columns first, then the best others, ascending.
+std::vector<int32_t> reference_pick(const Budget& b, const RowGeometry& row,
+                                    const std::vector<float>& score) {
+  std::vector<int32_t> forced;
+  forced_columns(b, row, forced);
+  std::vector<char> taken(size_t(row.avail), 0);
+  for (int32_t c : forced) taken[size_t(c)] = 1;
+  std::vector<int32_t> rest;
+  for (int32_t c = 0; c < int32_t(row.avail); ++c)
+    if (!taken[size_t(c)]) rest.push_back(c);
+  auto key = [&](int32_t c) { return std::isnan(score[size_t(c)]) ? -INFINITY : score[size_t(c)]; };
+  std::stable_sort(rest.begin(), rest.end(), [&](int32_t a, int32_t c) { return key(a) > key(c); });
+  const size_t target =
+      size_t(std::max<int64_t>(budget_columns(b, row.avail, row.k_block), int64_t(forced.size())));
+  std::vector<int32_t> out = forced;
+  for (size_t x = 0; out.size() < target && x < rest.size(); ++x) out.push_back(rest[x]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Select, TopKEqualsAFullSortOnTiesZerosNansAndLongRows) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t avail = trial < 20 ? 1 + trial : int64_t(rng() % 20000) + 1;
+    std::vector<float> score(static_cast<size_t>(avail));
+    const int kind = trial % 4;
+    for (float& v : score) {
+      const uint32_t u = rng();
+      if (kind == 0) v = float(int(u % 7)) - 3.0f;  // many exact ties
+      if (kind == 1)
+        v = std::ldexp(float(u % 1000) / 1000.0f, int(u % 40) - 20) * ((u >> 20) & 1 ? 1 : -1);
+      if (kind == 2)
+        v = (u % 5 == 0) ? -0.0f : (u % 5 == 1 ? 0.0f : (u % 5 == 2 ? NAN : 1e-3f * float(u % 9)));
+      if (kind == 3) v = 1.0f + 1e-7f * float(u % 3);  // one exponent: every score in one bin
+    }
+    for (const Budget& b : {Budget::fraction(0.05), Budget::fraction(0.5), Budget::top_k(1),
+                            Budget::top_k(2048).with_sink(4).with_window(16)}) {
+      const RowGeometry row = token_row(avail - 1);
+      ASSERT_EQ(pick(b, row, score), reference_pick(b, row, score))
+          << "avail " << avail << " kind " << kind << " " << b.str();
+    }
+  }
+}
+
+TEST(Select, TiledScoringSelectsTheSameRowsAsPerRowScoring) {
+  const AttentionShape shape{77, 177, 100, 2, 1, 8, 1.0f};
+  for (const Budget& b : {Budget::fraction(0.1), Budget::top_k(5).with_window(3)}) {
+    const Support layout = support_layout(shape, 1, 1, 2);
+    auto value = [](int g, int64_t r, int64_t c) {
+      return float((r * 31 + c * 17 + g * 5) % 13);  // ties across columns
+    };
+    const Support a = select_support(layout, b, [&](int g, int64_t r, std::span<float> out) {
+      for (size_t c = 0; c < out.size(); ++c) out[c] = value(g, r, int64_t(c));
+    });
+    for (int64_t tile : {1, 8, 32, 500}) {
+      const Support t = select_support_tiled(
+          layout, b, tile, [&](int g, int64_t r0, int64_t r1, float* out, int64_t ld) {
+            for (int64_t r = r0; r < r1; ++r)
+              for (int64_t c = 0; c < ld; ++c) out[(r - r0) * ld + c] = value(g, r, c);
+          });
+      ASSERT_EQ(t.cols, a.cols) << "tile " << tile << " " << b.str();
+      ASSERT_EQ(t.row_ptr, a.row_ptr) << "tile " << tile;
+    }
+  }
 }
 
 TEST(Select, ForcedColumnsCountInsideTheBudget) {
