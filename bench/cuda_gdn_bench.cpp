@@ -1,6 +1,7 @@
 // GPU Gated DeltaNet benchmark (model/cuda/gdn_kernels.h): the chunked delta rule alone
 // (delta_chunked: its three kernels) and the whole mixer (mix(): conv, norms, gates, delta rule,
-// gated norm, bf16 out) at batch 1, per layer, for each --heads value (value heads; key heads
+// gated norm apart, bf16 out; "mix fused-norm": the norm inside the output kernel) at batch 1, per
+// layer, for each --heads value (value heads; key heads
 // --key-heads, dk = dv = --dim) and each length. Times are CUDA-event medians of --repeats calls
 // after 2 warm-ups; scratch comes from an arena reset before each call (no allocation once warm).
 // The reference point is flash-linear-attention's chunk_gated_delta_rule (Triton) at the same
@@ -163,6 +164,15 @@ int main(int argc, char** argv) try {
           },
           repeats);
       report(d, T, "mix", mix_ms);
+      const double fused_ms = time_ms(
+          [&] {
+            arena.reset();
+            cg::mix(d, kConv, T, u16(m), u16(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
+                    f32(state), static_cast<uint16_t*>(mix_out.data()), arena, nullptr,
+                    spf::gdn::DeltaMode::automatic, cg::NormPlacement::fused);
+          },
+          repeats);
+      report(d, T, "mix fused-norm", fused_ms);
       SPF_CUDA_CHECK(cudaDeviceSynchronize());
     }
     // One decode step (the recurrent form) per layer.

@@ -41,6 +41,9 @@ constexpr double kMixF32Tol = 8e-3;
 // mix() in the chunked form: the per-head RMS norm rescales small heads, and their errors with
 // them; the model predicts up to 4.3e-3 with the bf16 output (bf16 operands: 2.2e-2).
 constexpr double kMixChunkedTol = 1.5e-2;
+// The gated norm fused into the output kernel or run apart: the same f32 values up to summation
+// order, so at most about one bf16 step of the largest output apart (2^-7 relative).
+constexpr double kMixFusedVsSeparateTol = 8e-3;
 
 #define SPF_REQUIRE_CUDA() \
   if (!cuda_device_present()) GTEST_SKIP() << "no CUDA device"
@@ -412,7 +415,8 @@ struct DeviceMix {
   // outputs as floats. With misalign, m is first copied one element past a 16-byte boundary (the
   // prologue's fallback for arrays it cannot read in 16-byte pieces).
   std::vector<float> run(int64_t t0, int64_t n, DeltaMode mode, Arena& arena, bool f32_m = false,
-                         bool misalign = false) {
+                         bool misalign = false,
+                         cuda::gdn::NormPlacement norm = cuda::gdn::NormPlacement::separate) {
     const Dims& d = c.d;
     DeviceArray<uint16_t> out(size_t(n * d.value_dim()));
     const cuda::gdn::MixerWeights w{conv_w.get(), A_log.get(), dt_bias.get(), norm_w.get()};
@@ -428,7 +432,7 @@ struct DeviceMix {
       if (misalign) src = copy.get() + 1;
       cuda::gdn::mix(d, c.K, n, src, z.get() + t0 * d.value_dim(), a.get() + t0 * d.nv,
                      b.get() + t0 * d.nv, w, kEps, conv_state.get(), state.get(), out.get(), arena,
-                     nullptr, mode);
+                     nullptr, mode, norm);
     } else {
       const uint16_t* src = m.get() + at;
       std::vector<uint16_t> shifted;
@@ -441,7 +445,7 @@ struct DeviceMix {
       if (misalign) src = copy.get() + 1;
       cuda::gdn::mix(d, c.K, n, src, z.get() + t0 * d.value_dim(), a.get() + t0 * d.nv,
                      b.get() + t0 * d.nv, w, kEps, conv_state.get(), state.get(), out.get(), arena,
-                     nullptr, mode);
+                     nullptr, mode, norm);
     }
     std::vector<float> o = bf16_to_floats(out.host());
     arena.reset();
@@ -484,6 +488,13 @@ TEST(GdnCuda, MixMatchesCpu) {
                   chunked ? kChunkedTol : kRecurrentTol)
             << name;
         EXPECT_LE(max_err(name + "_conv_state", dev.conv_state.host(), conv_state), 0.0) << name;
+        if (chunked) {  // the gated norm fused into the output kernel: the same mixer
+          DeviceMix fused(c);
+          const std::vector<float> f =
+              fused.run(0, T, mode, arena, false, false, cuda::gdn::NormPlacement::fused);
+          EXPECT_LE(max_err(name + "_fused_norm", f, want), tol) << name;
+          EXPECT_LE(max_err(name + "_fused_vs_separate", f, got), kMixFusedVsSeparateTol) << name;
+        }
         // m as f32 (its values are bf16 here): the same arithmetic, so the same bits.
         DeviceMix dev32(c);
         EXPECT_LE(max_err(name + "_f32_m", dev32.run(0, T, mode, arena, true), got), 0.0) << name;

@@ -501,7 +501,7 @@ namespace {
 template <class In>
 void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, const float* a,
               const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
-              uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
+              uint16_t* out, Arena& scratch, void* stream, DeltaMode mode, NormPlacement norm) {
   d.validate();
   SPF_CHECK(K >= 1 && T >= 0, "gdn cuda mix: bad shape T=", T, " K=", K);
   if (mode == DeltaMode::automatic)
@@ -547,9 +547,14 @@ void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, c
     SPF_CHECK(reinterpret_cast<uintptr_t>(x) % 16 == 0,
               "gdn cuda mix: scratch not 16-byte aligned");
     const int64_t kv0 = int64_t(d.nk) * ps.k_pitch;
-    // The gated norm runs in the chunked output kernel.
-    delta_chunked(d, T, PackedInputs{x, x + kv0, x + 2 * kv0, ps.out_stride, beta, g}, state,
-                  GatedNormOut{z, w.norm_w, eps, out}, scratch, stream);
+    const PackedInputs in{x, x + kv0, x + 2 * kv0, ps.out_stride, beta, g};
+    if (norm == NormPlacement::fused) {
+      delta_chunked(d, T, in, state, GatedNormOut{z, w.norm_w, eps, out}, scratch, stream);
+    } else {
+      float* o = scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>();
+      delta_chunked(d, T, in, state, o, scratch, stream);
+      launch_gated_rms_norm(o, z, T, d.nv, d.dv, w.norm_w, eps, out, stream);
+    }
     return;
   }
   float* o = scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>();
@@ -562,14 +567,14 @@ void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, c
 
 void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, const float* a,
          const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
-         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
-  mix_impl(d, K, T, m, z, a, b, w, eps, conv_state, state, out, scratch, stream, mode);
+         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode, NormPlacement norm) {
+  mix_impl(d, K, T, m, z, a, b, w, eps, conv_state, state, out, scratch, stream, mode, norm);
 }
 
 void mix(const Dims& d, int K, int64_t T, const float* m, const uint16_t* z, const float* a,
          const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
-         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode) {
-  mix_impl(d, K, T, m, z, a, b, w, eps, conv_state, state, out, scratch, stream, mode);
+         uint16_t* out, Arena& scratch, void* stream, DeltaMode mode, NormPlacement norm) {
+  mix_impl(d, K, T, m, z, a, b, w, eps, conv_state, state, out, scratch, stream, mode, norm);
 }
 
 }  // namespace spf::cuda::gdn

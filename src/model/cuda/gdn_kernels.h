@@ -104,16 +104,22 @@ void delta_chunked(const Dims& d, int64_t T, const PackedInputs& in, float* stat
 void gated_rms_norm(float* o, const float* z, int64_t T, int nv, int dv, const float* w, float eps,
                     void* stream = nullptr);
 
+// Where the chunked form's gated RMS norm runs: its own bandwidth-bound kernel over an f32 o
+// (the default: measured faster on an H100, bench/cuda_gdn_bench "mix" vs "mix fused-norm"), or
+// fused into the output kernel (no f32 o, but that kernel's per-row reduction leaves it
+// latency-bound). Both give the same values up to f32 rounding order.
+enum class NormPlacement { separate, fused };
+
 // gdn::mix on the GPU: m [T][C] (const; bf16 bits or f32), z [T][nv*dv] (bf16 bits) and a, b
 // [T][nv] (f32) are the input projections; out [T][nv*dv] receives bf16 bits. Weights are f32
 // device arrays. Scratch comes from `scratch` (Device::cuda).
 void mix(const Dims& d, int K, int64_t T, const uint16_t* m, const uint16_t* z, const float* a,
          const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
          uint16_t* out, Arena& scratch, void* stream = nullptr,
-         DeltaMode mode = DeltaMode::automatic);
+         DeltaMode mode = DeltaMode::automatic, NormPlacement norm = NormPlacement::separate);
 void mix(const Dims& d, int K, int64_t T, const float* m, const uint16_t* z, const float* a,
          const float* b, const MixerWeights& w, float eps, float* conv_state, float* state,
          uint16_t* out, Arena& scratch, void* stream = nullptr,
-         DeltaMode mode = DeltaMode::automatic);
+         DeltaMode mode = DeltaMode::automatic, NormPlacement norm = NormPlacement::separate);
 
 }  // namespace spf::cuda::gdn
