@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "attention/cuda/cuda_check.h"
@@ -156,23 +157,18 @@ int main(int argc, char** argv) try {
 
       Buffer mix_out(Device::cuda, size_t(T * d.value_dim()) * sizeof(uint16_t));
       const spf::gdn::MixerWeights w{f32(conv_w), f32(A_log), f32(dt_bias), f32(norm_w)};
-      const double mix_ms = time_ms(
-          [&] {
-            arena.reset();
-            cg::mix(d, kConv, T, u16(m), u16(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
-                    f32(state), static_cast<uint16_t*>(mix_out.data()), arena);
-          },
-          repeats);
-      report(d, T, "mix", mix_ms);
-      const double fused_ms = time_ms(
-          [&] {
-            arena.reset();
-            cg::mix(d, kConv, T, u16(m), u16(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
-                    f32(state), static_cast<uint16_t*>(mix_out.data()), arena, nullptr,
-                    spf::gdn::DeltaMode::automatic, cg::NormPlacement::fused);
-          },
-          repeats);
-      report(d, T, "mix fused-norm", fused_ms);
+      for (const auto& [name, norm] : {std::pair{"mix", cg::NormPlacement::separate},
+                                       std::pair{"mix fused-norm", cg::NormPlacement::fused}}) {
+        const double mix_ms = time_ms(
+            [&] {
+              arena.reset();
+              cg::mix(d, kConv, T, u16(m), u16(z), f32(a), f32(b), w, 1e-6f, f32(conv_state),
+                      f32(state), static_cast<uint16_t*>(mix_out.data()), arena, nullptr,
+                      spf::gdn::DeltaMode::automatic, norm);
+            },
+            repeats);
+        report(d, T, name, mix_ms);
+      }
       SPF_CUDA_CHECK(cudaDeviceSynchronize());
     }
     // One decode step (the recurrent form) per layer.

@@ -150,7 +150,7 @@ Support select_support_tiled(const Support& layout, const Budget& budget, int64_
     const int64_t r0 = (x % n_tiles) * tile_rows, r1 = std::min(n_rows, r0 + tile_rows);
     const int64_t ld = row_geometry(layout, r1 - 1).avail;
     thread_local std::vector<float> sc;
-    sc.assign(size_t((r1 - r0) * ld), 0.0f);
+    sc.resize(size_t((r1 - r0) * ld));  // the scorer writes every entry that is read
     score(g, r0, r1, sc.data(), ld);
     for (int64_t r = r0; r < r1; ++r) {
       const RowGeometry geo = row_geometry(layout, r);

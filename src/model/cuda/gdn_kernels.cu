@@ -542,6 +542,10 @@ void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, c
   float* beta = scratch.alloc(DType::f32, {T * d.nv}).data<float>();
   float* g = scratch.alloc(DType::f32, {T * d.nv}).data<float>();
   gates(b, a, T, d.nv, w.A_log, w.dt_bias, beta, g, stream);
+  // The delta rule's f32 output, then its gated RMS norm to bf16 (unless fused into the chunked
+  // output kernel).
+  auto f32_out = [&] { return scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>(); };
+  float* o = nullptr;
   if (chunked) {
     const uint16_t* x = static_cast<const uint16_t*>(xv.ptr);
     SPF_CHECK(reinterpret_cast<uintptr_t>(x) % 16 == 0,
@@ -550,16 +554,15 @@ void mix_impl(const Dims& d, int K, int64_t T, const In* m, const uint16_t* z, c
     const PackedInputs in{x, x + kv0, x + 2 * kv0, ps.out_stride, beta, g};
     if (norm == NormPlacement::fused) {
       delta_chunked(d, T, in, state, GatedNormOut{z, w.norm_w, eps, out}, scratch, stream);
-    } else {
-      float* o = scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>();
-      delta_chunked(d, T, in, state, o, scratch, stream);
-      launch_gated_rms_norm(o, z, T, d.nv, d.dv, w.norm_w, eps, out, stream);
+      return;
     }
-    return;
+    o = f32_out();
+    delta_chunked(d, T, in, state, o, scratch, stream);
+  } else {
+    o = f32_out();
+    const float* x = xv.data<float>();
+    delta_recurrent(d, T, {x, x + d.key_dim(), x + 2 * d.key_dim(), C, beta, g}, state, o, stream);
   }
-  float* o = scratch.alloc(DType::f32, {T * d.value_dim()}).data<float>();
-  const float* x = xv.data<float>();
-  delta_recurrent(d, T, {x, x + d.key_dim(), x + 2 * d.key_dim(), C, beta, g}, state, o, stream);
   launch_gated_rms_norm(o, z, T, d.nv, d.dv, w.norm_w, eps, out, stream);
 }
 
