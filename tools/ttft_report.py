@@ -48,7 +48,7 @@ def main():
                   f"{t.get('attention_kernel', 'mma')}; weights {t['weight_bytes'] / 1e9:.1f} GB.\n")
         md.append("| tokens | method | TTFT ms | vs our dense | vs FA2-class dense | "
                   "vs cuDNN dense | floor / TTFT | GEMM ms | GDN ms | attention ms | "
-                  "indexer ms | other ms | device GB |")
+                  "indexer ms (of it top-k) | other ms | device GB |")
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         by_len = {}
         for r in t["rows"]:
@@ -77,10 +77,13 @@ def main():
                 ms = r["ttft_s"] * 1e3
                 br = r.get("breakdown_s", {})
                 f = lambda k: f"{br[k] * 1e3:.1f}" if k in br else "–"
+                idx = f("indexer")
+                if br.get("indexer_topk"):
+                    idx += f" ({br['indexer_topk'] * 1e3:.1f})"
                 ratio = lambda ref: f"{ref / ms:.2f}x" if ref else "–"
                 md.append(f"| {n} | {r['method']} | {ms:.1f} | {d_ms / ms:.2f}x | {ratio(fa2)} | "
                           f"{ratio(cudnn)} | {floor / ms:.2f} | {f('gemm')} | {f('gdn')} | "
-                          f"{f('attention')} | {f('indexer')} | {f('other')} | "
+                          f"{f('attention')} | {idx} | {f('other')} | "
                           f"{r['device_memory_bytes'] / 1e9:.1f} |")
                 series.setdefault((model, r["method"]), []).append((n, ms))
         md.append("")

@@ -132,15 +132,20 @@ struct MethodBackend {
   void clear_timings() {
     if (indexer != nullptr) (void)indexer->take_timings();
   }
-  // Indexer and attention seconds of the calls since the last take (0 without an indexer).
-  std::pair<double, double> take_split() {
-    if (indexer == nullptr) return {0.0, 0.0};
-    double idx = 0, att = 0;
+  // Seconds of the calls since the last take (all 0 without an indexer): the indexer's part, the
+  // scoring + top-k kernel within it, and the attention kernel's events.
+  struct Split {
+    double indexer = 0, topk = 0, attention = 0;
+  };
+  Split take_split() {
+    Split s;
+    if (indexer == nullptr) return s;
     for (const IndexerCallTiming& t : indexer->take_timings()) {
-      idx += t.indexer_ms * 1e-3;
-      att += t.attention_ms * 1e-3;
+      s.indexer += t.indexer_ms * 1e-3;
+      s.topk += t.topk_ms * 1e-3;
+      s.attention += t.attention_ms * 1e-3;
     }
-    return {idx, att};
+    return s;
   }
 };
 
@@ -298,7 +303,8 @@ void run_ttft(const TtftOptions& o) {
         (void)run_once();
         model->set_time_parts(false);
         const CudaBreakdown b = model->breakdown();
-        const auto [idx, att] = mb.take_split();
+        const MethodBackend::Split split = mb.take_split();
+        const double idx = split.indexer;
         // The backend's time splits into the indexer's part and the attention kernel's.
         const double attention = mb.indexer != nullptr ? b.attention_s - idx : b.attention_s;
         parts[0] = b.gemm_s;
@@ -306,13 +312,11 @@ void run_ttft(const TtftOptions& o) {
         parts[2] = attention;
         parts[3] = mb.indexer != nullptr ? idx : 0.0;
         parts[4] = b.other_s;
-        row["breakdown_s"] = {{"gemm", parts[0]},
-                              {"gdn", parts[1]},
-                              {"attention", parts[2]},
-                              {"indexer", parts[3]},
-                              {"other", parts[4]},
-                              {"total", b.total_s()},
-                              {"attention_kernel_events", att}};
+        row["breakdown_s"] = {
+            {"gemm", parts[0]},           {"gdn", parts[1]},
+            {"attention", parts[2]},      {"indexer", parts[3]},
+            {"other", parts[4]},          {"total", b.total_s()},
+            {"indexer_topk", split.topk}, {"attention_kernel_events", split.attention}};
       }
       const double mem = double(cuda_memory_in_use());
       row["device_memory_bytes"] = mem;

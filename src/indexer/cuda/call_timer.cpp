@@ -68,7 +68,12 @@ std::vector<IndexerCallTiming> CallTimer::take() {
     for (size_t i = 0; i < p.parts.size(); ++i) {
       float ms = 0.0f;
       SPF_CUDA_CHECK(cudaEventElapsedTime(&ms, p.events[i], p.events[i + 1]));
-      (p.parts[i] == Part::indexer ? t.indexer_ms : t.attention_ms) += double(ms);
+      if (p.parts[i] == Part::attention) {
+        t.attention_ms += double(ms);
+      } else {
+        t.indexer_ms += double(ms);
+        if (p.parts[i] == Part::topk) t.topk_ms += double(ms);
+      }
     }
     out.push_back(t);
     impl_->pool.insert(impl_->pool.end(), p.events.begin(), p.events.end());

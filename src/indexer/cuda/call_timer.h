@@ -17,12 +17,15 @@ struct IndexerCallTiming {
   int64_t n_kv = 0;
   bool sparse = false;        // false: the dense path (keys still appended)
   double indexer_ms = 0.0;    // projections, RoPE, key append, scoring + top-k
+  double topk_ms = 0.0;       // of indexer_ms: the fused scoring + top-k kernel alone
   double attention_ms = 0.0;  // the executor's dense or gathered sparse attention
 };
 
 class CallTimer {
  public:
-  enum class Part { indexer, attention };
+  // indexer: projections, RoPE, key append; topk: the scoring + top-k (both count in
+  // indexer_ms); attention: the executor.
+  enum class Part { indexer, topk, attention };
   CallTimer();
   ~CallTimer();
   CallTimer(const CallTimer&) = delete;

@@ -189,13 +189,14 @@ struct CudaIndexerBackend::Impl {
       for (int g = 0; g < G; ++g) {
         uint16_t* qg = q + int64_t(g) * slice * d;
         queries(s, x, ldx, g, qg);
+        if (options.timing) timer.mark(CallTimer::Part::indexer);
         TensorView kg(static_cast<uint16_t*>(keys.ptr) + int64_t(g) * d, DType::bf16,
                       {call.shape.n_kv, d}, Device::cuda);
         kg.stride[0] = int64_t(G) * d;
         cuda_indexer_topk(t, TensorView(qg, DType::bf16, {s.shape.n_q, d}, Device::cuda), kg,
                           cl + int64_t(g) * rows * width, ct + int64_t(g) * rows, s.stream);
+        if (options.timing) timer.mark(CallTimer::Part::topk);
       }
-      if (options.timing) timer.mark(CallTimer::Part::indexer);
       DeviceSupportView v;
       static_cast<SupportDims&>(v) =
           SupportDims{s.shape.n_q, s.shape.n_kv, s.shape.q_pos0, qb, 1, G};
