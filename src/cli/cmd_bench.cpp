@@ -1,11 +1,14 @@
 // spf bench prefill: prompt-processing throughput at several lengths, with the time spent inside
-// the attention entry point split out. spf bench decode: token-by-token decode throughput after a
+// the attention entry point split out; --methods runs sparse methods (a support producer and the
+// CPU executor, e.g. indexer:FILE) beside dense in the same process, so their end-to-end speedup
+// is a same-run ratio. spf bench decode: token-by-token decode throughput after a
 // prompt. Synthetic token ids (seeded) — speed does not depend on content. Both can load the
 // weights in their stored type (--weights stored) instead of converting them to F32 at load.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <thread>
 
@@ -15,6 +18,10 @@
 #include "core/threads.h"
 #include "core/timer.h"
 #include "model/model.h"
+#include "support/layer_selection.h"
+#include "support/method_spec.h"
+#include "support/producer.h"
+#include "support/support_attention.h"
 
 namespace spf::cli {
 
@@ -22,6 +29,7 @@ namespace {
 
 struct BenchOptions {
   std::string model, lengths = "512,2048,8192", json_out, weights = "default";
+  std::string methods = "dense", budget = "5%", sparse_layers = "all";  // bench prefill
   int repeats = 1;
   int threads = 0;
   int64_t prefill_chunk = 0;
@@ -59,6 +67,13 @@ void run_bench(const BenchOptions& o) {
   const std::vector<int32_t> lengths = parse_ids(o.lengths, "--lengths", "prompt length");
   for (int32_t n : lengths) SPF_CHECK(n > 0, "--lengths: ", n, " is not a positive prompt length");
   check_output_path(o.json_out, "--json");
+  // Methods, budget and layer list are checked before the model loads.
+  const std::vector<std::string> methods = split_list(o.methods);
+  SPF_CHECK(!methods.empty(), "--methods: no methods");
+  std::vector<MethodSpec> specs;
+  for (const std::string& m : methods) specs.push_back(parse_method_spec(m));
+  const Budget budget = parse_budget(o.budget);
+  const LayerSelection layers = LayerSelection::parse(o.sparse_layers);
   const std::string path = resolve_model(o.model);
   const LoadOptions lo = load_options(o.weights);
   auto model = load_model(path, lo);
@@ -66,39 +81,64 @@ void run_bench(const BenchOptions& o) {
   for (int32_t n : lengths)  // all checked before the first run
     SPF_CHECK(n <= cfg.max_context, "--lengths: ", n, " is outside 1..", cfg.max_context,
               " (the model's context)");
-  std::string json = "[";
+  check_indexer_specs(methods, cfg, path);
+  // One backend per method, made once (an indexer file loads once); plain dense runs the dense
+  // backend itself.
+  SupportAttentionOptions ao;
+  ao.sparse_layers = layers.mask(cfg.n_attention_layers());
+  std::vector<std::unique_ptr<AttentionBackend>> backends;
+  for (const MethodSpec& spec : specs)
+    backends.push_back(to_string(spec) == "dense"
+                           ? nullptr
+                           : std::make_unique<SupportAttention>(make_producer(spec, budget),
+                                                                executor_for(Device::cpu), ao));
+  nlohmann::json rows = nlohmann::json::array();
   std::printf("model %s, %d threads, %s weights", path.c_str(), num_threads(),
               storage_name(lo.weights));
   if (o.prefill_chunk > 0) std::printf(", prefill in chunks of %lld", (long long)o.prefill_chunk);
+  if (methods.size() > 1 || to_string(specs[0]) != "dense")
+    std::printf(", budget %s, sparse layers %s", o.budget.c_str(), o.sparse_layers.c_str());
   std::printf("\n");
-  std::printf("%8s %10s %12s %12s %10s\n", "tokens", "prefill_s", "tokens/s", "attention_s",
-              "attn_share");
+  std::printf("%8s %-24s %10s %12s %12s %10s %9s\n", "tokens", "method", "prefill_s", "tokens/s",
+              "attention_s", "attn_share", "vs_dense");
   uint64_t state = 0x9e3779b97f4a7c15ull;
   for (int32_t n : lengths) {
     const std::vector<int32_t> ids = synthetic_ids(n, cfg.vocab_size, state);
     std::vector<float> logits(size_t(cfg.vocab_size));
-    double best = 1e300, best_attn = 0;
-    for (int r = 0; r < o.repeats; ++r) {
-      auto st = model->new_state(n);
-      TimedBackend timed(dense_attention_backend());
-      Stopwatch sw;
-      ForwardOptions fo;
-      fo.prefill_chunk = o.prefill_chunk;
-      model->forward(ids, *st, timed, logits, fo);
-      const double s = sw.seconds();
-      if (s < best) {
-        best = s;
-        best_attn = timed.seconds;
+    double dense_s = 0;
+    for (size_t m = 0; m < specs.size(); ++m) {
+      AttentionBackend& inner = backends[m] ? *backends[m] : dense_attention_backend();
+      double best = 1e300, best_attn = 0;
+      for (int r = 0; r < o.repeats; ++r) {
+        auto st = model->new_state(n);
+        TimedBackend timed(inner);
+        Stopwatch sw;
+        ForwardOptions fo;
+        fo.prefill_chunk = o.prefill_chunk;
+        model->forward(ids, *st, timed, logits, fo);
+        const double s = sw.seconds();
+        if (s < best) {
+          best = s;
+          best_attn = timed.seconds;
+        }
       }
+      if (!backends[m]) dense_s = best;
+      const std::string name = to_string(specs[m]);
+      std::printf("%8d %-24s %10.3f %12.1f %12.3f %9.1f%% %8.2fx\n", n, name.c_str(), best,
+                  n / best, best_attn, 100.0 * best_attn / best,
+                  dense_s > 0 ? dense_s / best : 0.0);
+      std::fflush(stdout);
+      nlohmann::json row = {{"tokens", n},
+                            {"method", name},
+                            {"budget", backends[m] ? o.budget : "100%"},
+                            {"prefill_seconds", best},
+                            {"tokens_per_second", n / best},
+                            {"attention_seconds", best_attn}};
+      if (dense_s > 0) row["speedup_vs_dense"] = dense_s / best;
+      rows.push_back(row);
     }
-    std::printf("%8d %10.3f %12.1f %12.3f %9.1f%%\n", n, best, n / best, best_attn,
-                100.0 * best_attn / best);
-    std::fflush(stdout);
-    json += cat(json.size() > 1 ? "," : "", "{\"tokens\":", n, ",\"prefill_seconds\":", best,
-                ",\"tokens_per_second\":", n / best, ",\"attention_seconds\":", best_attn, "}");
   }
-  json += "]\n";
-  if (!o.json_out.empty()) write_file_atomic(o.json_out, json);
+  if (!o.json_out.empty()) write_file_atomic(o.json_out, rows.dump(1) + "\n");
 }
 
 void run_decode_bench(const BenchOptions& o) {
@@ -161,6 +201,13 @@ void add_bench(CLI::App& app) {
   sub->add_option("--prefill-chunk", o->prefill_chunk,
                   "Run the prompt in chunks of N tokens (0 = whole prompt)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 30));
+  sub->add_option("--methods", o->methods,
+                  "Comma-separated methods, each timed in turn (dense, or a support method spec "
+                  "served on the CPU executor, e.g. indexer:FILE; see spf methods); a dense entry "
+                  "before the others gives their speedup");
+  sub->add_option("--budget", o->budget, "Budget of the sparse methods (k=N, N% or p=F)");
+  sub->add_option("--sparse-layers", o->sparse_layers,
+                  "Attention layers that run sparse: all, every:K or a list of layers");
   add_weights_option(*sub, o->weights);
   add_threads_option(*sub, o->threads);
   sub->callback([o] { run_bench(*o); });

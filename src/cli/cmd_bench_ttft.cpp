@@ -78,15 +78,6 @@ std::vector<int64_t> parse_lengths(const std::string& s) {
   return v;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> v;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) v.push_back(item);
-  return v;
-}
-
 // Qwen3.5 text configs of the published geometries (model-specs: hidden, layers, heads), with the
 // context raised to 1M positions so that the long rows fit (RoPE is defined at any position).
 nlohmann::json qwen35_shape(const std::string& name) {
@@ -220,7 +211,7 @@ MethodBackend make_method(const std::string& method, const TtftOptions& o, const
 
 void run_ttft(const TtftOptions& o) {
   const std::vector<int64_t> lengths = parse_lengths(o.lengths);
-  const std::vector<std::string> methods = split(o.methods);
+  const std::vector<std::string> methods = split_list(o.methods);
   SPF_CHECK(!methods.empty(), "--methods: no methods");
   for (const std::string& m : methods) {
     const std::string name = m.substr(0, m.find(':'));

@@ -163,4 +163,15 @@ void apply_threads(int threads) {
   set_num_threads(threads);
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> v;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    if (end > start) v.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return v;
+}
+
 }  // namespace spf::cli

@@ -25,6 +25,8 @@ std::string resolve_model(const std::string& given);
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& where,
                                const char* what = "token id");
 std::vector<int32_t> read_ids_file(const std::string& path);
+// "a,b,,c" -> {a,b,c}: the non-empty comma-separated items of an option's value.
+std::vector<std::string> split_list(const std::string& text);
 
 // Throws unless `path` (the value of `option`) can be created: its directory exists. Called before
 // a model loads, so that a typo in an output path costs no forward pass.

@@ -249,6 +249,45 @@ TEST(CliBadValues, BenchPrefillLengths) {
   expect_bench_error("16,x", {"--lengths", "'x'", "prompt length"});
 }
 
+// Methods, budget and layer list are refused before the model loads, so nothing runs.
+TEST(CliBadValues, BenchPrefillMethods) {
+  TempDir t;
+  const std::string json = t.file("bench.json");
+  const std::string base = "bench prefill --model " + kTiny + " --lengths 16 --json " + json;
+  for (const auto& [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {" --methods dense,bogus", "bogus"},
+           {" --methods ,", "--methods"},
+           {" --methods dense,streaming --budget 200%", "200%"},
+           {" --methods dense,streaming --sparse-layers every:0", "every:0"},
+           {" --methods indexer:" + t.file("absent.safetensors"), "absent.safetensors"}}) {
+    SCOPED_TRACE(args);
+    const CliRun r = run_split(t, base + args);
+    expect_one_line_error(r, {needle});
+    EXPECT_EQ(r.out, "");
+    EXPECT_FALSE(fs::exists(json));
+  }
+}
+
+// A sparse method beside dense: one row per method and length, its speedup a same-run ratio.
+TEST(CliBadValues, BenchPrefillTimesEachMethodBesideDense) {
+  TempDir t;
+  const std::string json = t.file("bench.json");
+  const CliRun r = run_split(t, "bench prefill --model " + kTiny +
+                                    " --lengths 16,40 --methods dense,streaming --budget 25% "
+                                    "--sparse-layers every:2 --json " +
+                                    json);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string text = read_text(json);
+  for (const char* want : {"\"method\": \"dense\"", "\"method\": \"streaming\"",
+                           "\"budget\": \"25%\"", "\"speedup_vs_dense\"", "\"tokens\": 40"})
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  size_t rows = 0;
+  for (size_t at = text.find("\"method\""); at != std::string::npos;
+       at = text.find("\"method\"", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, 4u) << text;
+}
+
 // ---- command-line syntax: CLI11's errors take the same one-line form ----
 
 TEST(CliBadValues, UsageErrors) {

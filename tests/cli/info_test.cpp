@@ -179,7 +179,9 @@ TEST(CliHelp, EverySubcommandDescribesItsOptions) {
       {"report", {"results", "--out", "--no-plots"}},
       {"methods", {"--json"}},
       {"bench", {"prefill"}},
-      {"bench prefill", {"--model", "--lengths", "--repeats", "--json", "--threads"}},
+      {"bench prefill",
+       {"--model", "--lengths", "--repeats", "--json", "--threads", "--methods", "--budget",
+        "--sparse-layers"}},
   };
   for (const auto& [cmd, options] : want) {
     SCOPED_TRACE(cmd);
