@@ -743,7 +743,8 @@ TEST(CudaIndexer, DenseFallbackRunsTheDenseKernelAndAppendsKeys) {
   EXPECT_TRUE(backend.runs_sparse(in.device_call(0, n, &cache, 1)));
 }
 
-// Timing on: one record per call with the path taken, finite non-negative times.
+// Timing on: one record per call with the path taken, finite non-negative times; the top-k
+// kernel's time is part of the indexer's, and the dense path runs no top-k.
 TEST(CudaIndexer, TimingsBreakCallsIntoIndexerAndAttention) {
   SPF_REQUIRE_CUDA_DEVICE();
   const int64_t n = 2000;
@@ -761,6 +762,9 @@ TEST(CudaIndexer, TimingsBreakCallsIntoIndexerAndAttention) {
   ASSERT_EQ(t.size(), 2u);
   EXPECT_FALSE(t[0].sparse);
   EXPECT_TRUE(t[1].sparse);
+  EXPECT_EQ(t[0].topk_ms, 0.0);
+  EXPECT_GT(t[1].topk_ms, 0.0);
+  EXPECT_LE(t[1].topk_ms, t[1].indexer_ms);
   EXPECT_EQ(t[1].n_q, 1000);
   EXPECT_EQ(t[1].n_kv, n);
   for (const IndexerCallTiming& x : t) {
