@@ -136,9 +136,11 @@ void run_bench(const BenchOptions& o) {
       }
       if (!backends[m]) dense_s = best;
       const std::string name = to_string(specs[m]);
-      std::printf("%8d %-24s %10.3f %12.1f %12.3f %9.1f%% %8.2fx\n", n, name.c_str(), best,
-                  n / best, best_attn, 100.0 * best_attn / best,
-                  dense_s > 0 ? dense_s / best : 0.0);
+      // No dense row before this one: no ratio.
+      char ratio[32] = "-";
+      if (dense_s > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", dense_s / best);
+      std::printf("%8d %-24s %10.3f %12.1f %12.3f %9.1f%% %9s\n", n, name.c_str(), best, n / best,
+                  best_attn, 100.0 * best_attn / best, ratio);
       std::fflush(stdout);
       nlohmann::json row = {{"tokens", n},
                             {"method", name},
