@@ -121,12 +121,15 @@ struct MethodBackend {
   int64_t dense_below = -1;  // the cost model's threshold (auto:*), -1 without
 
   void clear_timings() {
-    if (indexer != nullptr) (void)indexer->take_timings();
+    if (indexer == nullptr) return;
+    (void)indexer->take_timings();
+    (void)indexer->take_topk_fallback_rows();
   }
   // Seconds of the calls since the last take (all 0 without an indexer): the indexer's part, the
   // scoring + top-k kernel within it, and the attention kernel's events.
   struct Split {
     double indexer = 0, topk = 0, attention = 0;
+    int64_t topk_fallback_rows = 0;  // rows whose top-k overflowed the two-pass path
   };
   Split take_split() {
     Split s;
@@ -136,6 +139,7 @@ struct MethodBackend {
       s.topk += t.topk_ms * 1e-3;
       s.attention += t.attention_ms * 1e-3;
     }
+    s.topk_fallback_rows = indexer->take_topk_fallback_rows();
     return s;
   }
 };
@@ -308,6 +312,7 @@ void run_ttft(const TtftOptions& o) {
             {"attention", parts[2]},      {"indexer", parts[3]},
             {"other", parts[4]},          {"total", b.total_s()},
             {"indexer_topk", split.topk}, {"attention_kernel_events", split.attention}};
+        if (mb.indexer != nullptr) row["indexer_topk_fallback_rows"] = split.topk_fallback_rows;
       }
       const double mem = double(cuda_memory_in_use());
       row["device_memory_bytes"] = mem;

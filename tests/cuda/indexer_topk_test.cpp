@@ -258,6 +258,44 @@ TEST(CudaIndexerTopK, BudgetsWithSinkWindowAndFractionMatchTheReference) {
   }
 }
 
+// Equal scores put every key into the k-th key's first-pass bin: with fewer candidate slots than
+// keys, each row that does not keep all its keys overflows the two-pass path and is counted once;
+// with room for every key, or on the 4-pass path alone, none is. The keys are the reference's.
+TEST(CudaIndexerTopK, CountsTheRowsThatOverflowTheTwoPassPath) {
+  SPF_REQUIRE_CUDA_DEVICE();
+  const int64_t n = 1000;
+  IndexerTopKShape s{n, n, 0, 64, 8, 32};
+  const std::vector<float> q(size_t(n * 64), 1.0f), k(size_t(n * 64), 1.0f);
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  int64_t partial_rows = 0;  // rows with more causal keys than they keep
+  for (int64_t r = 0; r < s.n_rows(); ++r) partial_rows += s.row_visible(r) > s.row_keep(r);
+  ASSERT_EQ(partial_rows, s.n_rows() - 4);
+  const Buffer dq = test::upload_bf16(q), dk = test::upload_bf16(k);
+  for (const auto& [cap, want] :
+       std::vector<std::pair<int64_t, int64_t>>{{16, partial_rows}, {n, 0}, {-1, 0}}) {
+    SCOPED_TRACE(cap);
+    s.candidate_capacity = cap;
+    Buffer dcols(Device::cuda, cols.size() * 4), dcounts(Device::cuda, counts.size() * 4);
+    Buffer dfall(Device::cuda, 4);
+    const int32_t zero = 0;
+    cuda_copy_to_device(dfall.data(), &zero, 4);
+    cuda_indexer_topk(s, TensorView(dq.data(), DType::bf16, {n, 64}, Device::cuda),
+                      TensorView(dk.data(), DType::bf16, {n, 64}, Device::cuda),
+                      static_cast<int32_t*>(dcols.data()), static_cast<int32_t*>(dcounts.data()),
+                      nullptr, static_cast<int32_t*>(dfall.data()));
+    cuda_synchronize();
+    int32_t fell = -1;
+    cuda_copy_to_host(&fell, dfall.data(), 4);
+    EXPECT_EQ(fell, want);
+    std::vector<int32_t> got_cols(cols.size()), got_counts(counts.size());
+    cuda_copy_to_host(got_cols.data(), dcols.data(), got_cols.size() * 4);
+    cuda_copy_to_host(got_counts.data(), dcounts.data(), got_counts.size() * 4);
+    EXPECT_EQ(got_counts, counts);
+    EXPECT_EQ(got_cols, cols);
+  }
+}
+
 // The GPU support goes to the gathered attention kernel without leaving the device and gives what
 // the CPU executor gives on the reference support.
 TEST(CudaIndexerTopK, DeviceSupportFeedsGatheredAttention) {

@@ -40,6 +40,7 @@ struct TopKParams {
   // bin, then `cap` candidate scores and `cap` candidate keys.
   uint32_t* scratch;
   int64_t cap;
+  int32_t* fallbacks;  // rows that overflowed the two-pass path (null: not counted)
 };
 
 // Order-preserving map of an f32 to uint32 (larger float -> larger integer).
@@ -355,6 +356,8 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
       if (tid == 0) p.counts[r] = int32_t(count);
       return;
     }
+    if (tid == 0 && p.fallbacks != nullptr && p.scratch != nullptr && keep <= kFastKeep)
+      atomicAdd(p.fallbacks, 1);
     radix_pass(1);
     radix_pass(2);
     threshold = prefix;
@@ -400,7 +403,8 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
 }  // namespace
 
 void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
-                       const TensorView& k_idx, int32_t* cols, int32_t* counts, void* stream) {
+                       const TensorView& k_idx, int32_t* cols, int32_t* counts, void* stream,
+                       int32_t* fallback_rows) {
   shape.validate();
   SPF_CHECK(shape.dim == 64 || shape.dim == 128, "indexer top-k: dim ", shape.dim,
             " has no GPU kernel (64, 128)");
@@ -423,6 +427,7 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
   p.k = shape.k;
   p.cols = cols;
   p.counts = counts;
+  p.fallbacks = fallback_rows;
   SPF_CHECK(p.n_rows < (int64_t(1) << 31), "indexer top-k: too many rows");
   // The two-pass path's per-row scratch (IndexerTopKShape::two_pass_row_bytes), stream-ordered;
   // without memory pools on the device every row takes the 4-pass path.

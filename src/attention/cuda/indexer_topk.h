@@ -114,10 +114,12 @@ struct IndexerTopKShape {
 };
 
 // q_idx bf16 [n_q][dim], k_idx bf16 [n_kv][dim] (device, rows packed); cols / counts device arrays
-// of n_rows * k and n_rows int32. On a cudaStream_t (null: the default stream).
+// of n_rows * k and n_rows int32. On a cudaStream_t (null: the default stream). fallback_rows (a
+// device int32, optional): incremented once per row that tried the two-pass path and overflowed
+// its candidate slots, so took the 4-pass path (the cost diagnostic of concentrated scores).
 void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
                        const TensorView& k_idx, int32_t* cols, int32_t* counts,
-                       void* stream = nullptr);
+                       void* stream = nullptr, int32_t* fallback_rows = nullptr);
 
 // The CPU reference: f32 scores summed in index order, the same selection rule (forced keys first,
 // then higher score, then lower index). q [n_q][dim], k [n_kv][dim] host f32. cols [n_rows][k]

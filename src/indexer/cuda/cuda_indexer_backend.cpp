@@ -58,6 +58,16 @@ struct CudaIndexerBackend::Impl {
   CallTimer timer;
   std::function<void(const AttentionCall&, const DeviceSupportView&)> observer;
   Buffer key_f32, head_f32, mix_f32, q_bf16, cols, counts, x_copy;
+  Buffer fallbacks;  // one device int32 (timing on): top-k rows that took the 4-pass path
+
+  int32_t* fallback_counter() {
+    if (!options.timing) return nullptr;
+    if (fallbacks.bytes() == 0) {
+      fallbacks = Buffer(Device::cuda, sizeof(int32_t));
+      SPF_CUDA_CHECK(cudaMemset(fallbacks.data(), 0, sizeof(int32_t)));
+    }
+    return static_cast<int32_t*>(fallbacks.data());
+  }
 
   Impl(const IndexerWeights& w, CudaIndexerOptions o, CudaExecutor& e)
       : options(std::move(o)),
@@ -194,7 +204,8 @@ struct CudaIndexerBackend::Impl {
                       {call.shape.n_kv, d}, Device::cuda);
         kg.stride[0] = int64_t(G) * d;
         cuda_indexer_topk(t, TensorView(qg, DType::bf16, {s.shape.n_q, d}, Device::cuda), kg,
-                          cl + int64_t(g) * rows * width, ct + int64_t(g) * rows, s.stream);
+                          cl + int64_t(g) * rows * width, ct + int64_t(g) * rows, s.stream,
+                          fallback_counter());
         if (options.timing) timer.mark(CallTimer::Part::topk);
       }
       DeviceSupportView v;
@@ -259,6 +270,15 @@ void CudaIndexerBackend::attend(const AttentionCall& call) {
 
 std::vector<IndexerCallTiming> CudaIndexerBackend::take_timings() {
   return impl_->timer.take();
+}
+
+int64_t CudaIndexerBackend::take_topk_fallback_rows() {
+  if (impl_->fallbacks.bytes() == 0) return 0;
+  int32_t n = 0;
+  SPF_CUDA_CHECK(cudaDeviceSynchronize());
+  SPF_CUDA_CHECK(cudaMemcpy(&n, impl_->fallbacks.data(), sizeof n, cudaMemcpyDeviceToHost));
+  SPF_CUDA_CHECK(cudaMemset(impl_->fallbacks.data(), 0, sizeof(int32_t)));
+  return n;
 }
 
 void CudaIndexerBackend::set_support_observer(

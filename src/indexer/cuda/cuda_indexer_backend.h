@@ -69,6 +69,9 @@ class CudaIndexerBackend : public AttentionBackend {
 
   // With options().timing: the calls since the last take, oldest first (waits for the GPU).
   std::vector<IndexerCallTiming> take_timings();
+  // With timing on: the top-k rows that overflowed the two-pass path's candidate slots and took
+  // the 4-pass path, summed over the calls since the last take (synchronizes; 0 without timing).
+  int64_t take_topk_fallback_rows();
   // Called with every device support before it is executed (per query slice, with the slice's
   // call), for tests and export. Must not keep the view.
   void set_support_observer(
