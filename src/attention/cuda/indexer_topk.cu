@@ -347,17 +347,16 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   int32_t* out = p.cols + r * int64_t(p.k);
   if (!take_all) {
     radix_pass(0);
-    if (p.scratch != nullptr && keep <= kFastKeep &&
-        two_pass_rest(p, r, prefix, need, n_above, stream, hist, sState,
-                      reinterpret_cast<int32_t*>(sK), out)) {
+    const bool tries_two_pass = p.scratch != nullptr && keep <= kFastKeep;
+    if (tries_two_pass && two_pass_rest(p, r, prefix, need, n_above, stream, hist, sState,
+                                        reinterpret_cast<int32_t*>(sK), out)) {
       // Done in two passes: the keys and the count are written.
       const int64_t count = keep;
       for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
       if (tid == 0) p.counts[r] = int32_t(count);
       return;
     }
-    if (tid == 0 && p.fallbacks != nullptr && p.scratch != nullptr && keep <= kFastKeep)
-      atomicAdd(p.fallbacks, 1);
+    if (tries_two_pass && tid == 0 && p.fallbacks != nullptr) atomicAdd(p.fallbacks, 1);
     radix_pass(1);
     radix_pass(2);
     threshold = prefix;
