@@ -57,7 +57,7 @@ constexpr int kMinCtas = D == 64 ? 5 : 3;
 template <int D>
 size_t topk_smem_bytes() {
   static_assert(2 * kKeys * D * 2 >= kFastKeep * 4, "the K buffers hold the merge's keys");
-  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 4 * kKeys + 32) * 4;
+  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 2 * kKeys + 32) * 4;
 }
 
 // Finds, among bins [0, n_bins) counted from the highest, the bin holding the need-th key; warp 0
@@ -122,25 +122,27 @@ __device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32
   uint32_t* bal = st + 8;
   if (tid == 0) st[4] = 0, st[5] = 0;  // candidates so far, keys above so far
   __syncthreads();
-  stream([&](int64_t j, bool valid, uint32_t u) {
-    const bool gt = valid && (u >> 20) > b, eq = valid && (u >> 20) == b;
-    const uint32_t gt_b = __ballot_sync(0xffffffffu, gt), eq_b = __ballot_sync(0xffffffffu, eq);
-    // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
-    if (lane == 0) bal[warp] = gt_b, bal[2 + warp] = eq_b;
-    asm volatile("bar.sync 1, 64;" ::: "memory");
-    const uint32_t g_slot = st[5] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(gt_b & lt_mask);
-    const uint32_t e_slot = st[4] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(eq_b & lt_mask);
-    if (gt) gt_keys[g_slot] = int32_t(j);
-    if (eq && e_slot < p.cap) {
-      cand_u[e_slot] = u;
-      cand_j[e_slot] = int32_t(j);
-    }
-    asm volatile("bar.sync 1, 64;" ::: "memory");
-    if (tid == 0) {
-      st[5] += __popc(bal[0]) + __popc(bal[1]);
-      st[4] += __popc(bal[2]) + __popc(bal[3]);
-    }
-  });
+  stream(
+      [&](int64_t j, bool valid, uint32_t u) {
+        const bool gt = valid && (u >> 20) > b, eq = valid && (u >> 20) == b;
+        const uint32_t gt_b = __ballot_sync(0xffffffffu, gt), eq_b = __ballot_sync(0xffffffffu, eq);
+        // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
+        if (lane == 0) bal[warp] = gt_b, bal[2 + warp] = eq_b;
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t g_slot = st[5] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(gt_b & lt_mask);
+        const uint32_t e_slot = st[4] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(eq_b & lt_mask);
+        if (gt) gt_keys[g_slot] = int32_t(j);
+        if (eq && e_slot < p.cap) {
+          cand_u[e_slot] = u;
+          cand_j[e_slot] = int32_t(j);
+        }
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        if (tid == 0) {
+          st[5] += __popc(bal[0]) + __popc(bal[1]);
+          st[4] += __popc(bal[2]) + __popc(bal[3]);
+        }
+      },
+      [] {});
   __syncthreads();
   const uint32_t n_eq = st[4];
   if (n_eq > p.cap) return false;  // the same value in every thread
@@ -219,8 +221,8 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
   __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* sK = sQ + kRowsMax * D;
   uint32_t* hist = reinterpret_cast<uint32_t*>(sK + 2 * kKeys * D);
-  float* sMax = reinterpret_cast<float*>(hist + kBins);  // [chunk parity][query half][kKeys]
-  uint32_t* sState = reinterpret_cast<uint32_t*>(sMax + 4 * kKeys);
+  float* sMax = reinterpret_cast<float*>(hist + kBins);  // [2 query halves][kKeys]
+  uint32_t* sState = reinterpret_cast<uint32_t*>(sMax + 2 * kKeys);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int64_t r = p.n_rows - 1 - int64_t(blockIdx.x);  // longest rows first
@@ -265,13 +267,9 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
       ldmatrix_x4(qf[kk][np], sQ + swz<D>(32 * qw + 16 * np + (lane & 7) + ((lane >> 4) << 3),
                                           kk * 2 + ((lane >> 3) & 1)));
 
-  // One streaming pass over the row's keys: fn(j, valid, u) for each key j (threads 0..63, one
-  // key each per chunk, keys ascending across chunks); a barrier follows the last chunk. Two
-  // barriers a chunk: after its keys land, and after its maxima are in sMax. sMax alternates
-  // between two halves by chunk parity, so the next chunk's maxima never overwrite those fn still
-  // reads; the K buffer a chunk's load refills was last read before the previous chunk's second
-  // barrier.
-  auto stream = [&](auto&& fn) {
+  // One streaming pass over the row's keys: fn(j, u) for each valid key j (threads 0..63, one key
+  // each per chunk, keys ascending across chunks), between barriers.
+  auto stream = [&](auto&& fn, auto&& after_chunk) {
     if (n_chunks > 0) load_chunk(0, 0);
     cp_async_commit();
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
@@ -289,7 +287,6 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
       // query 32 qw + 8 nt + lq + e. Query m sees key j when m < rows and j <= first_pos + m;
       // chunks that every query of a full row sees (all but the last few) skip the test.
       const bool all_see = rows == kRowsMax && ch * kKeys + kKeys - 1 <= first_pos;
-      float* mx = sMax + (ch & 1) * 2 * kKeys;
 #pragma unroll
       for (int mt = 0; mt < 2; ++mt) {  // one m-tile at a time: 16 accumulators live
         float s[4][4];
@@ -323,20 +320,22 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
           }
           v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
           v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-          if ((lane & 3) == 0) mx[qw * kKeys + key] = v;
+          if ((lane & 3) == 0) sMax[qw * kKeys + key] = v;
         }
       }
       __syncthreads();
       if (tid < kKeys) {
         const int64_t j = ch * kKeys + tid;
-        const float v = fmaxf(mx[tid], mx[kKeys + tid]);
+        const float v = fmaxf(sMax[tid], sMax[kKeys + tid]);
         // NaN ranks as -inf (as support/select.h); forced keys above +inf's integer.
         const bool forced = j < sink_end || j >= win_begin;
         fn(j, j < visible, forced ? 0xffffffffu : ordered(isnan(v) ? -INFINITY : v));
       }
+      after_chunk();
+      __syncthreads();  // the K buffer and sMax are reused next chunk
     }
-    __syncthreads();
   };
+  auto nothing = [] {};
 
   // Radix passes: 12 + 12 + 8 bits of the k-th largest ordered score. radix_pass(pass) narrows
   // prefix / need / n_above by one pass over the row's keys.
@@ -350,11 +349,13 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
     const int high = sh + widths[pass];  // bits above `high` must equal prefix
     for (int b = tid; b < n_bins; b += kThreads) hist[b] = 0;
     __syncthreads();
-    stream([&](int64_t, bool valid, uint32_t u) {
-      if (!valid) return;
-      if (high < 32 && (u >> high) != prefix) return;
-      atomicAdd(&hist[(u >> sh) & uint32_t(n_bins - 1)], 1u);
-    });
+    stream(
+        [&](int64_t, bool valid, uint32_t u) {
+          if (!valid) return;
+          if (high < 32 && (u >> high) != prefix) return;
+          atomicAdd(&hist[(u >> sh) & uint32_t(n_bins - 1)], 1u);
+        },
+        nothing);
     if (warp == 0) find_bin(hist, n_bins, need, sState);
     __syncthreads();
     const uint32_t bin = sState[0], above = sState[1];
@@ -386,28 +387,32 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
   if (tid == 0) sState[4] = 0, sState[5] = 0;  // keys equal so far, keys written so far
   __syncthreads();
   uint32_t* bal = sState + 8;  // [0..1] eq ballots, [2..3] selected ballots per warp
-  stream([&](int64_t j, bool valid, uint32_t u) {
-    const bool gt = valid && (take_all || u > threshold);
-    const bool eq = valid && !take_all && u == threshold;
-    const uint32_t lt_mask = (1u << lane) - 1u;
-    const uint32_t eq_b = __ballot_sync(0xffffffffu, eq);
-    // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
-    if (lane == 0) bal[warp] = eq_b;
-    __syncwarp();
-    asm volatile("bar.sync 1, 64;" ::: "memory");
-    const uint32_t eq_rank = sState[4] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(eq_b & lt_mask);
-    const bool sel = gt || (eq && eq_rank < need_eq);
-    const uint32_t sel_b = __ballot_sync(0xffffffffu, sel);
-    if (lane == 0) bal[2 + warp] = sel_b;
-    asm volatile("bar.sync 1, 64;" ::: "memory");
-    const uint32_t slot = sState[5] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(sel_b & lt_mask);
-    if (sel && slot < uint32_t(keep)) out[slot] = int32_t(j);
-    asm volatile("bar.sync 1, 64;" ::: "memory");
-    if (tid == 0) {
-      sState[4] += __popc(bal[0]) + __popc(bal[1]);
-      sState[5] += __popc(bal[2]) + __popc(bal[3]);
-    }
-  });
+  stream(
+      [&](int64_t j, bool valid, uint32_t u) {
+        const bool gt = valid && (take_all || u > threshold);
+        const bool eq = valid && !take_all && u == threshold;
+        const uint32_t lt_mask = (1u << lane) - 1u;
+        const uint32_t eq_b = __ballot_sync(0xffffffffu, eq);
+        // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
+        if (lane == 0) bal[warp] = eq_b;
+        __syncwarp();
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t eq_rank =
+            sState[4] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(eq_b & lt_mask);
+        const bool sel = gt || (eq && eq_rank < need_eq);
+        const uint32_t sel_b = __ballot_sync(0xffffffffu, sel);
+        if (lane == 0) bal[2 + warp] = sel_b;
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t slot =
+            sState[5] + (warp == 1 ? __popc(bal[2]) : 0) + __popc(sel_b & lt_mask);
+        if (sel && slot < uint32_t(keep)) out[slot] = int32_t(j);
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        if (tid == 0) {
+          sState[4] += __popc(bal[0]) + __popc(bal[1]);
+          sState[5] += __popc(bal[2]) + __popc(bal[3]);
+        }
+      },
+      nothing);
   __syncthreads();
   const int64_t count = min(keep, visible);
   for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
