@@ -49,15 +49,10 @@ __device__ __forceinline__ uint32_t ordered(float f) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-// CTAs an SM holds: shared memory allows 5 at D 64 (42 KB each) and 3 at D 128; the register cap
-// must not be what limits them.
-template <int D>
-constexpr int kMinCtas = D == 64 ? 5 : 3;
-
 template <int D>
 size_t topk_smem_bytes() {
   static_assert(2 * kKeys * D * 2 >= kFastKeep * 4, "the K buffers hold the merge's keys");
-  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 2 * kKeys + 32) * 4;
+  return size_t(kRowsMax * D + 2 * kKeys * D) * 2 + size_t(kBins + 4 * kKeys + 32) * 4;
 }
 
 // Finds, among bins [0, n_bins) counted from the highest, the bin holding the need-th key; warp 0
@@ -215,14 +210,15 @@ __device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32
 }
 
 template <int D>
-__global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(const TopKParams p) {
+__global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams p) {
   constexpr int CH = D / 8;
+  constexpr int NT = kKeys / 8;
   extern __shared__ __align__(128) unsigned char smem[];
   __nv_bfloat16* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
   __nv_bfloat16* sK = sQ + kRowsMax * D;
   uint32_t* hist = reinterpret_cast<uint32_t*>(sK + 2 * kKeys * D);
-  float* sMax = reinterpret_cast<float*>(hist + kBins);  // [2 query halves][kKeys]
-  uint32_t* sState = reinterpret_cast<uint32_t*>(sMax + 2 * kKeys);
+  float* sMax = reinterpret_cast<float*>(hist + kBins);  // [4 warps][kKeys]
+  uint32_t* sState = reinterpret_cast<uint32_t*>(sMax + 4 * kKeys);
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int64_t r = p.n_rows - 1 - int64_t(blockIdx.x);  // longest rows first
@@ -249,23 +245,17 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
       cp_async16(sK + buf * kKeys * D + swz<D>(n, c), p.ks + (ok ? j : 0) * p.k_row + c * 8, ok);
     }
   };
-  // Scores as S^T = K Q^T, so that the max over a key's queries stays mostly inside a thread:
-  // warp (kw, qw) takes keys 32 kw .. +31 of each chunk (two m-tiles, the MMA's rows) against
-  // queries 32 qw .. +31 (four n-tiles), whose B fragments stay in registers for the whole row.
-  // A thread holds 8 queries of each of its 4 keys; two shuffles finish the warp's 32 queries and
-  // sMax the other half.
-  const int kw = warp & 1, qw = warp >> 1;
-  const int g = lane >> 2, lq = 2 * (lane & 3);  // a fragment's row, and its first column
-  const int64_t first_pos = p.q_pos0 + i0;       // the row's first query; query m is at + m
-  uint32_t qf[D / 16][2][4];
+  int64_t pos[2];
+  for (int h = 0; h < 2; ++h) {
+    const int m = warp * 16 + (lane >> 2) + 8 * h;
+    pos[h] = m < rows ? p.q_pos0 + i0 + m : -1;
+  }
+  uint32_t qf[D / 16][4];
   cp_async_wait<0>();
   __syncthreads();
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk)
-#pragma unroll
-    for (int np = 0; np < 2; ++np)
-      ldmatrix_x4(qf[kk][np], sQ + swz<D>(32 * qw + 16 * np + (lane & 7) + ((lane >> 4) << 3),
-                                          kk * 2 + ((lane >> 3) & 1)));
+    ldmatrix_x4(qf[kk], sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 
   // One streaming pass over the row's keys: fn(j, u) for each valid key j (threads 0..63, one key
   // each per chunk, keys ascending across chunks), between barriers.
@@ -283,50 +273,40 @@ __global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(con
       }
       __syncthreads();
       const __nv_bfloat16* kb = sK + buf * kKeys * D;
-      // Fragment (nt, 2h + e) of m-tile mt is key ch * kKeys + 32 kw + 16 mt + 8 h + g against
-      // query 32 qw + 8 nt + lq + e. Query m sees key j when m < rows and j <= first_pos + m;
-      // chunks that every query of a full row sees (all but the last few) skip the test.
-      const bool all_see = rows == kRowsMax && ch * kKeys + kKeys - 1 <= first_pos;
+      float s[NT][4];
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt) {  // one m-tile at a time: 16 accumulators live
-        float s[4][4];
+      for (int t = 0; t < NT; ++t)
+        for (int e = 0; e < 4; ++e) s[t][e] = 0.0f;
 #pragma unroll
-        for (int nt = 0; nt < 4; ++nt)
+      for (int kk = 0; kk < D / 16; ++kk) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-          uint32_t a[4];
-          ldmatrix_x4(a, kb + swz<D>(32 * kw + 16 * mt + (lane & 15), kk * 2 + (lane >> 4)));
-#pragma unroll
-          for (int np = 0; np < 2; ++np) {
-            mma_bf16(s[2 * np], a, qf[kk][np][0], qf[kk][np][1]);
-            mma_bf16(s[2 * np + 1], a, qf[kk][np][2], qf[kk][np][3]);
-          }
+        for (int np = 0; np < NT / 2; ++np) {
+          uint32_t b[4];
+          ldmatrix_x4(b, kb + swz<D>(np * 16 + (lane & 7) + ((lane >> 4) << 3),
+                                     kk * 2 + ((lane >> 3) & 1)));
+          mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
+          mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
         }
+      }
+      // Max over this warp's 16 queries that see each key, then over the 4 warps.
 #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int key = 32 * kw + 16 * mt + 8 * h + g;
-          const int64_t rel = ch * kKeys + key - first_pos;  // the first query m that sees it
-          float v = -INFINITY;
+      for (int t = 0; t < NT; ++t) {
 #pragma unroll
-          for (int nt = 0; nt < 4; ++nt) {
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const int m = 32 * qw + 8 * nt + lq + e;
-              const bool sees = all_see || (m < rows && int64_t(m) >= rel);
-              v = fmaxf(v, sees ? s[nt][2 * h + e] : -INFINITY);
-            }
-          }
-          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-          if ((lane & 3) == 0) sMax[qw * kKeys + key] = v;
+        for (int e = 0; e < 2; ++e) {
+          const int64_t j = ch * kKeys + t * 8 + 2 * (lane & 3) + e;
+          float v = j <= pos[0] ? s[t][e] : -INFINITY;
+          v = fmaxf(v, j <= pos[1] ? s[t][e + 2] : -INFINITY);
+          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 4));
+          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 8));
+          v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 16));
+          if (lane < 4) sMax[warp * kKeys + t * 8 + 2 * lane + e] = v;
         }
       }
       __syncthreads();
       if (tid < kKeys) {
         const int64_t j = ch * kKeys + tid;
-        const float v = fmaxf(sMax[tid], sMax[kKeys + tid]);
+        const float v = fmaxf(fmaxf(sMax[tid], sMax[kKeys + tid]),
+                              fmaxf(sMax[2 * kKeys + tid], sMax[3 * kKeys + tid]));
         // NaN ranks as -inf (as support/select.h); forced keys above +inf's integer.
         const bool forced = j < sink_end || j >= win_begin;
         fn(j, j < visible, forced ? 0xffffffffu : ordered(isnan(v) ? -INFINITY : v));
