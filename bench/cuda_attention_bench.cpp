@@ -300,10 +300,12 @@ int main(int argc, char** argv) try {
             ik(Device::cuda, size_t(n * indexer_dim) * 2);
         spf::cuda_fill_uniform_bf16(iq.data(), n * indexer_dim, 4, -1.0f, 1.0f);
         spf::cuda_fill_uniform_bf16(ik.data(), n * indexer_dim, 5, -1.0f, 1.0f);
-        // The default (two-pass where the candidates fit) and the 4-pass path, in the same run.
-        for (const int64_t cap : {int64_t(0), int64_t(-1)}) {
+        // The default (sampled, else two-pass where the candidates fit), the two-pass path
+        // without sampling, and the 4-pass path alone, in the same run.
+        for (const int path : {0, 1, 2}) {
           spf::IndexerTopKShape is{n, n, 0, indexer_dim, 64, topk};
-          is.candidate_capacity = cap;
+          is.sampled = path == 0;
+          is.candidate_capacity = path == 2 ? -1 : 0;
           Buffer tc(Device::cuda, size_t(is.n_rows() * topk) * 4),
               tn(Device::cuda, size_t(is.n_rows()) * 4);
           const TensorView qv(iq.data(), DType::bf16, {n, indexer_dim}, Device::cuda);
@@ -314,10 +316,14 @@ int main(int argc, char** argv) try {
                                        static_cast<int32_t*>(tn.data()));
               },
               repeats);
-          // FLOPs of one scoring pass over the causal pairs (the kernel makes two or four).
+          // FLOPs of one scoring pass over the causal pairs (the kernel makes 1 + 1/16, two or
+          // four).
           report(ss, n,
                  "indexer d" + std::to_string(indexer_dim) + " top" + std::to_string(topk) +
-                     "/q64" + (cap < 0 ? " 4-pass" : ""),
+                     "/q64" +
+                     (path == 1   ? " two-pass"
+                      : path == 2 ? " 4-pass"
+                                  : ""),
                  1.0, ms, 2.0 * indexer_dim * causal);
         }
       }

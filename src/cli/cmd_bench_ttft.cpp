@@ -123,13 +123,13 @@ struct MethodBackend {
   void clear_timings() {
     if (indexer == nullptr) return;
     (void)indexer->take_timings();
-    (void)indexer->take_topk_fallback_rows();
+    (void)indexer->take_topk_path_rows();
   }
   // Seconds of the calls since the last take (all 0 without an indexer): the indexer's part, the
   // scoring + top-k kernel within it, and the attention kernel's events.
   struct Split {
     double indexer = 0, topk = 0, attention = 0;
-    int64_t topk_fallback_rows = 0;  // rows whose top-k overflowed the two-pass path
+    TopKPathRows topk_rows;  // top-k rows on the 4-pass and the sampled paths
   };
   Split take_split() {
     Split s;
@@ -139,7 +139,7 @@ struct MethodBackend {
       s.topk += t.topk_ms * 1e-3;
       s.attention += t.attention_ms * 1e-3;
     }
-    s.topk_fallback_rows = indexer->take_topk_fallback_rows();
+    s.topk_rows = indexer->take_topk_path_rows();
     return s;
   }
 };
@@ -312,7 +312,10 @@ void run_ttft(const TtftOptions& o) {
             {"attention", parts[2]},      {"indexer", parts[3]},
             {"other", parts[4]},          {"total", b.total_s()},
             {"indexer_topk", split.topk}, {"attention_kernel_events", split.attention}};
-        if (mb.indexer != nullptr) row["indexer_topk_fallback_rows"] = split.topk_fallback_rows;
+        if (mb.indexer != nullptr) {
+          row["indexer_topk_fallback_rows"] = split.topk_rows.four_pass;
+          row["indexer_topk_sampled_rows"] = split.topk_rows.sampled;
+        }
       }
       const double mem = double(cuda_memory_in_use());
       row["device_memory_bytes"] = mem;

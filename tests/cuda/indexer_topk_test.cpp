@@ -98,6 +98,7 @@ std::vector<float> ints(size_t n, uint32_t seed, int lo, int hi) {
 
 struct GpuTopK {
   std::vector<int32_t> cols, counts;
+  int32_t four_pass_rows = 0, sampled_rows = 0;  // the kernel's path counters
 };
 
 GpuTopK run_gpu(const IndexerTopKShape& s, const std::vector<float>& q,
@@ -108,11 +109,20 @@ GpuTopK run_gpu(const IndexerTopKShape& s, const std::vector<float>& q,
   // Poison: every slot must be written.
   const std::vector<int32_t> poison(size_t(rows * s.k), 0x7eadbeef);
   cuda_copy_to_device(dcols.data(), poison.data(), poison.size() * 4);
+  Buffer dpaths(Device::cuda, 8);
+  const int32_t zeros[2] = {0, 0};
+  cuda_copy_to_device(dpaths.data(), zeros, 8);
+  int32_t* paths = static_cast<int32_t*>(dpaths.data());
   cuda_indexer_topk(s, TensorView(dq.data(), DType::bf16, {s.n_q, s.dim}, Device::cuda),
                     TensorView(dk.data(), DType::bf16, {s.n_kv, s.dim}, Device::cuda),
-                    static_cast<int32_t*>(dcols.data()), static_cast<int32_t*>(dcounts.data()));
+                    static_cast<int32_t*>(dcols.data()), static_cast<int32_t*>(dcounts.data()),
+                    nullptr, paths, paths + 1);
   cuda_synchronize();
   GpuTopK g;
+  int32_t got[2] = {-1, -1};
+  cuda_copy_to_host(got, dpaths.data(), 8);
+  g.four_pass_rows = got[0];
+  g.sampled_rows = got[1];
   g.cols.resize(size_t(rows * s.k));
   g.counts.resize(size_t(rows));
   cuda_copy_to_host(g.cols.data(), dcols.data(), g.cols.size() * 4);
@@ -132,9 +142,21 @@ void PrintTo(const TopKCase& c, std::ostream* os) {
 
 class CudaIndexerTopK : public ::testing::TestWithParam<TopKCase> {};
 
-// Each case runs the default two-pass path (0), a candidate capacity so small that most rows
-// overflow it and fall back to the 4-pass path mid-row (8), and the 4-pass path alone (-1).
-constexpr int64_t kCapacities[] = {0, 8, -1};
+// Each case runs the default paths (rows with >= 4096 keys sampled, the others two-pass), the
+// two-pass path without sampling, a candidate capacity so small that most rows overflow it and
+// fall back to the 4-pass path mid-row (8), and the 4-pass path alone (-1).
+struct TopKPath {
+  int64_t cap;
+  bool sampled;
+};
+constexpr TopKPath kPaths[] = {{0, true}, {0, false}, {8, true}, {-1, true}};
+
+void PrintTo(const TopKPath& p, std::ostream* os) {
+  *os << "candidate capacity " << p.cap << (p.sampled ? "" : ", no sampling");
+}
+std::string str(const TopKPath& p) {
+  return ::testing::PrintToString(p);
+}
 
 TEST_P(CudaIndexerTopK, IdenticalToReferenceOnExactInputs) {
   SPF_REQUIRE_CUDA_DEVICE();
@@ -144,14 +166,15 @@ TEST_P(CudaIndexerTopK, IdenticalToReferenceOnExactInputs) {
   const std::vector<float> k = ints(size_t(c.n_kv * c.dim), 2, -3, 3);
   std::vector<int32_t> cols, counts;
   indexer_topk_reference(s, q.data(), k.data(), cols, counts);
-  for (const int64_t cap : kCapacities) {
+  for (const TopKPath& path : kPaths) {
     IndexerTopKShape sc = s;
-    sc.candidate_capacity = cap;
+    sc.candidate_capacity = path.cap;
+    sc.sampled = path.sampled;
     const GpuTopK g = run_gpu(sc, q, k);
-    EXPECT_EQ(g.counts, counts) << "candidate capacity " << cap;
+    EXPECT_EQ(g.counts, counts) << str(path);
     int64_t differing = 0;
     for (size_t i = 0; i < cols.size(); ++i) differing += g.cols[i] != cols[i];
-    EXPECT_EQ(differing, 0) << "slots differing from the reference, candidate capacity " << cap;
+    EXPECT_EQ(differing, 0) << "slots differing from the reference, " << str(path);
   }
 }
 
@@ -167,9 +190,10 @@ TEST_P(CudaIndexerTopK, IdenticalExceptNearTiesOnRandomInputs) {
   test::round_to_bf16(k);
   std::vector<int32_t> cols, counts;
   indexer_topk_reference(s, q.data(), k.data(), cols, counts);
-  for (const int64_t cap : kCapacities) {
+  for (const TopKPath& path : kPaths) {
     IndexerTopKShape s_cap = s;
-    s_cap.candidate_capacity = cap;
+    s_cap.candidate_capacity = path.cap;
+    s_cap.sampled = path.sampled;
     const GpuTopK g = run_gpu(s_cap, q, k);
     ASSERT_EQ(g.counts, counts);
     int64_t rows_differing = 0;
@@ -193,9 +217,10 @@ TEST_P(CudaIndexerTopK, IdenticalExceptNearTiesOnRandomInputs) {
       }
     }
     std::printf(
-        "indexer top-k n_q %lld d %d qb %d k %d cap %lld: %lld of %lld rows differ (near-ties)\n",
-        (long long)c.n_q, c.dim, c.q_block, c.k, (long long)cap, (long long)rows_differing,
-        (long long)s.n_rows());
+        "indexer top-k n_q %lld n_kv %lld d %d qb %d k %d, %s: %lld of %lld rows differ "
+        "(near-ties)\n",
+        (long long)c.n_q, (long long)c.n_kv, c.dim, c.q_block, c.k, str(path).c_str(),
+        (long long)rows_differing, (long long)s.n_rows());
   }
 }
 
@@ -211,7 +236,9 @@ std::vector<TopKCase> topk_cases() {
     }
     v.push_back({1000, 1000, d, 17, 64});
     v.push_back({4097, 4097, d, 64, 2048});
+    v.push_back({256, 16384, d, 1, 300});  // long rows at an offset: the sampled path
   }
+  v.push_back({1024, 16384, 64, 64, 300});
   v.push_back({4097, 4097, 64, 1, 256});
   return v;
 }
@@ -233,6 +260,7 @@ TEST(CudaIndexerTopK, BudgetsWithSinkWindowAndFractionMatchTheReference) {
       {1000, 1000, 1, 0, 0.3, 0, 0},   {100, 1000, 1, 37, 0, 1, 200},
       {1000, 1000, 16, 64, 0, 4, 32},  {1000, 1000, 64, 0, 0.1, 4, 16},
       {4097, 4097, 1, 2048, 0, 4, 64}, {4097, 4097, 64, 0, 0.05, 64, 128},
+      {128, 12000, 1, 0, 0.02, 4, 64}, {512, 12000, 64, 200, 0, 64, 128},  // sampled rows
   };
   for (const int d : {64, 128}) {
     for (const Budgeted& c : cases) {
@@ -246,13 +274,14 @@ TEST(CudaIndexerTopK, BudgetsWithSinkWindowAndFractionMatchTheReference) {
       const std::vector<float> k = ints(size_t(c.n_kv * d), 8, -3, 3);
       std::vector<int32_t> cols, counts;
       indexer_topk_reference(s, q.data(), k.data(), cols, counts);
-      for (const int64_t cap : kCapacities) {
-        s.candidate_capacity = cap;
+      for (const TopKPath& path : kPaths) {
+        s.candidate_capacity = path.cap;
+        s.sampled = path.sampled;
         const GpuTopK g = run_gpu(s, q, k);
         EXPECT_EQ(g.counts, counts)
-            << "n_q " << c.n_q << " d " << d << " qb " << c.q_block << " cap " << cap;
-        EXPECT_EQ(g.cols, cols) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block << " cap "
-                                << cap;
+            << "n_q " << c.n_q << " d " << d << " qb " << c.q_block << ", " << str(path);
+        EXPECT_EQ(g.cols, cols) << "n_q " << c.n_q << " d " << d << " qb " << c.q_block << ", "
+                                << str(path);
       }
     }
   }
@@ -294,6 +323,42 @@ TEST(CudaIndexerTopK, CountsTheRowsThatOverflowTheTwoPassPath) {
     EXPECT_EQ(got_counts, counts);
     EXPECT_EQ(got_cols, cols);
   }
+}
+
+// Long rows take the sampled path (one pass over the keys after a 1/16 sample) and are counted;
+// without sampling none is; the keys are the reference's either way. With equal scores every
+// sampled threshold lets all keys through, more than the candidate slots: each such row falls
+// back to the two-pass path, overflows it too, and ends on the 4-pass path, still exact.
+TEST(CudaIndexerTopK, LongRowsTakeTheSampledPathAndFallBackWhenItOverflows) {
+  SPF_REQUIRE_CUDA_DEVICE();
+  const int64_t n_q = 256, n_kv = 16384;
+  IndexerTopKShape s{n_q, n_kv, n_kv - n_q, 64, 1, 300};
+  const std::vector<float> q = ints(size_t(n_q * 64), 11, -3, 3);
+  const std::vector<float> k = ints(size_t(n_kv * 64), 12, -3, 3);
+  std::vector<int32_t> cols, counts;
+  indexer_topk_reference(s, q.data(), k.data(), cols, counts);
+  for (const bool sampled : {true, false}) {
+    SCOPED_TRACE(sampled);
+    s.sampled = sampled;
+    const GpuTopK g = run_gpu(s, q, k);
+    EXPECT_EQ(g.counts, counts);
+    EXPECT_EQ(g.cols, cols);
+    EXPECT_EQ(g.four_pass_rows, 0);
+    if (sampled) {
+      EXPECT_GE(g.sampled_rows, n_q * 9 / 10) << "rows done on the sampled path";
+    } else {
+      EXPECT_EQ(g.sampled_rows, 0);
+    }
+  }
+
+  IndexerTopKShape e{64, 8192, 8192 - 64, 64, 1, 32};
+  const std::vector<float> ones_q(size_t(64 * 64), 1.0f), ones_k(size_t(8192 * 64), 1.0f);
+  indexer_topk_reference(e, ones_q.data(), ones_k.data(), cols, counts);
+  const GpuTopK g = run_gpu(e, ones_q, ones_k);
+  EXPECT_EQ(g.counts, counts);
+  EXPECT_EQ(g.cols, cols);
+  EXPECT_EQ(g.sampled_rows, 0);
+  EXPECT_EQ(g.four_pass_rows, 64);
 }
 
 // The GPU support goes to the gathered attention kernel without leaving the device and gives what

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "attention/cuda/cuda_check.h"
 #include "attention/cuda/flash_kernel.cuh"
@@ -26,6 +27,8 @@ constexpr int kThreads = 128;
 constexpr int kBins = 4096;
 constexpr int kFastKeep = IndexerTopKShape::kTwoPassMaxKeep;  // rows keeping at most this many keys
                                                               // may take the two-pass path
+constexpr int64_t kSampleStride = 16;      // the sampled path scores every 16th key first
+constexpr int64_t kSampledMinKeys = 4096;  // and is tried on rows with at least this many keys
 
 struct TopKParams {
   IndexerTopKShape shape;  // geometry and the per-row budget (row_keep, forced)
@@ -41,6 +44,8 @@ struct TopKParams {
   uint32_t* scratch;
   int64_t cap;
   int32_t* fallbacks;  // rows that overflowed the two-pass path (null: not counted)
+  int32_t* sampled;    // rows done on the sampled path (null: not counted)
+  bool try_sampled;    // rows long enough try the sampled path first
 };
 
 // Order-preserving map of an f32 to uint32 (larger float -> larger integer).
@@ -48,6 +53,11 @@ __device__ __forceinline__ uint32_t ordered(float f) {
   const uint32_t u = __float_as_uint(f);
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
+
+// CTAs an SM holds: shared memory allows 5 at D 64 (42 KB each) and 3 at D 128; the register cap
+// must not be what limits them.
+template <int D>
+constexpr int kMinCtas = D == 64 ? 5 : 3;
 
 template <int D>
 size_t topk_smem_bytes() {
@@ -96,6 +106,73 @@ __device__ __forceinline__ uint32_t count_below(const int32_t* a, uint32_t n, in
   return lo;
 }
 
+// The need-th largest value t of u[0, n) (1 <= need <= n; device or shared memory), by histogram
+// passes over the array, from pass `first` (0: bits 20..31, 1: 8..19, 2: 0..7) with the higher
+// bits already known to be `prefix` (values whose higher bits differ are skipped, and `above` of
+// them are known to be larger). Writes t and the count of values above it to st[0], st[1]. Called
+// by the whole CTA.
+__device__ void radix_select(const uint32_t* u, uint32_t n, uint32_t need, int first,
+                             uint32_t prefix, uint32_t above, uint32_t* hist, uint32_t* st) {
+  const int tid = threadIdx.x, warp = tid >> 5;
+  constexpr int shifts[3] = {20, 8, 0};
+  constexpr int widths[3] = {12, 12, 8};
+  for (int pass = first; pass < 3; ++pass) {
+    const int sh = shifts[pass], n_bins = 1 << widths[pass], high = sh + widths[pass];
+    for (int b = tid; b < n_bins; b += kThreads) hist[b] = 0;
+    __syncthreads();
+    for (uint32_t c = tid; c < n; c += kThreads) {
+      const uint32_t x = u[c];
+      if (high < 32 && (x >> high) != prefix) continue;
+      atomicAdd(&hist[(x >> sh) & uint32_t(n_bins - 1)], 1u);
+    }
+    __syncthreads();
+    if (warp == 0) find_bin(hist, n_bins, need - above, st);
+    __syncthreads();
+    prefix = (prefix << widths[pass]) | st[0];
+    above += st[1];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) st[0] = prefix, st[1] = above;
+  __syncthreads();
+}
+
+// Of the candidates (ordered scores u, keys j, ascending keys), those above t and the first
+// need_eq equal to it, compacted in key order into dst. Returns how many. Called by the whole CTA;
+// uses st[6], st[7] and st[16..23].
+__device__ uint32_t compact_kept(const uint32_t* cand_u, const int32_t* cand_j, uint32_t n,
+                                 uint32_t t, uint32_t need_eq, uint32_t* st, int32_t* dst) {
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const uint32_t lt_mask = (1u << lane) - 1u;
+  if (tid == 0) st[6] = 0, st[7] = 0;  // candidates equal to t so far, kept so far
+  __syncthreads();
+  for (uint32_t base = 0; base < n; base += kThreads) {
+    const uint32_t c = base + uint32_t(tid);
+    const uint32_t u = c < n ? cand_u[c] : 0u;
+    const bool above_t = c < n && u > t, at_t = c < n && u == t;
+    const uint32_t at_b = __ballot_sync(0xffffffffu, at_t);
+    if (lane == 0) st[16 + warp] = __popc(at_b);
+    __syncthreads();
+    uint32_t at_rank = st[6] + __popc(at_b & lt_mask);
+    for (int w = 0; w < warp; ++w) at_rank += st[16 + w];
+    const bool take = above_t || (at_t && at_rank < need_eq);
+    const uint32_t take_b = __ballot_sync(0xffffffffu, take);
+    if (lane == 0) st[20 + warp] = __popc(take_b);
+    __syncthreads();
+    uint32_t slot = st[7] + __popc(take_b & lt_mask);
+    for (int w = 0; w < warp; ++w) slot += st[20 + w];
+    if (take) dst[slot] = cand_j[c];
+    __syncthreads();
+    if (tid == 0) {
+      st[6] += st[16] + st[17] + st[18] + st[19];
+      st[7] += st[20] + st[21] + st[22] + st[23];
+    }
+    __syncthreads();
+  }
+  const uint32_t kept = st[7];
+  __syncthreads();
+  return kept;
+}
+
 // The rest of a row after the first radix pass, in one more pass over its keys: b is the 12-bit
 // bin of the k-th key, need the keys still to take from it, n_above the keys above it. That pass
 // writes the keys above the bin (ascending) to the row's scratch and the keys inside it, with their
@@ -142,55 +219,12 @@ __device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32
   const uint32_t n_eq = st[4];
   if (n_eq > p.cap) return false;  // the same value in every thread
 
-  // Bits 8..19, then 0..7, of the need-th candidate.
-  for (int i = tid; i < kBins; i += kThreads) hist[i] = 0;
-  __syncthreads();
-  for (uint32_t c = tid; c < n_eq; c += kThreads) atomicAdd(&hist[(cand_u[c] >> 8) & 0xfffu], 1u);
-  __syncthreads();
-  if (warp == 0) find_bin(hist, kBins, need, st);
-  __syncthreads();
-  const uint32_t b2 = st[0], a2 = st[1];
-  __syncthreads();
-  for (int i = tid; i < 256; i += kThreads) hist[i] = 0;
-  __syncthreads();
-  for (uint32_t c = tid; c < n_eq; c += kThreads) {
-    const uint32_t u = cand_u[c];
-    if (((u >> 8) & 0xfffu) == b2) atomicAdd(&hist[u & 0xffu], 1u);
-  }
-  __syncthreads();
-  if (warp == 0) find_bin(hist, 256, need - a2, st);
-  __syncthreads();
-  const uint32_t t_score = (b << 20) | (b2 << 8) | st[0];
-  const uint32_t need_eq = need - a2 - st[1];  // candidates equal to t_score to take, lowest first
-  __syncthreads();
-
-  // The chosen candidates, compacted in key order into sel (the histogram's words: need <= keep).
+  // Bits 8..19, then 0..7, of the need-th candidate; the chosen ones, compacted in key order into
+  // sel (the histogram's words: need <= keep).
+  radix_select(cand_u, n_eq, need, 1, b, 0, hist, st);
+  const uint32_t t_score = st[0], need_eq = need - st[1];  // candidates equal to t_score to take
   int32_t* sel = reinterpret_cast<int32_t*>(hist);
-  if (tid == 0) st[6] = 0, st[7] = 0;  // candidates equal to t_score so far, chosen so far
-  __syncthreads();
-  for (uint32_t base = 0; base < n_eq; base += kThreads) {
-    const uint32_t c = base + uint32_t(tid);
-    const uint32_t u = c < n_eq ? cand_u[c] : 0u;
-    const bool above_t = c < n_eq && u > t_score, at_t = c < n_eq && u == t_score;
-    const uint32_t at_b = __ballot_sync(0xffffffffu, at_t);
-    if (lane == 0) st[16 + warp] = __popc(at_b);
-    __syncthreads();
-    uint32_t at_rank = st[6] + __popc(at_b & lt_mask);
-    for (int w = 0; w < warp; ++w) at_rank += st[16 + w];
-    const bool take = above_t || (at_t && at_rank < need_eq);
-    const uint32_t take_b = __ballot_sync(0xffffffffu, take);
-    if (lane == 0) st[20 + warp] = __popc(take_b);
-    __syncthreads();
-    uint32_t slot = st[7] + __popc(take_b & lt_mask);
-    for (int w = 0; w < warp; ++w) slot += st[20 + w];
-    if (take) sel[slot] = cand_j[c];
-    __syncthreads();
-    if (tid == 0) {
-      st[6] += st[16] + st[17] + st[18] + st[19];
-      st[7] += st[20] + st[21] + st[22] + st[23];
-    }
-    __syncthreads();
-  }
+  compact_kept(cand_u, cand_j, n_eq, t_score, need_eq, st, sel);
 
   // Merge the two ascending, disjoint lists: each key's slot is its rank in its own list plus the
   // keys of the other list below it (both lists in shared memory for the searches).
@@ -209,8 +243,67 @@ __device__ bool two_pass_rest(const TopKParams& p, int64_t r, uint32_t b, uint32
   return true;
 }
 
+// The sampled path: one pass over the row's keys plus 1/kSampleStride of one, instead of two. The
+// scores of every kSampleStride-th key go to the row's candidate slots, and their want-th largest
+// t_s (want: the sample's expected count at or above the row's keep-th score, a quarter more,
+// plus 16) estimates a threshold a little below the keep-th score. One pass then writes every key
+// scoring >= t_s, with its score, as a candidate (ascending); the keep best of them are the row's
+// keys, selected and compacted into out. Exact whenever it succeeds: every key at or above the
+// keep-th score scores >= t_s when at least keep keys do. Returns false, having written nothing to
+// out, when fewer than keep keys score >= t_s (t_s too high) or more than p.cap do; the caller
+// then takes the two-pass path. Needs ceil(visible / kSampleStride) <= p.cap. Called by the whole
+// CTA; st is the kernel's state block.
+template <class StreamEvery>
+__device__ bool sampled_select(const TopKParams& p, int64_t r, uint32_t keep, int64_t visible,
+                               StreamEvery&& stream_every, uint32_t* hist, uint32_t* st,
+                               int32_t* out) {
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const uint32_t lt_mask = (1u << lane) - 1u;
+  uint32_t* cand_u = p.scratch + r * (kFastKeep + 2 * p.cap) + kFastKeep;
+  int32_t* cand_j = reinterpret_cast<int32_t*>(cand_u + p.cap);
+  constexpr int64_t S = kSampleStride;
+  const uint32_t n_s = uint32_t((visible + S - 1) / S);
+  stream_every(
+      std::integral_constant<int64_t, S>{},
+      [&](int64_t j, bool valid, uint32_t u) {
+        if (valid) cand_u[j / S] = u;
+      },
+      [] {});
+  const int64_t expect = (int64_t(keep) * n_s * 5 + 4 * visible - 1) / (4 * visible);
+  radix_select(cand_u, n_s, uint32_t(min(int64_t(n_s), expect + 16)), 0, 0, 0, hist, st);
+  const uint32_t t_s = st[0];
+  uint32_t* bal = st + 8;
+  if (tid == 0) st[4] = 0;  // keys at or above t_s so far
+  __syncthreads();
+  stream_every(
+      std::integral_constant<int64_t, 1>{},
+      [&](int64_t j, bool valid, uint32_t u) {
+        const bool take = valid && u >= t_s;
+        const uint32_t take_b = __ballot_sync(0xffffffffu, take);
+        // Warps 0 and 1 hold keys 0..31 and 32..63 of the chunk; warp 1 counts warp 0's first.
+        if (lane == 0) bal[warp] = take_b;
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        const uint32_t slot = st[4] + (warp == 1 ? __popc(bal[0]) : 0) + __popc(take_b & lt_mask);
+        if (take && slot < p.cap) {
+          cand_u[slot] = u;
+          cand_j[slot] = int32_t(j);
+        }
+        asm volatile("bar.sync 1, 64;" ::: "memory");
+        if (tid == 0) st[4] += __popc(bal[0]) + __popc(bal[1]);
+      },
+      [] {});
+  __syncthreads();
+  const uint32_t n_c = st[4];
+  __syncthreads();
+  if (n_c > p.cap || n_c < keep) return false;  // the same values in every thread
+  radix_select(cand_u, n_c, keep, 0, 0, 0, hist, st);
+  const uint32_t t = st[0], need_eq = keep - st[1];
+  compact_kept(cand_u, cand_j, n_c, t, need_eq, st, out);
+  return true;
+}
+
 template <int D>
-__global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams p) {
+__global__ void __launch_bounds__(kThreads, kMinCtas<D>) indexer_topk_kernel(const TopKParams p) {
   constexpr int CH = D / 8;
   constexpr int NT = kKeys / 8;
   extern __shared__ __align__(128) unsigned char smem[];
@@ -225,7 +318,6 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   const int64_t i0 = r * p.q_block;
   const int rows = int(min(int64_t(p.q_block), p.n_q - i0));
   const int64_t visible = min(p.n_kv, p.q_pos0 + i0 + rows);  // keys the row's last query sees
-  const int64_t n_chunks = (visible + kKeys - 1) / kKeys;
   const int64_t keep = p.shape.row_keep(r);
   const bool take_all = visible <= keep;
   // Forced keys: [0, sink_end) and [win_begin, visible); they outrank every score.
@@ -237,10 +329,11 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
     cp_async16(sQ + swz<D>(m, c), ok ? p.qs + (i0 + m) * p.q_row + c * 8 : p.qs, ok);
   }
   cp_async_commit();
-  auto load_chunk = [&](int64_t ch, int buf) {
+  // Chunk ch of the keys j = 0, S, 2S, ... (S: the stream's key stride) into K buffer buf.
+  auto load_chunk = [&](int64_t ch, int buf, int64_t S) {
     for (int id = tid; id < kKeys * CH; id += kThreads) {
       const int n = id / CH, c = id % CH;
-      const int64_t j = ch * kKeys + n;
+      const int64_t j = (ch * kKeys + n) * S;
       const bool ok = j < p.n_kv;
       cp_async16(sK + buf * kKeys * D + swz<D>(n, c), p.ks + (ok ? j : 0) * p.k_row + c * 8, ok);
     }
@@ -257,15 +350,18 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
   for (int kk = 0; kk < D / 16; ++kk)
     ldmatrix_x4(qf[kk], sQ + swz<D>(warp * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 
-  // One streaming pass over the row's keys: fn(j, u) for each valid key j (threads 0..63, one key
-  // each per chunk, keys ascending across chunks), between barriers.
-  auto stream = [&](auto&& fn, auto&& after_chunk) {
-    if (n_chunks > 0) load_chunk(0, 0);
+  // One streaming pass over the row's keys j = 0, S, 2S, ... (S = stride, a compile-time constant;
+  // 1: every key): fn(j, valid, u) for each (threads 0..63, one key each per chunk, keys ascending
+  // across chunks), between barriers.
+  auto stream_every = [&](auto stride, auto&& fn, auto&& after_chunk) {
+    constexpr int64_t S = decltype(stride)::value;
+    const int64_t n_chunks = ((visible + S - 1) / S + kKeys - 1) / kKeys;
+    if (n_chunks > 0) load_chunk(0, 0, S);
     cp_async_commit();
     for (int64_t ch = 0; ch < n_chunks; ++ch) {
       const int buf = int(ch & 1);
       if (ch + 1 < n_chunks) {
-        load_chunk(ch + 1, buf ^ 1);
+        load_chunk(ch + 1, buf ^ 1, S);
         cp_async_commit();
         cp_async_wait<1>();
       } else {
@@ -293,7 +389,7 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
       for (int t = 0; t < NT; ++t) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const int64_t j = ch * kKeys + t * 8 + 2 * (lane & 3) + e;
+          const int64_t j = (ch * kKeys + t * 8 + 2 * (lane & 3) + e) * S;
           float v = j <= pos[0] ? s[t][e] : -INFINITY;
           v = fmaxf(v, j <= pos[1] ? s[t][e + 2] : -INFINITY);
           v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 4));
@@ -304,7 +400,7 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
       }
       __syncthreads();
       if (tid < kKeys) {
-        const int64_t j = ch * kKeys + tid;
+        const int64_t j = (ch * kKeys + tid) * S;
         const float v = fmaxf(fmaxf(sMax[tid], sMax[kKeys + tid]),
                               fmaxf(sMax[2 * kKeys + tid], sMax[3 * kKeys + tid]));
         // NaN ranks as -inf (as support/select.h); forced keys above +inf's integer.
@@ -314,6 +410,9 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
       after_chunk();
       __syncthreads();  // the K buffer and sMax are reused next chunk
     }
+  };
+  auto stream = [&](auto&& fn, auto&& after_chunk) {
+    stream_every(std::integral_constant<int64_t, 1>{}, fn, after_chunk);
   };
   auto nothing = [] {};
 
@@ -345,15 +444,25 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
     __syncthreads();
   };
   int32_t* out = p.cols + r * int64_t(p.k);
+  auto finish = [&](int64_t count) {  // pads the row and writes its count
+    for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
+    if (tid == 0) p.counts[r] = int32_t(count);
+  };
   if (!take_all) {
-    radix_pass(0);
     const bool tries_two_pass = p.scratch != nullptr && keep <= kFastKeep;
+    const bool tries_sampled = tries_two_pass && p.try_sampled && visible >= kSampledMinKeys &&
+                               (visible + kSampleStride - 1) / kSampleStride <= p.cap &&
+                               2 * keep + 512 <= p.cap;
+    if (tries_sampled &&
+        sampled_select(p, r, uint32_t(keep), visible, stream_every, hist, sState, out)) {
+      finish(keep);
+      if (tid == 0 && p.sampled != nullptr) atomicAdd(p.sampled, 1);
+      return;
+    }
+    radix_pass(0);
     if (tries_two_pass && two_pass_rest(p, r, prefix, need, n_above, stream, hist, sState,
                                         reinterpret_cast<int32_t*>(sK), out)) {
-      // Done in two passes: the keys and the count are written.
-      const int64_t count = keep;
-      for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
-      if (tid == 0) p.counts[r] = int32_t(count);
+      finish(keep);  // done in two passes: the keys are written
       return;
     }
     if (tries_two_pass && tid == 0 && p.fallbacks != nullptr) atomicAdd(p.fallbacks, 1);
@@ -394,16 +503,14 @@ __global__ void __launch_bounds__(kThreads) indexer_topk_kernel(const TopKParams
       },
       nothing);
   __syncthreads();
-  const int64_t count = min(keep, visible);
-  for (int64_t s = count + tid; s < p.k; s += kThreads) out[s] = -1;
-  if (tid == 0) p.counts[r] = int32_t(count);
+  finish(min(keep, visible));
 }
 
 }  // namespace
 
 void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
                        const TensorView& k_idx, int32_t* cols, int32_t* counts, void* stream,
-                       int32_t* fallback_rows) {
+                       int32_t* fallback_rows, int32_t* sampled_rows) {
   shape.validate();
   SPF_CHECK(shape.dim == 64 || shape.dim == 128, "indexer top-k: dim ", shape.dim,
             " has no GPU kernel (64, 128)");
@@ -427,6 +534,8 @@ void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
   p.cols = cols;
   p.counts = counts;
   p.fallbacks = fallback_rows;
+  p.sampled = sampled_rows;
+  p.try_sampled = shape.sampled;
   SPF_CHECK(p.n_rows < (int64_t(1) << 31), "indexer top-k: too many rows");
   // The two-pass path's per-row scratch (IndexerTopKShape::two_pass_row_bytes), stream-ordered;
   // without memory pools on the device every row takes the 4-pass path.

@@ -24,8 +24,12 @@
 // ascending lists are merged. When the bin holds more keys than the scratch has slots, or k is
 // wider, the row takes the 4-pass path: two more radix passes (12 + 8 bits) narrow the k-th score
 // to an exact 32-bit threshold and a fourth pass emits the keys above it, plus the lowest-index
-// keys equal to it, in ascending order. Both paths select the same keys. Recomputing the scores
-// per pass saves all global memory traffic but q, k, the output and the candidates.
+// keys equal to it, in ascending order. Sampled path, tried first by rows of >= 4096 keys whose
+// sample fits the candidate slots: a pass over every 16th key estimates a threshold just below the
+// k-th score, and a single full pass writes the keys above it as candidates, among which the k
+// best are selected exactly; when too few or too many keys pass the threshold the row goes on to
+// the two-pass path. All paths select the same keys. Recomputing the scores per pass saves all
+// global memory traffic but q, k, the output and the candidates.
 //
 // Exactness: the MMA sums in its own order, so GPU and CPU scores of general inputs may differ in
 // the last bits and swap keys whose scores are within that rounding of the k-th score. With
@@ -61,6 +65,9 @@ struct IndexerTopKShape {
   // Candidate slots per row of the two-pass path (see the kernel): 0 picks the default, > 0 sets
   // it (the tests force overflows with small values), < 0 keeps every row on the 4-pass path.
   int64_t candidate_capacity = 0;
+  // Rows with enough keys try the sampled path first (the kernel's comment); false: they start on
+  // the two-pass path (the tests compare the paths).
+  bool sampled = true;
 
   SPF_HOST_DEVICE int64_t n_rows() const { return (n_q + q_block - 1) / q_block; }
   bool has_budget() const { return budget_k > 0 || fraction > 0.0 || sink > 0 || window > 0; }
@@ -114,12 +121,14 @@ struct IndexerTopKShape {
 };
 
 // q_idx bf16 [n_q][dim], k_idx bf16 [n_kv][dim] (device, rows packed); cols / counts device arrays
-// of n_rows * k and n_rows int32. On a cudaStream_t (null: the default stream). fallback_rows (a
-// device int32, optional): incremented once per row that tried the two-pass path and overflowed
-// its candidate slots, so took the 4-pass path (the cost diagnostic of concentrated scores).
+// of n_rows * k and n_rows int32. On a cudaStream_t (null: the default stream). Optional device
+// int32 counters, the cost diagnostics of the data-dependent paths: fallback_rows is incremented
+// once per row that tried the two-pass path and overflowed its candidate slots, so took the
+// 4-pass path; sampled_rows once per row done on the sampled path.
 void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
                        const TensorView& k_idx, int32_t* cols, int32_t* counts,
-                       void* stream = nullptr, int32_t* fallback_rows = nullptr);
+                       void* stream = nullptr, int32_t* fallback_rows = nullptr,
+                       int32_t* sampled_rows = nullptr);
 
 // The CPU reference: f32 scores summed in index order, the same selection rule (forced keys first,
 // then higher score, then lower index). q [n_q][dim], k [n_kv][dim] host f32. cols [n_rows][k]

@@ -58,15 +58,16 @@ struct CudaIndexerBackend::Impl {
   CallTimer timer;
   std::function<void(const AttentionCall&, const DeviceSupportView&)> observer;
   Buffer key_f32, head_f32, mix_f32, q_bf16, cols, counts, x_copy;
-  Buffer fallbacks;  // one device int32 (timing on): top-k rows that took the 4-pass path
+  // Two device int32s (timing on): top-k rows that took the 4-pass path, and the sampled path.
+  Buffer path_counts;
 
-  int32_t* fallback_counter() {
+  int32_t* path_counter(int which) {
     if (!options.timing) return nullptr;
-    if (fallbacks.bytes() == 0) {
-      fallbacks = Buffer(Device::cuda, sizeof(int32_t));
-      SPF_CUDA_CHECK(cudaMemset(fallbacks.data(), 0, sizeof(int32_t)));
+    if (path_counts.bytes() == 0) {
+      path_counts = Buffer(Device::cuda, 2 * sizeof(int32_t));
+      SPF_CUDA_CHECK(cudaMemset(path_counts.data(), 0, 2 * sizeof(int32_t)));
     }
-    return static_cast<int32_t*>(fallbacks.data());
+    return static_cast<int32_t*>(path_counts.data()) + which;
   }
 
   Impl(const IndexerWeights& w, CudaIndexerOptions o, CudaExecutor& e)
@@ -205,7 +206,7 @@ struct CudaIndexerBackend::Impl {
         kg.stride[0] = int64_t(G) * d;
         cuda_indexer_topk(t, TensorView(qg, DType::bf16, {s.shape.n_q, d}, Device::cuda), kg,
                           cl + int64_t(g) * rows * width, ct + int64_t(g) * rows, s.stream,
-                          fallback_counter());
+                          path_counter(0), path_counter(1));
         if (options.timing) timer.mark(CallTimer::Part::topk);
       }
       DeviceSupportView v;
@@ -272,13 +273,13 @@ std::vector<IndexerCallTiming> CudaIndexerBackend::take_timings() {
   return impl_->timer.take();
 }
 
-int64_t CudaIndexerBackend::take_topk_fallback_rows() {
-  if (impl_->fallbacks.bytes() == 0) return 0;
-  int32_t n = 0;
+TopKPathRows CudaIndexerBackend::take_topk_path_rows() {
+  if (impl_->path_counts.bytes() == 0) return {};
+  int32_t n[2] = {0, 0};
   SPF_CUDA_CHECK(cudaDeviceSynchronize());
-  SPF_CUDA_CHECK(cudaMemcpy(&n, impl_->fallbacks.data(), sizeof n, cudaMemcpyDeviceToHost));
-  SPF_CUDA_CHECK(cudaMemset(impl_->fallbacks.data(), 0, sizeof(int32_t)));
-  return n;
+  SPF_CUDA_CHECK(cudaMemcpy(n, impl_->path_counts.data(), sizeof n, cudaMemcpyDeviceToHost));
+  SPF_CUDA_CHECK(cudaMemset(impl_->path_counts.data(), 0, sizeof n));
+  return {n[0], n[1]};
 }
 
 void CudaIndexerBackend::set_support_observer(

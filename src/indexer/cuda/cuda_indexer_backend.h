@@ -44,6 +44,12 @@
 
 namespace spf {
 
+// Top-k rows by path: those that overflowed the two-pass path's candidate slots and took the
+// 4-pass path, and those done on the sampled path.
+struct TopKPathRows {
+  int64_t four_pass = 0, sampled = 0;
+};
+
 struct CudaIndexerOptions {
   Budget budget = Budget::top_k(2048);         // top_k or fraction, optional sink / window
   LayerSelection sparse_layers;                // default: every attention layer
@@ -69,9 +75,9 @@ class CudaIndexerBackend : public AttentionBackend {
 
   // With options().timing: the calls since the last take, oldest first (waits for the GPU).
   std::vector<IndexerCallTiming> take_timings();
-  // With timing on: the top-k rows that overflowed the two-pass path's candidate slots and took
-  // the 4-pass path, summed over the calls since the last take (synchronizes; 0 without timing).
-  int64_t take_topk_fallback_rows();
+  // With timing on: the top-k rows of the data-dependent paths (attention/cuda/indexer_topk.h),
+  // summed over the calls since the last take (synchronizes; zeros without timing).
+  TopKPathRows take_topk_path_rows();
   // Called with every device support before it is executed (per query slice, with the slice's
   // call), for tests and export. Must not keep the view.
   void set_support_observer(
