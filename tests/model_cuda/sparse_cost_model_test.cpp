@@ -52,6 +52,9 @@ TEST(SparseCostModel, StoresAndReloadsEntries) {
   k.kernel = "wgmma";  // measured with another attention kernel: not reused
   EXPECT_FALSE(r.find(k).has_value());
   k.kernel.clear();
+  k.topk = "two-pass";  // or another revision of the top-k kernel
+  EXPECT_FALSE(r.find(k).has_value());
+  k.topk.clear();
   k.q_block = 1;
   EXPECT_FALSE(r.find(k).has_value());
   std::ofstream(path) << "{\"entries\": 3}";

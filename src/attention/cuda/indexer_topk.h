@@ -125,6 +125,10 @@ struct IndexerTopKShape {
 // int32 counters, the cost diagnostics of the data-dependent paths: fallback_rows is incremented
 // once per row that tried the two-pass path and overflowed its candidate slots, so took the
 // 4-pass path; sampled_rows once per row done on the sampled path.
+// The kernel's revision: its costs change with it, so measurements of it (the dense fallback's
+// cost model) name it and are not reused across revisions.
+inline constexpr const char* kIndexerTopKRevision = "sampled-1";
+
 void cuda_indexer_topk(const IndexerTopKShape& shape, const TensorView& q_idx,
                        const TensorView& k_idx, int32_t* cols, int32_t* counts,
                        void* stream = nullptr, int32_t* fallback_rows = nullptr,

@@ -13,6 +13,7 @@
 #include "attention/cuda/cuda_check.h"
 #include "attention/cuda/cuda_executor.h"
 #include "attention/cuda/fill.h"
+#include "attention/cuda/indexer_topk.h"
 #include "attention/side_cache.h"
 #include "core/atomic_file.h"
 #include "core/buffer.h"
@@ -26,6 +27,7 @@ std::string SparseCostKey::str() const {
   s << device << "|" << n_heads << "/" << n_kv_heads << "/" << head_dim << "|" << indexer << "|"
     << budget << "|q_block" << q_block;
   if (!kernel.empty()) s << "|" << kernel;
+  if (!topk.empty()) s << "|topk " << topk;
   return s.str();
 }
 
@@ -81,6 +83,7 @@ SparseCostKey sparse_cost_key(const IndexerConfig& indexer, const CudaIndexerOpt
   k.budget = options.budget.str();
   k.q_block = options.q_block;
   k.kernel = kernel_name(cuda_executor().kernel_for(head_dim));
+  k.topk = kIndexerTopKRevision;
   return k;
 }
 

@@ -26,9 +26,10 @@ struct SparseCostKey {
   std::string indexer;  // IndexerConfig::variant() and d_idx
   std::string budget;   // Budget::str()
   int q_block = 1;
-  // The attention kernel dense calls of this head_dim take (CudaAttentionKernel's name): an
-  // entry measured with another kernel is not reused.
+  // The attention kernel dense calls of this head_dim take (CudaAttentionKernel's name) and the
+  // indexer top-k kernel's revision: an entry measured with other kernels is not reused.
   std::string kernel;
+  std::string topk;
   std::string str() const;
 };
 
