@@ -58,6 +58,7 @@ struct TtftOptions {
   int q_block = 64;
   std::string cost_model;  // "": $HOME/.cache/spf/sparse-cost.json
   std::string attention_kernel = "auto";
+  std::string gemm_tuning = "measured";
   std::string json_out, markdown_out;
   bool breakdown = true;
 };
@@ -251,6 +252,7 @@ void run_ttft(const TtftOptions& o) {
     SPF_CHECK(model != nullptr, "--model: the CUDA model factory returned another model type");
     model_name = resolve_model(o.model);
   }
+  model->set_gemm_autotune(o.gemm_tuning == "measured");
   const ModelConfig& cfg = model->config();
   const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
   SPF_CHECK(longest <= cfg.max_context, "--lengths: ", longest, " exceeds the model's context of ",
@@ -344,6 +346,9 @@ void run_ttft(const TtftOptions& o) {
                         {"indexer", o.indexer.empty() ? "random-init" : o.indexer},
                         {"q_block", o.q_block},
                         {"attention_kernel", kernel_name(cuda_executor().kernel_for(cfg.head_dim))},
+                        {"gemm_tuning", o.gemm_tuning},
+                        {"gemm_shapes_measured", model->gemm_tuning_counts().first},
+                        {"gemm_shapes_changed", model->gemm_tuning_counts().second},
                         {"weight_bytes", model->weight_bytes()},
                         {"layers", cfg.n_layers},
                         {"attention_layers", cfg.n_attention_layers()},
@@ -414,6 +419,11 @@ void add_bench_ttft(CLI::App& bench) {
   sub->add_option("--attention-kernel", o->attention_kernel,
                   "Flash kernel of every attention call: auto (wgmma on Hopper), mma, wgmma")
       ->check(CLI::IsMember({"auto", "mma", "wgmma"}))
+      ->capture_default_str();
+  sub->add_option("--gemm-tuning", o->gemm_tuning,
+                  "cuBLASLt algorithm per GEMM shape: measured (the fastest of the heuristic's "
+                  "first 8, timed on the first run) or heuristic (its first choice)")
+      ->check(CLI::IsMember({"measured", "heuristic"}))
       ->capture_default_str();
   sub->add_flag("!--no-breakdown", o->breakdown, "Skip the synchronised per-part run");
   sub->add_option("--json", o->json_out, "Write every run as JSON");

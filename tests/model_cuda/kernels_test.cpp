@@ -66,9 +66,8 @@ struct GemmCase {
   float beta;
 };
 
-TEST(CudaGemm, MatchesReference) {
-  SKIP_WITHOUT_GPU();
-  cuda::GemmEngine engine;
+// Runs every case twice on engine (the second run reuses the shape's plan) against the reference.
+void expect_gemm_cases_match(cuda::GemmEngine& engine) {
   const GemmCase cases[] = {{1, 64, 64, 0, DType::bf16, 0},     {17, 96, 128, 0, DType::f32, 0},
                             {64, 48, 40, 0, DType::f32, 1},     {333, 200, 72, 0, DType::bf16, 0},
                             {100, 64, 256, 160, DType::f32, 1}, {5, 8, 1000, 0, DType::f32, 0}};
@@ -87,33 +86,58 @@ TEST(CudaGemm, MatchesReference) {
     cuda::gemm_reference(a, x.data(), w.data(), ref.data());
     Buffer dx = upload(x), dw = upload(w);
     Buffer dy(Device::cuda, size_t(c.m * ldy) * 4);
-    if (c.y == DType::f32) {
-      cuda_copy_to_device(dy.data(), start.data(), start.size() * 4);
-    } else {
-      std::vector<uint16_t> b(start.size());
-      for (size_t i = 0; i < b.size(); ++i) b[i] = f32_to_bf16(start[i]);
-      cuda_copy_to_device(dy.data(), b.data(), b.size() * 2);
-    }
     a.x = dx.data();
     a.w = dw.data();
     a.y = dy.data();
-    engine.run(a);
-    cuda_synchronize();
-    std::vector<float> got;
-    if (c.y == DType::f32) {
-      got = download<float>(dy, start.size());
-    } else {
-      got = to_f32(download<uint16_t>(dy, start.size()));
+    for (int run = 0; run < 2; ++run) {
+      // The same start each run: an accumulating output must not see the first run.
+      if (c.y == DType::f32) {
+        cuda_copy_to_device(dy.data(), start.data(), start.size() * 4);
+      } else {
+        std::vector<uint16_t> b(start.size());
+        for (size_t i = 0; i < b.size(); ++i) b[i] = f32_to_bf16(start[i]);
+        cuda_copy_to_device(dy.data(), b.data(), b.size() * 2);
+      }
+      engine.run(a);
+      cuda_synchronize();
+      std::vector<float> got;
+      if (c.y == DType::f32) {
+        got = download<float>(dy, start.size());
+      } else {
+        got = to_f32(download<uint16_t>(dy, start.size()));
+      }
+      const double e = rel_err(got, ref);
+      std::printf("gemm m=%lld n=%lld k=%lld %s beta=%g run %d rel_err %.3g\n", (long long)c.m,
+                  (long long)c.n, (long long)c.k, dtype_name(c.y), c.beta, run, e);
+      EXPECT_LE(e, c.y == DType::bf16 ? 8e-3 : 1e-4);
+      // Columns beyond n in a strided output are untouched.
+      for (int64_t i = 0; i < c.m; ++i)
+        for (int64_t j = c.n; j < ldy; ++j)
+          ASSERT_EQ(got[size_t(i * ldy + j)], start[size_t(i * ldy + j)]);
     }
-    const double e = rel_err(got, ref);
-    std::printf("gemm m=%lld n=%lld k=%lld %s beta=%g rel_err %.3g\n", (long long)c.m,
-                (long long)c.n, (long long)c.k, dtype_name(c.y), c.beta, e);
-    EXPECT_LE(e, c.y == DType::bf16 ? 8e-3 : 1e-4);
-    // Columns beyond n in a strided output are untouched.
-    for (int64_t i = 0; i < c.m; ++i)
-      for (int64_t j = c.n; j < ldy; ++j)
-        ASSERT_EQ(got[size_t(i * ldy + j)], start[size_t(i * ldy + j)]);
   }
+}
+
+TEST(CudaGemm, MatchesReference) {
+  SKIP_WITHOUT_GPU();
+  cuda::GemmEngine engine;
+  expect_gemm_cases_match(engine);
+  EXPECT_EQ(engine.tuning_counts().measured, 0);
+}
+
+// Measured tuning on every shape (min_flops 0): the timing runs write the output many times, and
+// an accumulating output is restored before the real run, so each result is still y0 + x w^T.
+TEST(CudaGemm, MeasuredTuningMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  cuda::GemmTuning t;
+  t.measure = true;
+  t.min_flops = 0;
+  cuda::GemmEngine engine(t);
+  expect_gemm_cases_match(engine);
+  const cuda::GemmEngine::TuningCounts n = engine.tuning_counts();
+  std::printf("measured %lld shapes, %lld changed\n", (long long)n.measured, (long long)n.changed);
+  EXPECT_GT(n.measured, 0);  // cuBLASLt offers several algorithms for most of these shapes
+  EXPECT_LE(n.measured, 6);  // once per shape, not per run
 }
 
 // The general form on f32 operands, every transpose combination, strided operands and an

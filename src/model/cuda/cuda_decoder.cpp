@@ -60,6 +60,7 @@ class CudaDecoder final : public CudaModel {
  public:
   CudaDecoder(const ModelConfig& cfg, cuda::DeviceDecoderWeights w, CudaModelOptions options)
       : cfg_(cfg), w_(std::move(w)), options_(options) {
+    set_gemm_autotune(options.gemm_autotune);
     const RopeConfig& r = cfg_.rope;
     const std::vector<float> inv =
         ops::rope_inv_freq(r.rotary_dim, r.theta, r.type.c_str(), r.factor, r.low_freq_factor,
@@ -119,6 +120,16 @@ class CudaDecoder final : public CudaModel {
   }
   size_t weight_bytes() const override { return w_.bytes; }
   void set_time_parts(bool on) override { options_.time_parts = on; }
+  void set_gemm_autotune(bool on) override {
+    options_.gemm_autotune = on;
+    cuda::GemmTuning t;
+    t.measure = on;
+    gemm_.set_tuning(t);
+  }
+  std::pair<int64_t, int64_t> gemm_tuning_counts() const override {
+    const cuda::GemmEngine::TuningCounts c = gemm_.tuning_counts();
+    return {c.measured, c.changed};
+  }
 
  private:
   // What one chunk's layers share.

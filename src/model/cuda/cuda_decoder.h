@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "model/model.h"
 
@@ -28,6 +29,10 @@ class TensorSource;
 
 struct CudaModelOptions {
   bool time_parts = false;
+  // Pick each GEMM shape's cuBLASLt algorithm by timing its candidates on the first run
+  // (model/cuda/gemm.h: faster, but the pick may vary between processes, and so may the last bits
+  // of the results). Off: the heuristic's first choice, the same every run.
+  bool gemm_autotune = false;
 };
 
 // Seconds by part, summed over forward() calls since the last reset (time_parts only).
@@ -47,6 +52,10 @@ class CudaModel : public Model {
   virtual size_t weight_bytes() const = 0;
   // Switches CudaModelOptions::time_parts for later forward() calls.
   virtual void set_time_parts(bool on) = 0;
+  // Switches CudaModelOptions::gemm_autotune for GEMM shapes not yet run.
+  virtual void set_gemm_autotune(bool on) = 0;
+  // GEMM shapes whose algorithm was timed, and how many of them left the heuristic's choice.
+  virtual std::pair<int64_t, int64_t> gemm_tuning_counts() const = 0;
 };
 
 // Device memory in use on the current GPU (total - free, all processes), and its name.

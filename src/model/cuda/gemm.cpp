@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -26,11 +27,28 @@ namespace {
 // 32 MiB: what cuBLASLt's heuristics ask for at most on Hopper for large bf16 shapes.
 constexpr size_t kWorkspace = size_t(32) << 20;
 
-// One shape's descriptors and chosen algorithm, built on first use.
+// One shape's descriptors and chosen algorithm, built on first use; `candidates` are kept until
+// the first run has timed them (measuring engines only).
 struct Plan {
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  std::vector<cublasLtMatmulAlgo_t> candidates;
+};
+
+// Destroys a CUDA event pair on every path out of the timing.
+struct EventPair {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  EventPair() {
+    SPF_CUDA_CHECK(cudaEventCreate(&start));
+    SPF_CUDA_CHECK(cudaEventCreate(&stop));
+  }
+  ~EventPair() {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
 };
 
 // Everything a plan depends on: m, n, k, lda, ldb, ldc, trans_a, trans_b, in/out dtypes,
@@ -77,6 +95,8 @@ struct GemmEngine::Impl {
   cublasLtHandle_t handle = nullptr;
   Buffer workspace;
   std::map<Key, Plan> plans;
+  GemmTuning tuning;
+  TuningCounts counts;
 
   ~Impl() {
     for (auto& [key, p] : plans) {
@@ -138,20 +158,74 @@ struct GemmEngine::Impl {
         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, al_c}};
     for (const auto& [attr, al] : aligns)
       SPF_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &al, sizeof(al)));
-    cublasLtMatmulHeuristicResult_t result{};
+    const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+    const bool measure = tuning.measure && tuning.candidates > 1 && flops >= tuning.min_flops;
+    std::vector<cublasLtMatmulHeuristicResult_t> results(size_t(measure ? tuning.candidates : 1));
     int found = 0;
-    const cublasStatus_t st =
-        cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+    const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(
+        handle, p.op, p.a, p.b, p.c, p.c, pref, int(results.size()), results.data(), &found);
     cublasLtMatmulPreferenceDestroy(pref);
     SPF_CHECK(st == CUBLAS_STATUS_SUCCESS && found > 0, "cuBLASLt has no algorithm for the ",
               dtype_name(g.in_dtype), " GEMM m=", g.m, " n=", g.n, " k=", g.k, " (status ", int(st),
               ")");
-    p.algo = result.algo;
+    p.algo = results[0].algo;
+    if (measure && found > 1)
+      for (int i = 0; i < found; ++i)
+        if (results[size_t(i)].state == CUBLAS_STATUS_SUCCESS)
+          p.candidates.push_back(results[size_t(i)].algo);
     return plans.emplace(key, p).first->second;
+  }
+
+  cublasStatus_t launch(const Plan& p, const cublasLtMatmulAlgo_t& algo, const MatmulArgs& g,
+                        cudaStream_t stream) {
+    return cublasLtMatmul(handle, p.op, &g.alpha, g.b, p.a, g.a, p.b, &g.beta, g.c, p.c, g.c, p.c,
+                          &algo, workspace.data(), kWorkspace, stream);
+  }
+
+  // Times p's candidates on g's operands and keeps the fastest. An accumulating C is copied first
+  // and restored after, so the caller's run that follows sees the C it passed; without the memory
+  // for that copy the heuristic's choice stays.
+  void measure(Plan& p, const MatmulArgs& g, cudaStream_t stream) {
+    std::vector<cublasLtMatmulAlgo_t> candidates;
+    candidates.swap(p.candidates);
+    const size_t c_bytes = size_t((g.m - 1) * g.ldc + g.n) * size_t(dtype_size(g.c_dtype));
+    void* saved = nullptr;
+    if (g.beta != 0.0f) {
+      if (cudaMallocAsync(&saved, c_bytes, stream) != cudaSuccess) {
+        (void)cudaGetLastError();  // clear the allocation error; the heuristic's choice stays
+        return;
+      }
+      SPF_CUDA_CHECK(cudaMemcpyAsync(saved, g.c, c_bytes, cudaMemcpyDeviceToDevice, stream));
+    }
+    const cublasLtMatmulAlgo_t first = p.algo;
+    EventPair ev;
+    float best = INFINITY;
+    for (const cublasLtMatmulAlgo_t& algo : candidates) {
+      if (launch(p, algo, g, stream) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up, or unusable
+      SPF_CUDA_CHECK(cudaEventRecord(ev.start, stream));
+      bool ok = true;
+      for (int r = 0; r < tuning.repeats && ok; ++r)
+        ok = launch(p, algo, g, stream) == CUBLAS_STATUS_SUCCESS;
+      SPF_CUDA_CHECK(cudaEventRecord(ev.stop, stream));
+      SPF_CUDA_CHECK(cudaEventSynchronize(ev.stop));
+      float ms = 0;
+      SPF_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
+      if (ok && ms < best) {
+        best = ms;
+        p.algo = algo;
+      }
+    }
+    if (saved != nullptr) {
+      SPF_CUDA_CHECK(cudaMemcpyAsync(g.c, saved, c_bytes, cudaMemcpyDeviceToDevice, stream));
+      SPF_CUDA_CHECK(cudaFreeAsync(saved, stream));
+    }
+    ++counts.measured;
+    if (std::memcmp(&first, &p.algo, sizeof(first)) != 0) ++counts.changed;
   }
 };
 
-GemmEngine::GemmEngine() : impl_(std::make_unique<Impl>()) {
+GemmEngine::GemmEngine(GemmTuning tuning) : impl_(std::make_unique<Impl>()) {
+  impl_->tuning = tuning;
   SPF_CUBLAS_CHECK(cublasLtCreate(&impl_->handle));
   impl_->workspace = Buffer(Device::cuda, kWorkspace);
 }
@@ -178,9 +252,17 @@ void GemmEngine::run(const GemmArgs& g, void* stream) {
 void GemmEngine::matmul(const MatmulArgs& args, void* stream) {
   const MatmulArgs g = resolved(args);
   Plan& p = impl_->plan(g);
-  SPF_CUBLAS_CHECK(cublasLtMatmul(impl_->handle, p.op, &g.alpha, g.b, p.a, g.a, p.b, &g.beta, g.c,
-                                  p.c, g.c, p.c, &p.algo, impl_->workspace.data(), kWorkspace,
-                                  static_cast<cudaStream_t>(stream)));
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (!p.candidates.empty()) impl_->measure(p, g, s);
+  SPF_CUBLAS_CHECK(impl_->launch(p, p.algo, g, s));
+}
+
+void GemmEngine::set_tuning(const GemmTuning& t) {
+  impl_->tuning = t;
+}
+
+GemmEngine::TuningCounts GemmEngine::tuning_counts() const {
+  return impl_->counts;
 }
 
 void gemm_reference(const GemmArgs& g, const uint16_t* x, const uint16_t* w, float* y) {

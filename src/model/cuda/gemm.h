@@ -5,8 +5,14 @@
 // X and W bf16 row-major (W in the checkpoint's [out][in] layout), fp32 accumulation, Y bf16 or
 // f32 (beta = 1 with an f32 Y fuses the residual add of a layer's output projection). Row strides
 // ldx / ldy (in elements) allow writing into column slices. A GemmEngine owns one cuBLASLt handle
-// and workspace and caches the algorithm picked per shape, so repeated forwards pay the heuristic
+// and workspace and caches the algorithm picked per shape, so repeated forwards pay the choice
 // once. Not thread-safe: one engine per stream.
+//
+// The choice is cuBLASLt's first heuristic result, or with GemmTuning::measure the fastest of its
+// first few, timed on the call's own operands on the shape's first run (an accumulating output is
+// saved and restored around the timing, so the call's result is unchanged). Timing picks by noise
+// between near-equal algorithms, whose roundings differ: a measuring engine's results may differ
+// in the last bits from one process to the next. Benchmarks measure; evaluation does not.
 //
 // matmul() is the general row-major form behind it (the indexer trainer's backward needs the
 // transposes and f32 operands):
@@ -55,9 +61,17 @@ struct MatmulArgs {
   float beta = 0.0f;
 };
 
+struct GemmTuning {
+  bool measure = false;
+  int candidates = 8;       // heuristic results timed
+  int repeats = 3;          // timed runs per candidate (after one warm-up run)
+  double min_flops = 1e11;  // smaller GEMMs take the heuristic's first choice: timing them costs
+                            // more than a better algorithm could save
+};
+
 class GemmEngine {
  public:
-  GemmEngine();
+  explicit GemmEngine(GemmTuning tuning = {});
   ~GemmEngine();
   GemmEngine(const GemmEngine&) = delete;
   GemmEngine& operator=(const GemmEngine&) = delete;
@@ -66,6 +80,14 @@ class GemmEngine {
   // or a cuBLASLt failure.
   void run(const GemmArgs& a, void* stream = nullptr);
   void matmul(const MatmulArgs& a, void* stream = nullptr);
+  // Applies to shapes not yet seen; plans already made keep their algorithm.
+  void set_tuning(const GemmTuning& t);
+  // Shapes whose algorithm was picked by timing, and how many of them differ from the heuristic's
+  // first choice (benchmarks report both).
+  struct TuningCounts {
+    int64_t measured = 0, changed = 0;
+  };
+  TuningCounts tuning_counts() const;
 
  private:
   struct Impl;
