@@ -123,6 +123,16 @@ __device__ __forceinline__ int key_of(const FlashParams& p, const int32_t* list,
   return (key >= 0 && key < p.n_kv) ? int(key) : -1;
 }
 
+// Whether a chunk's scores need the mask: whether it can hold an invalid, future or missing key
+// for some row of the tile. ib holds the chunk's key indices, ascending with -1 for the slots past
+// a list's end (every walk's chunks are: dense and block chunks are runs, token lists are sorted).
+// So the last slot is the largest key, and a chunk whose slots are all valid keys no later than the
+// tile's first row position pos_first has nothing to mask, whatever the walk.
+__device__ __forceinline__ bool chunk_needs_mask(const int* ib, int bn, int64_t pos_first) {
+  const int first = ib[0], last = ib[bn - 1];
+  return first < 0 || last < 0 || int64_t(last) > pos_first;
+}
+
 // One key chunk's online-softmax step for a thread's two rows (h = 0: row r, 1: row r + 8 of an
 // m16 tile) in the m16n8 fragment layout (s[t][e]: key 8 t + 2 (lane % 4) + e % 2 of row e / 2),
 // in base 2: masks invalid and future keys when need_mask (ib: the chunk's key indices, -1 for

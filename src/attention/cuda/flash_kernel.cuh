@@ -211,9 +211,7 @@ __global__ void __launch_bounds__(128) flash_forward_kernel(const FlashParams p)
 
     // Mask (only chunks that can hold an invalid, future or missing key), then the online-softmax
     // update in base 2: p = 2^(s * scale * log2 e - m).
-    const int first_key = ib[0];
-    const bool need_mask = p.walk == KeyWalk::kTokens || first_key < 0 ||
-                           int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
+    const bool need_mask = chunk_needs_mask(ib, BN, pos_first);
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
       float corr[2];

@@ -178,9 +178,7 @@ __global__ void __launch_bounds__(WgTile<D, KEYS>::kThreads, WgTile<D, KEYS>::kM
   // The softmax of chunk it (S in registers, landed) and the re-packing of P for the next P V.
   auto softmax_chunk = [&](int64_t it) {
     const int* ib = sIdx + int(it & 1) * BN;
-    const int first_key = ib[0];
-    const bool need_mask = p.walk == KeyWalk::kTokens || first_key < 0 ||
-                           int64_t(first_key) + BN - 1 > pos_first || first_key + BN > p.n_kv;
+    const bool need_mask = chunk_needs_mask(ib, BN, pos_first);
     float corr[2];
     softmax_step(s, ib, need_mask, pos, p.scale_log2, lane, m_run, l_run, corr);
     return std::pair<float, float>(corr[0], corr[1]);
