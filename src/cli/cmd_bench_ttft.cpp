@@ -336,6 +336,7 @@ void run_ttft(const TtftOptions& o) {
   const std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  const std::pair<int64_t, int64_t> tuned = model->gemm_tuning_counts();
   nlohmann::json out = {{"benchmark", "ttft"},
                         {"model", model_name},
                         {"device", cuda_device_name()},
@@ -347,8 +348,8 @@ void run_ttft(const TtftOptions& o) {
                         {"q_block", o.q_block},
                         {"attention_kernel", kernel_name(cuda_executor().kernel_for(cfg.head_dim))},
                         {"gemm_tuning", o.gemm_tuning},
-                        {"gemm_shapes_measured", model->gemm_tuning_counts().first},
-                        {"gemm_shapes_changed", model->gemm_tuning_counts().second},
+                        {"gemm_shapes_measured", tuned.first},
+                        {"gemm_shapes_changed", tuned.second},
                         {"weight_bytes", model->weight_bytes()},
                         {"layers", cfg.n_layers},
                         {"attention_layers", cfg.n_attention_layers()},
